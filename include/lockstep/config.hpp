@@ -1,0 +1,90 @@
+// lockstep — engine configuration. Defaults are the safe choice (REQUIREMENTS: modes, defaults).
+//
+// Ownership: the Config is copied into the Engine, but every span and pointer in
+// it (certificates, PSK, provider, signer, psk store) is borrowed and must outlive
+// the Engine. Times are milliseconds of the caller's monotonic clock.
+// spec: PROTOCOL.md §8 (timers), §5.1 (modes)
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <span>
+
+#include "lockstep/crypto.hpp"
+#include "lockstep/types.hpp"
+
+namespace lockstep {
+
+using std::chrono::milliseconds;
+
+// Server side: finds the PSK for an identity sent in HELLO (empty span: unknown).
+class PskStore {
+public:
+    virtual ~PskStore() = default;
+    virtual std::span<const std::uint8_t> find(std::span<const std::uint8_t> identity) const noexcept = 0;
+};
+
+template <class T, std::size_t N>
+struct Prefs {
+    std::array<T, N> items{};
+    std::uint8_t count = 0;
+    constexpr Prefs() = default;
+    constexpr Prefs(std::initializer_list<T> l) {
+        for (T x : l)
+            if (count < N) items[count++] = x;
+    }
+    constexpr bool contains(T x) const {
+        for (std::uint8_t i = 0; i < count; ++i)
+            if (items[i] == x) return true;
+        return false;
+    }
+};
+
+struct Timers {
+    milliseconds ttl_lifetime{25'000};     // ttl = send time + this (R7)
+    milliseconds clock_skew{2'000};        // accepted when now <= ttl + skew
+    milliseconds receive_timeout{45'000};  // nothing received (R9)
+    milliseconds resend_timeout{45'000};   // tolerant policy: wait before RESEND LAST
+    milliseconds close_timeout{45'000};    // no CLOSE ACK (R10)
+    std::uint8_t max_resends = 3;          // RESEND LAST in a row (R7-R9)
+    std::uint8_t max_close_retries = 3;    // CLOSE resent before CLOSED WITHOUT ACK (R10)
+};
+
+struct RekeyPolicy {
+    std::uint32_t after_responses = 10;  // acknowledged DATA RESPONSEs per epoch (R4); 0 = never
+    std::uint64_t after_bytes = 0;       // data bytes per epoch; 0 = off
+    milliseconds after_time{0};          // epoch age; 0 = off
+};
+
+struct Config {
+    Role role = Role::client;
+    crypto::Provider* provider = nullptr;
+
+    // Client: preference order. Server: the accepted set (order irrelevant: the
+    // client's order decides; spec §5.5).
+    Prefs<Mode, 4> modes{Mode::cert};
+    Prefs<Suite, 3> suites{Suite::aes256gcm, Suite::chacha20poly1305, Suite::aes256gcm_hmac_sha512};
+    Prefs<std::uint8_t, 4> versions{kVersion1};
+
+    Policy policy = Policy::strict;
+    TtlMode ttl_mode = TtlMode::absolute;  // client's request; the server accepts either
+    Timers timers{};
+    RekeyPolicy rekey{};
+    std::uint16_t pad_to = 0;  // pad record plaintexts to a multiple of this (0: off)
+    std::uint16_t max_data = 16384;  // largest request/response body, <= 16384
+
+    // cert modes
+    crypto::Signer* signer = nullptr;             // our private key
+    std::span<const std::uint8_t> certificate;    // our certificate (wire encoding)
+    std::span<const std::uint8_t> ca_certificate; // the trust anchor (self-signed CA certificate)
+    // For devices without a real-time clock only: skip certificate validity dates.
+    bool insecure_skip_cert_validity = false;
+
+    // psk modes
+    std::span<const std::uint8_t> psk;     // client: the PSK (16..64 bytes)
+    std::span<const std::uint8_t> psk_id;  // client: its identity (1..64 bytes)
+    const PskStore* psk_store = nullptr;   // server
+};
+
+}  // namespace lockstep

@@ -1,0 +1,209 @@
+// lockstep — the sans-I/O protocol engine (one per connection).
+//
+// How to drive it (spec: PROTOCOL.md §10):
+//   Engine e(config, workspace);       // workspace: Engine::workspace_size(max_data) bytes
+//   e.start(now);                      // client: queues HELLO
+//   loop:
+//     e.receive(bytes, now)            // one whole message (the transport frames them)
+//     e.on_timeout(now)                // when now >= e.next_deadline()
+//     e.send_request(body, now) / e.send_response(body, now) / e.close(now)
+//     while (n = e.poll_transmit(buf)) send(buf[0..n])
+//     while (e.poll_event(ev)) handle(ev)
+//
+// The engine never touches sockets, clocks, threads or the OS RNG; randomness
+// comes from the provider. It does not allocate, throw or block. All buffers
+// live in the caller-provided workspace, which must outlive the engine.
+// Errors: a fatal fault queues a CLOSE (or, before keys exist, a clear CLOSE),
+// is returned once and then sticks (every later call returns Err::closed).
+// Event data spans stay valid until the next call into the engine.
+// Threading: one engine must not be used from two threads at once.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "lockstep/config.hpp"
+#include "lockstep/result.hpp"
+#include "lockstep/types.hpp"
+
+namespace lockstep {
+
+enum class State : std::uint8_t {
+    start,                 // client: before start(); server: waiting for HELLO
+    wait_hello_ack,        // client: HELLO sent
+    wait_ack,              // server: HELLO ACK sent
+    idle,                  // established; client may request, server waits
+    wait_response,         // client: DATA REQUEST outstanding
+    serving,               // server: request handed to the application
+    wait_data_ack,         // server: DATA RESPONSE sent
+    rekey_wait_hello_ack,  // server: re-key HELLO sent
+    rekey_wait_ack,        // client: re-key HELLO ACK sent
+    wait_close_ack,        // CLOSE sent
+    closed,
+};
+inline constexpr int kStateCount = 11;
+const char* state_name(State s) noexcept;
+
+enum class EventKind : std::uint8_t {
+    handshake_done,  // keys confirmed both ways; data may flow
+    request,         // server: a DATA REQUEST body; answer with send_response
+    response,        // client: the DATA RESPONSE body to the outstanding request
+    rekeyed,         // a re-key completed; `epoch` is the new epoch
+    closed,          // the connection is closed; see reason / by_peer / acknowledged
+};
+
+struct Event {
+    EventKind kind = EventKind::closed;
+    std::span<const std::uint8_t> data;  // request / response body
+    std::uint32_t epoch = 0;
+    Reason reason = Reason::normal;   // closed: the CLOSE reason (ours or the peer's)
+    bool by_peer = false;             // closed: the peer closed
+    bool acknowledged = false;        // closed: CLOSE ACK exchanged (clean close)
+    Err error = Err::ok;              // closed: local cause of a fault, if any
+};
+
+// One line of the trace, in the seed's field notation. Never contains key material.
+struct TraceEntry {
+    bool sent = false;
+    bool retransmission = false;
+    MsgType type = MsgType::hello;
+    std::uint32_t seq = 0, ack = 0, ttl = 0;
+    bool has_nonce = false;
+    std::uint32_t nonce = 0;
+    std::size_t data_len = 0;
+    std::uint32_t epoch = 0;
+    std::size_t wire_len = 0;
+    Reason reason = Reason::normal;  // CLOSE
+};
+class Tracer {
+public:
+    virtual ~Tracer() = default;
+    virtual void on_message(const TraceEntry& e) noexcept = 0;
+    // A received message was rejected; fatal says whether the connection closes.
+    virtual void on_fault(Err e, bool fatal) noexcept = 0;
+};
+
+struct Stats {
+    std::uint32_t handshakes = 0, rekeys = 0;
+    std::uint32_t requests = 0, responses = 0;
+    std::uint32_t retransmissions = 0, resend_lasts_sent = 0;
+    std::uint64_t bytes_sent = 0, bytes_received = 0;
+    std::uint64_t handshake_bytes = 0;  // wire bytes of the initial handshake
+};
+
+namespace detail {
+inline constexpr std::size_t kMinInnerCap = 2304;  // handshake messages with RSA-3072
+constexpr std::size_t inner_cap(std::size_t max_data) {
+    return std::max<std::size_t>(15 + max_data + 255, kMinInnerCap);
+}
+constexpr std::size_t wire_cap(std::size_t max_data) { return 6 + inner_cap(max_data) + 16 + 64; }
+}  // namespace detail
+
+class Engine {
+public:
+    // Workspace bytes needed for a given Config::max_data.
+    static constexpr std::size_t workspace_size(std::size_t max_data) {
+        return 2 * detail::wire_cap(max_data) + 2048 + 4 * detail::inner_cap(max_data);
+    }
+    // Largest message poll_transmit can produce.
+    static constexpr std::size_t max_message_size(std::size_t max_data) { return detail::wire_cap(max_data); }
+
+    Engine(const Config& cfg, std::span<std::uint8_t> workspace) noexcept;
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    void set_tracer(Tracer* t) noexcept { tracer_ = t; }
+
+    Status start(Now now) noexcept;
+    Status receive(std::span<const std::uint8_t> message, Now now) noexcept;
+    Status on_timeout(Now now) noexcept;
+    Status send_request(std::span<const std::uint8_t> body, Now now) noexcept;
+    Status send_response(std::span<const std::uint8_t> body, Now now) noexcept;
+    Status close(Now now, Reason reason = Reason::normal) noexcept;
+
+    // Copies the next message to send into out; returns its length, 0 if none.
+    Result<std::size_t> poll_transmit(std::span<std::uint8_t> out) noexcept;
+    bool poll_event(Event& ev) noexcept;
+    std::optional<Instant> next_deadline() const noexcept;
+
+    State state() const noexcept { return state_; }
+    bool established() const noexcept;
+    bool is_closed() const noexcept { return state_ == State::closed; }
+    bool can_send_request() const noexcept;
+    std::uint32_t epoch() const noexcept { return epoch_; }
+    Mode mode() const noexcept { return mode_; }
+    Suite suite() const noexcept { return suite_; }
+    std::span<const std::uint8_t> peer_subject() const noexcept { return {peer_subject_, peer_subject_len_}; }
+    const Stats& stats() const noexcept { return stats_; }
+    Err last_error() const noexcept { return fatal_; }
+
+    struct Impl;  // handshake and session handlers (src/handshake, src/session)
+    friend struct Impl;
+
+private:
+    static constexpr int kMaxEvents = 8;
+    struct Kept {
+        std::uint8_t* buf = nullptr;
+        std::size_t len = 0;
+        bool used = false;
+        bool raw = false;  // a pre-key frame (HELLO / HELLO ACK) resent byte for byte
+        MsgType type = MsgType::hello;
+        std::uint32_t seq = 0;
+    };
+
+    Config cfg_;
+    Tracer* tracer_ = nullptr;
+    State state_ = State::start;
+    Err fatal_ = Err::ok;
+    Mode mode_ = Mode::cert;
+    Suite suite_ = Suite::aes256gcm;
+    bool relative_ttl_ = false;
+    std::uint32_t epoch_ = 0;
+    Stats stats_{};
+
+    // sequence numbers (spec §8.1)
+    std::uint32_t tx_seq_ = 0, tx_prev_seq_ = 0, tx_next_ = 0;
+    std::uint32_t rx_seq_ = 0, rx_next_ = 0;
+    MsgType rx_type_ = MsgType::hello;
+    bool rx_any_ = false;
+
+    // timers (spec §8.3)
+    Instant origin_{};
+    Instant last_send_{}, last_recv_{}, epoch_start_{};
+    bool awaiting_reply_ = false;
+    std::uint8_t resends_ = 0, rx_resends_ = 0, close_retries_ = 0;
+
+    // data and re-key bookkeeping
+    std::uint32_t responses_in_epoch_ = 0;
+    std::uint64_t bytes_in_epoch_ = 0;
+    bool request_outstanding_ = false;  // client: across a re-key
+    bool stash_used_ = false;
+    bool stash_checked_ = false;  // sequence already accepted (crossed a re-key)
+    Reason close_reason_ = Reason::normal;
+    std::size_t stash_len_ = 0;
+
+    // workspace views
+    std::uint8_t* txq_ = nullptr;
+    std::size_t txq_cap_ = 0, txq_len_ = 0;
+    Kept kept_[2];
+    std::uint8_t* stash_ = nullptr;
+    std::uint8_t* rx_ = nullptr;
+    std::uint8_t* scratch_ = nullptr;
+    std::size_t inner_cap_ = 0;
+
+    Event events_[kMaxEvents];
+    int ev_head_ = 0, ev_count_ = 0;
+
+    std::uint8_t peer_subject_[64] = {};
+    std::size_t peer_subject_len_ = 0;
+    std::uint8_t peer_key_[384] = {};
+    std::uint8_t peer_key_alg_ = 0;
+
+    // Key material lives in an opaque, wiped block (see src/session/engine_state.hpp).
+    alignas(8) std::uint8_t keystate_[1536];
+};
+
+}  // namespace lockstep

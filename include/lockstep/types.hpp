@@ -1,0 +1,83 @@
+// lockstep — protocol enumerations and time types shared by the public API and the core.
+// spec: PROTOCOL.md §3 (identifiers)
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace lockstep {
+
+inline constexpr std::uint8_t kVersion1 = 1;
+
+// The ten message types of the seed (R1), numbered as on the wire.
+enum class MsgType : std::uint8_t {
+    hello = 1,
+    hello_ack = 2,
+    ack = 3,
+    data_request = 4,
+    data_response = 5,
+    data_ack = 6,
+    resend_last = 7,
+    close = 8,
+    close_ack = 9,
+    closed_without_ack = 10,
+};
+inline constexpr int kMsgTypeCount = 11;  // index 0 unused
+// The seed's spelling ("hello ack", "data request", ...).
+const char* msg_type_name(MsgType t) noexcept;
+
+enum class Role : std::uint8_t { client, server };
+
+// Authentication modes. spec: PROTOCOL.md §5.1
+enum class Mode : std::uint8_t {
+    cert = 1,      // CA-certified keys + ECDHE
+    psk = 2,       // pre-shared secret + ECDHE
+    cert_psk = 3,  // both
+    psk_only = 4,  // pre-shared secret only: NO forward secrecy, no asymmetric crypto
+};
+const char* mode_name(Mode m) noexcept;
+constexpr bool mode_uses_cert(Mode m) noexcept { return m == Mode::cert || m == Mode::cert_psk; }
+constexpr bool mode_uses_psk(Mode m) noexcept { return m != Mode::cert; }
+constexpr bool mode_uses_ecdhe(Mode m) noexcept { return m != Mode::psk_only; }
+
+// Record protection suites. spec: PROTOCOL.md §4.2
+enum class Suite : std::uint8_t {
+    aes256gcm = 1,
+    chacha20poly1305 = 2,
+    aes256gcm_hmac_sha512 = 3,  // the seed's AES-GCM + HMAC-SHA512 encrypt-then-MAC
+};
+const char* suite_name(Suite s) noexcept;
+
+// Key-exchange slot (agile: a hybrid KEM may take another value later).
+enum class Kx : std::uint8_t { none = 0, x25519 = 1 };
+
+// Certificate roles.
+enum class CertRole : std::uint8_t { ca = 1, server = 2, client = 3 };
+
+// Strict: any fault closes. Tolerant: RESEND LAST up to max_resends first (R8).
+enum class Policy : std::uint8_t { strict, tolerant };
+
+// ttl: absolute Unix seconds (default) or milliseconds since connection start
+// for devices without a real-time clock (R7).
+enum class TtlMode : std::uint8_t { absolute, relative };
+
+// Time. Monotonic time and wall-clock time are different types (STYLE §1).
+// Both are plain values handed in by the caller; the core never reads a clock.
+struct Instant {
+    std::chrono::milliseconds since_origin{0};
+    friend constexpr bool operator==(Instant, Instant) = default;
+    friend constexpr auto operator<=>(Instant a, Instant b) { return a.since_origin <=> b.since_origin; }
+    constexpr Instant operator+(std::chrono::milliseconds d) const { return Instant{since_origin + d}; }
+};
+struct UnixTime {
+    std::chrono::milliseconds since_epoch{0};
+    constexpr std::int64_t seconds() const {
+        return std::chrono::duration_cast<std::chrono::seconds>(since_epoch).count();
+    }
+};
+struct Now {
+    Instant mono;
+    UnixTime wall;
+};
+
+}  // namespace lockstep

@@ -1,0 +1,151 @@
+#include "common/bytes.hpp"
+
+namespace lockstep {
+
+void secure_wipe(void* p, std::size_t n) noexcept {
+    volatile std::uint8_t* v = static_cast<volatile std::uint8_t*>(p);
+    while (n--) *v++ = 0;
+}
+
+bool ct_equal(ConstBytes a, ConstBytes b) noexcept {
+    if (a.size() != b.size()) return false;
+    std::uint8_t acc = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) acc |= static_cast<std::uint8_t>(a[i] ^ b[i]);
+    // Fold through a volatile so the compiler cannot turn this into an early exit.
+    volatile std::uint8_t folded = acc;
+    return folded == 0;
+}
+
+void store_be16(std::uint8_t* p, std::uint16_t v) noexcept {
+    p[0] = static_cast<std::uint8_t>(v >> 8);
+    p[1] = static_cast<std::uint8_t>(v);
+}
+void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
+    store_be16(p, static_cast<std::uint16_t>(v >> 16));
+    store_be16(p + 2, static_cast<std::uint16_t>(v));
+}
+void store_be64(std::uint8_t* p, std::uint64_t v) noexcept {
+    store_be32(p, static_cast<std::uint32_t>(v >> 32));
+    store_be32(p + 4, static_cast<std::uint32_t>(v));
+}
+std::uint16_t load_be16(const std::uint8_t* p) noexcept {
+    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+std::uint32_t load_be32(const std::uint8_t* p) noexcept {
+    return (static_cast<std::uint32_t>(load_be16(p)) << 16) | load_be16(p + 2);
+}
+std::uint64_t load_be64(const std::uint8_t* p) noexcept {
+    return (static_cast<std::uint64_t>(load_be32(p)) << 32) | load_be32(p + 4);
+}
+
+Result<std::uint8_t> Reader::u8() noexcept {
+    if (remaining() < 1) return Err::truncated;
+    return in_[pos_++];
+}
+Result<std::uint16_t> Reader::u16() noexcept {
+    if (remaining() < 2) return Err::truncated;
+    auto v = load_be16(in_.data() + pos_);
+    pos_ += 2;
+    return v;
+}
+Result<std::uint32_t> Reader::u32() noexcept {
+    if (remaining() < 4) return Err::truncated;
+    auto v = load_be32(in_.data() + pos_);
+    pos_ += 4;
+    return v;
+}
+Result<std::uint64_t> Reader::u64() noexcept {
+    if (remaining() < 8) return Err::truncated;
+    auto v = load_be64(in_.data() + pos_);
+    pos_ += 8;
+    return v;
+}
+Result<ConstBytes> Reader::take(std::size_t n) noexcept {
+    if (remaining() < n) return Err::truncated;
+    ConstBytes v = in_.subspan(pos_, n);
+    pos_ += n;
+    return v;
+}
+Result<ConstBytes> Reader::vec8(std::size_t max) noexcept {
+    auto n = u8();
+    if (!n) return n.error();
+    if (*n > max) return Err::too_long;
+    return take(*n);
+}
+Result<ConstBytes> Reader::vec16(std::size_t max) noexcept {
+    auto n = u16();
+    if (!n) return n.error();
+    if (*n > max) return Err::too_long;
+    return take(*n);
+}
+Status Reader::finish() const noexcept {
+    return remaining() == 0 ? Status{} : Status{Err::trailing_bytes};
+}
+
+bool Writer::room(std::size_t n) noexcept {
+    if (!ok_ || out_.size() - pos_ < n) {
+        ok_ = false;
+        return false;
+    }
+    return true;
+}
+void Writer::u8(std::uint8_t v) noexcept {
+    if (room(1)) out_[pos_++] = v;
+}
+void Writer::u16(std::uint16_t v) noexcept {
+    if (room(2)) {
+        store_be16(out_.data() + pos_, v);
+        pos_ += 2;
+    }
+}
+void Writer::u32(std::uint32_t v) noexcept {
+    if (room(4)) {
+        store_be32(out_.data() + pos_, v);
+        pos_ += 4;
+    }
+}
+void Writer::u64(std::uint64_t v) noexcept {
+    if (room(8)) {
+        store_be64(out_.data() + pos_, v);
+        pos_ += 8;
+    }
+}
+void Writer::bytes(ConstBytes b) noexcept {
+    if (room(b.size())) {
+        if (!b.empty()) std::memmove(out_.data() + pos_, b.data(), b.size());
+        pos_ += b.size();
+    }
+}
+void Writer::zeros(std::size_t n) noexcept {
+    if (room(n)) {
+        std::memset(out_.data() + pos_, 0, n);
+        pos_ += n;
+    }
+}
+void Writer::vec8(ConstBytes b) noexcept {
+    if (b.size() > 0xff) {
+        ok_ = false;
+        return;
+    }
+    u8(static_cast<std::uint8_t>(b.size()));
+    bytes(b);
+}
+void Writer::vec16(ConstBytes b) noexcept {
+    if (b.size() > 0xffff) {
+        ok_ = false;
+        return;
+    }
+    u16(static_cast<std::uint16_t>(b.size()));
+    bytes(b);
+}
+Bytes Writer::reserve(std::size_t n) noexcept {
+    if (!room(n)) return {};
+    Bytes v = out_.subspan(pos_, n);
+    pos_ += n;
+    return v;
+}
+void Writer::advance(std::size_t n) noexcept {
+    if (room(n)) pos_ += n;
+}
+
+}  // namespace lockstep

@@ -1,0 +1,25 @@
+// lockstep — issuing and verifying compact certificates. spec: PROTOCOL.md §7
+#pragma once
+
+#include "common/bytes.hpp"
+#include "lockstep/crypto.hpp"
+#include "wire/wire.hpp"
+
+namespace lockstep::certs {
+
+// Key id: the first 8 bytes of SHA-256(alg || public key).
+Result<wire::KeyId> key_id(crypto::Provider& p, crypto::SigAlg alg, ConstBytes pubkey) noexcept;
+
+// Signs c (whose issuer, sig_alg are filled in here from the issuer's key) and
+// writes the encoded certificate. For a self-signed CA pass the CA's own signer.
+Result<std::size_t> issue(crypto::Provider& p, crypto::Signer& issuer, wire::Cert c, Bytes out) noexcept;
+
+// Checks a CA certificate: role CA, self-issued, self-signed.
+Result<wire::Cert> verify_ca(crypto::Provider& p, ConstBytes ca_cert) noexcept;
+
+// Checks `cert` against the CA certificate: issuer key id, CA signature, role,
+// and (unless skip_validity) that now lies within [not_before, not_after].
+Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
+                          std::int64_t now_unix_seconds, bool skip_validity) noexcept;
+
+}  // namespace lockstep::certs

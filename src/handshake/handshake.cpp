@@ -1,0 +1,465 @@
+// lockstep — the initial three-message handshake: HELLO, HELLO ACK, ACK.
+// spec: PROTOCOL.md §5 (key schedule), §6.2-6.5 (messages), §5.4 (transcript)
+//
+// Transcript items, in order (each appended as th = SHA-256(th || item)):
+//   T1 HELLO without its MAC          -> s0 MAC of HELLO = HMAC(k_c_hello, th1)
+//   T2 HELLO ACK clear part           -> s0 MAC of HELLO ACK; handshake secrets
+//   T3 vec16(server certificate)      -> server signature covers th3
+//   T4 vec16(server signature)        -> server finished covers th4
+//   T5 server finished
+//   T6 ACK plaintext up to and with vec16(client certificate) -> client signature
+//   T7 vec16(client signature)        -> client finished covers th7
+//   T8 client finished                -> application secrets of epoch 1
+// In PSK modes certificates and signatures are empty vectors (items "00 00").
+#include <cstring>
+
+#include "handshake/certs.hpp"
+#include "session/engine_impl.hpp"
+
+namespace lockstep {
+
+using I = Engine::Impl;
+
+namespace {
+
+wire::IdList to_list(const std::uint8_t* items, std::uint8_t n) noexcept {
+    wire::IdList l;
+    for (std::uint8_t i = 0; i < n; ++i) l.push(items[i]);
+    return l;
+}
+template <class T, std::size_t N>
+wire::IdList to_list(const Prefs<T, N>& p) noexcept {
+    std::uint8_t raw[N];
+    for (std::uint8_t i = 0; i < p.count; ++i) raw[i] = static_cast<std::uint8_t>(p.items[i]);
+    return to_list(raw, p.count);
+}
+
+bool any_mode(const Config& c, bool (*pred)(Mode)) noexcept {
+    for (std::uint8_t i = 0; i < c.modes.count; ++i)
+        if (pred(c.modes.items[i])) return true;
+    return false;
+}
+
+Status check_credentials(const Config& c, Mode m) noexcept {
+    if (mode_uses_cert(m) && (c.signer == nullptr || c.certificate.empty() || c.ca_certificate.empty()))
+        return Err::invalid_argument;
+    return {};
+}
+
+Result<std::uint32_t> random_u32(crypto::Provider& p) noexcept {
+    std::uint8_t b[4];
+    LS_TRY(p.random(b));
+    return load_be32(b);
+}
+
+Status hmac_check(crypto::Provider& p, const keys::Secret32& key, ConstBytes th, ConstBytes mac) noexcept {
+    std::uint8_t expect[wire::kMacLen];
+    LS_TRY(p.hmac(crypto::Hash::sha256, key.span(), th, {}, expect));
+    return ct_equal(expect, mac) ? Status{} : Status{Err::bad_mac};
+}
+
+}  // namespace
+
+Result<Choice> negotiate(const wire::IdList& cv, const wire::IdList& cs, const wire::IdList& cm,
+                         const wire::IdList& sv, const wire::IdList& ss, const wire::IdList& sm, bool psk_offered,
+                         bool share_offered) noexcept {
+    Choice c;
+    for (std::uint8_t i = 0; i < cv.n; ++i)
+        if (sv.contains(cv.v[i]) && cv.v[i] > c.version) c.version = cv.v[i];
+    if (c.version == 0) return Err::no_common_parameters;
+    bool have_suite = false;
+    for (std::uint8_t i = 0; i < cs.n && !have_suite; ++i)
+        if (ss.contains(cs.v[i]) && record::suite_known(cs.v[i])) {
+            c.suite = static_cast<Suite>(cs.v[i]);
+            have_suite = true;
+        }
+    bool have_mode = false;
+    for (std::uint8_t i = 0; i < cm.n && !have_mode; ++i) {
+        const std::uint8_t v = cm.v[i];
+        if (v < 1 || v > 4 || !sm.contains(v)) continue;
+        const Mode m = static_cast<Mode>(v);
+        if (mode_uses_psk(m) && !psk_offered) continue;
+        if (mode_uses_ecdhe(m) && !share_offered) continue;
+        c.mode = m;
+        have_mode = true;
+    }
+    if (!have_suite || !have_mode) return Err::no_common_parameters;
+    return c;
+}
+
+// ---------------------------------------------------------------- client: HELLO
+Status I::client_start(Engine& e, Now now) noexcept {
+    const Config& c = e.cfg_;
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    const bool want_psk = any_mode(c, [](Mode m) { return mode_uses_psk(m); });
+    const bool want_ecdhe = any_mode(c, [](Mode m) { return mode_uses_ecdhe(m); });
+    if (c.modes.count == 0 || c.suites.count == 0 || c.versions.count == 0) return fail(e, Err::invalid_argument, now);
+    if (want_psk && (c.psk.size() < 16 || c.psk.size() > 64 || c.psk_id.empty() || c.psk_id.size() > wire::kMaxPskId))
+        return fail(e, Err::invalid_argument, now);
+    for (std::uint8_t i = 0; i < c.modes.count; ++i) LS_TRY(check_credentials(c, c.modes.items[i]));
+
+    wire::Hello h;
+    h.versions = to_list(c.versions);
+    h.suites = to_list(c.suites);
+    h.modes = to_list(c.modes);
+    e.relative_ttl_ = c.ttl_mode == TtlMode::relative;
+    h.flags = e.relative_ttl_ ? wire::kFlagRelativeTtl : 0;
+    if (want_ecdhe) {
+        if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return fail(e, Err::crypto_failure, now);
+        k.have_x = true;
+        h.kx = Kx::x25519;
+        h.share = k.x_pub;
+    } else {
+        h.kx = Kx::none;
+    }
+    auto isn = random_u32(p);
+    if (!isn || !p.random(h.random)) return fail(e, Err::rng_failure, now);
+    h.seq = *isn;
+    h.ttl = make_ttl(e, now);
+    if (want_psk) h.psk_id = c.psk_id;
+
+    Kept& slot = keep_slot(e);
+    Writer w({slot.buf, e.inner_cap_});
+    wire::encode_hello_body(h, w);
+    if (!w.ok()) return fail(e, Err::internal, now);
+    LS_TRY(k.th.append(p, w.written()));  // T1
+    if (want_psk) {
+        // The s0 MAC (R6): keyed from the PSK through HKDF, over th1.
+        auto early = keys::early_secret(p, c.psk);
+        if (!early) return fail(e, early.error(), now);
+        keys::Secret32 mk;
+        LS_TRY(keys::hello_mac_key(p, *early, Role::client, mk));
+        Bytes mac = w.reserve(wire::kMacLen);
+        if (!w.ok()) return fail(e, Err::internal, now);
+        LS_TRY(p.hmac(crypto::Hash::sha256, mk.span(), k.th.span(), {}, mac));
+    }
+    e.state_ = State::wait_hello_ack;
+    wire::Inner meta{MsgType::hello, h.seq, 0, h.ttl, {}};
+    return send_raw(e, meta, w.size(), 0, true, now);
+}
+
+// ---------------------------------------------------------------- server: HELLO -> HELLO ACK
+Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
+    const Config& c = e.cfg_;
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    auto h = wire::decode_hello(msg);
+    if (!h) return h.error();
+    const wire::IdList sv = to_list(c.versions), ss = to_list(c.suites), sm = to_list(c.modes);
+    auto choice = negotiate(h->versions, h->suites, h->modes, sv, ss, sm, !h->psk_id.empty(), h->kx == Kx::x25519);
+    if (!choice) return choice.error();
+    e.relative_ttl_ = (h->flags & wire::kFlagRelativeTtl) != 0;
+    if (!e.relative_ttl_) LS_TRY(check_ttl(e, h->ttl, now));  // relative: HELLO is the origin
+    LS_TRY(check_credentials(c, choice->mode));
+    e.mode_ = choice->mode;
+    e.suite_ = choice->suite;
+    e.rx_any_ = true;
+    e.rx_seq_ = h->seq;
+    e.rx_type_ = MsgType::hello;
+    e.rx_next_ = h->seq + 1;
+    k.peer_versions = h->versions;
+    k.peer_suites = h->suites;
+    k.peer_modes = h->modes;
+    LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));
+
+    // PSK: find it and check the s0 MAC before any public-key work (property 8).
+    ConstBytes psk;
+    if (mode_uses_psk(e.mode_)) {
+        if (c.psk_store == nullptr) return Err::unknown_psk;
+        psk = c.psk_store->find(h->psk_id);
+        if (psk.empty()) return Err::unknown_psk;
+    }
+    auto early = keys::early_secret(p, psk);
+    if (!early) return early.error();
+    LS_TRY(k.th.append(p, h->body));  // T1
+    if (mode_uses_psk(e.mode_)) {
+        keys::Secret32 mk;
+        LS_TRY(keys::hello_mac_key(p, *early, Role::client, mk));
+        LS_TRY(hmac_check(p, mk, k.th.span(), h->mac));
+    }
+
+    keys::Secret32 shared;
+    wire::HelloAck a;
+    a.version = choice->version;
+    a.suite = e.suite_;
+    a.mode = e.mode_;
+    a.flags = h->flags & wire::kFlagRelativeTtl;
+    a.versions = sv;
+    a.suites = ss;
+    a.modes = sm;
+    if (mode_uses_ecdhe(e.mode_)) {
+        LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
+        LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
+        k.x_priv.wipe();
+        a.kx = Kx::x25519;
+        a.share = k.x_pub;
+    } else {
+        a.kx = Kx::none;
+    }
+    auto isn = random_u32(p);
+    if (!isn || !p.random(a.random)) return Err::rng_failure;
+    a.seq = *isn;
+    a.ack = h->seq;
+    a.ttl = make_ttl(e, now);
+
+    Kept& slot = keep_slot(e);
+    Writer w({slot.buf, e.inner_cap_});
+    wire::encode_hello_ack_clear(a, w);
+    LS_TRY(w.status());
+    LS_TRY(k.th.append(p, w.written()));  // T2
+    if (mode_uses_psk(e.mode_)) {
+        keys::Secret32 mk;
+        LS_TRY(keys::hello_mac_key(p, *early, Role::server, mk));
+        Bytes mac = w.reserve(wire::kMacLen);
+        LS_TRY(w.status());
+        LS_TRY(p.hmac(crypto::Hash::sha256, mk.span(), k.th.span(), {}, mac));
+    }
+    auto hs = keys::handshake_secret(p, std::move(*early), mode_uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
+    if (!hs) return hs.error();
+    shared.wipe();
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
+    LS_TRY(record::derive(p, e.suite_, 0, k.s_hs.span(), k.tx));
+    LS_TRY(record::derive(p, e.suite_, 0, k.c_hs.span(), k.rx));
+
+    // Sealed part: vec16 cert, vec16 sig, finished — written in place, then sealed.
+    const bool cert = mode_uses_cert(e.mode_);
+    const ConstBytes my_cert = cert ? c.certificate : ConstBytes{};
+    const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
+    const std::size_t pt_len = 2 + my_cert.size() + 2 + slen + wire::kFinishedLen;
+    const std::size_t sealed_len = pt_len + record::suite_overhead(e.suite_);
+    w.u16(static_cast<std::uint16_t>(sealed_len));
+    LS_TRY(w.status());
+    const ConstBytes aad = w.written();
+    Bytes region = w.reserve(sealed_len);
+    LS_TRY(w.status());
+    Writer pw(region.first(pt_len));
+    pw.vec16(my_cert);
+    LS_TRY(k.th.append(p, pw.written()));  // T3
+    pw.u16(static_cast<std::uint16_t>(slen));
+    Bytes sig = pw.reserve(slen);
+    if (cert) {
+        std::uint8_t content[64];
+        LS_TRY(c.signer->sign(keys::signed_content(keys::kServerSigContext, k.th.span(), content), sig));
+    }
+    LS_TRY(k.th.append(p, region.subspan(2 + my_cert.size(), 2 + slen)));  // T4
+    Bytes fin = pw.reserve(wire::kFinishedLen);
+    LS_TRY(pw.status());
+    LS_TRY(keys::finished_mac(p, k.s_hs.span(), k.th.span(), fin));
+    LS_TRY(k.th.append(p, fin));  // T5
+    LS_TRY(record::seal_payload(p, k.tx, 0, aad, region.first(pt_len), region));
+    k.tx.next_rn = 1;
+
+    auto master = keys::master_secret(p, std::move(*hs));
+    if (!master) return master.error();
+    k.master = std::move(*master);
+    e.state_ = State::wait_ack;
+    wire::Inner meta{MsgType::hello_ack, a.seq, a.ack, a.ttl, {}};
+    return send_raw(e, meta, w.size(), 0, true, now);
+}
+
+namespace {
+
+// Verify a peer certificate and remember its key and subject.
+Status accept_peer_cert(crypto::Provider& p, const Config& c, ConstBytes cert, CertRole role,
+                        Now now, std::uint8_t* key_out, std::uint8_t& alg_out, std::uint8_t* subj_out,
+                        std::size_t& subj_len) noexcept {
+    auto pc = certs::verify(p, cert, c.ca_certificate, role, now.wall.seconds(), c.insecure_skip_cert_validity);
+    if (!pc) return pc.error();
+    std::memcpy(key_out, pc->pubkey.data(), pc->pubkey.size());
+    alg_out = static_cast<std::uint8_t>(pc->key_alg);
+    std::memcpy(subj_out, pc->subject.data(), pc->subject.size());
+    subj_len = pc->subject.size();
+    return {};
+}
+
+ConstBytes peer_key(const std::uint8_t* key, std::uint8_t alg) noexcept {
+    return {key, crypto::pubkey_len(static_cast<crypto::SigAlg>(alg))};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- client: HELLO ACK -> ACK
+Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
+    const Config& c = e.cfg_;
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    auto h = wire::decode_hello_ack(msg);
+    if (!h) return h.error();
+    // The server may only pick what we offered.
+    if (!c.versions.contains(h->version) || !c.suites.contains(h->suite) || !c.modes.contains(h->mode))
+        return Err::downgrade;
+    if (mode_uses_ecdhe(h->mode) != (h->kx == Kx::x25519) || (mode_uses_ecdhe(h->mode) && !k.have_x))
+        return Err::bad_value;
+    if (((h->flags & wire::kFlagRelativeTtl) != 0) != e.relative_ttl_) return Err::downgrade;
+    if (h->ack != e.tx_seq_) return Err::bad_sequence;
+    LS_TRY(check_ttl(e, h->ttl, now));
+    e.mode_ = h->mode;
+    e.suite_ = h->suite;
+
+    LS_TRY(k.th.append(p, h->clear));  // T2
+    auto early = keys::early_secret(p, mode_uses_psk(e.mode_) ? c.psk : ConstBytes{});
+    if (!early) return early.error();
+    if (mode_uses_psk(e.mode_)) {
+        keys::Secret32 mk;
+        LS_TRY(keys::hello_mac_key(p, *early, Role::server, mk));
+        LS_TRY(hmac_check(p, mk, k.th.span(), h->mac));  // before the X25519 work
+    }
+    keys::Secret32 shared;
+    if (mode_uses_ecdhe(e.mode_)) LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
+    k.x_priv.wipe();
+    auto hs = keys::handshake_secret(p, std::move(*early), mode_uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
+    if (!hs) return hs.error();
+    shared.wipe();
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
+    LS_TRY(record::derive(p, e.suite_, 0, k.c_hs.span(), k.tx));
+    LS_TRY(record::derive(p, e.suite_, 0, k.s_hs.span(), k.rx));
+
+    const std::size_t over = record::suite_overhead(e.suite_);
+    if (h->sealed.size() < over || h->sealed.size() - over > e.inner_cap_) return Err::too_long;
+    Bytes pt{e.stash_, h->sealed.size() - over};
+    LS_TRY(record::open_payload(p, k.rx, 0, h->aad, h->sealed, pt));
+    k.rx.window.mark(0);
+    k.rx.next_rn = 1;
+    auto auth = wire::decode_hello_ack_auth(pt);
+    if (!auth) return auth.error();
+
+    const bool cert = mode_uses_cert(e.mode_);
+    if (cert != !auth->cert.empty() || cert != !auth->sig.empty()) return Err::bad_value;
+    if (cert)
+        LS_TRY(accept_peer_cert(p, c, auth->cert, CertRole::server, now, e.peer_key_, e.peer_key_alg_,
+                                e.peer_subject_, e.peer_subject_len_));
+    LS_TRY(k.th.append(p, pt.first(2 + auth->cert.size())));  // T3
+    if (cert) {
+        if (auth->sig.size() != crypto::sig_len(static_cast<crypto::SigAlg>(e.peer_key_alg_))) return Err::bad_signature;
+        std::uint8_t content[64];
+        auto st = p.verify(static_cast<crypto::SigAlg>(e.peer_key_alg_), peer_key(e.peer_key_, e.peer_key_alg_),
+                           keys::signed_content(keys::kServerSigContext, k.th.span(), content), auth->sig);
+        if (!st) return Err::bad_signature;
+    }
+    LS_TRY(k.th.append(p, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size())));  // T4
+    {
+        std::uint8_t expect[wire::kFinishedLen];
+        LS_TRY(keys::finished_mac(p, k.s_hs.span(), k.th.span(), expect));
+        if (!ct_equal(expect, auth->finished)) return Err::bad_mac;
+    }
+    LS_TRY(k.th.append(p, auth->finished));  // T5
+    // Downgrade check (S2): now that the server's lists are authenticated.
+    auto best = negotiate(to_list(c.versions), to_list(c.suites), to_list(c.modes), h->versions, h->suites,
+                          h->modes, !c.psk_id.empty() && any_mode(c, [](Mode m) { return mode_uses_psk(m); }),
+                          k.have_x);
+    if (!best || best->version != h->version || best->suite != h->suite || best->mode != h->mode)
+        return Err::downgrade;
+    e.rx_any_ = true;
+    e.rx_seq_ = h->seq;
+    e.rx_type_ = MsgType::hello_ack;
+    e.rx_next_ = h->seq + 1;
+
+    // ACK: nonce, vec16 cert, vec16 sig, finished — sealed under the client handshake key.
+    auto nonce = random_u32(p);
+    if (!nonce) return Err::rng_failure;
+    wire::Inner m = next_inner(e, MsgType::ack, now);
+    const ConstBytes my_cert = cert ? c.certificate : ConstBytes{};
+    const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
+    const std::size_t body_len = 4 + 2 + my_cert.size() + 2 + slen + wire::kFinishedLen;
+    Kept& slot = keep_slot(e);
+    std::uint8_t* inner = slot.buf + wire::kRecordHeaderLen;
+    Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
+    wire::encode_inner_prefix(m, w);
+    w.u16(static_cast<std::uint16_t>(body_len));
+    w.u32(*nonce);
+    w.vec16(my_cert);
+    LS_TRY(w.status());
+    LS_TRY(k.th.append(p, w.written()));  // T6
+    const std::size_t sig_at = w.size();
+    w.u16(static_cast<std::uint16_t>(slen));
+    Bytes sig = w.reserve(slen);
+    LS_TRY(w.status());
+    if (cert) {
+        std::uint8_t content[64];
+        LS_TRY(c.signer->sign(keys::signed_content(keys::kClientSigContext, k.th.span(), content), sig));
+    }
+    LS_TRY(k.th.append(p, {inner + sig_at, 2 + slen}));  // T7
+    Bytes fin = w.reserve(wire::kFinishedLen);
+    LS_TRY(w.status());
+    LS_TRY(keys::finished_mac(p, k.c_hs.span(), k.th.span(), fin));
+    LS_TRY(k.th.append(p, fin));  // T8
+    auto len = seal_in_place(e, k.tx, slot.buf, w.size());
+    if (!len) return len.error();
+
+    // Application keys of epoch 1, bound to the whole transcript.
+    auto master = keys::master_secret(p, std::move(*hs));
+    if (!master) return master.error();
+    k.master = std::move(*master);
+    keys::Secret32 cap, sap;
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
+    m.body = {inner + wire::kInnerHeaderLen, body_len};
+    LS_TRY(send_raw(e, m, *len, *nonce, false, now));
+    LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.tx));
+    LS_TRY(record::derive(p, e.suite_, 1, sap.span(), k.rx));
+    k.wipe_handshake();
+    e.epoch_ = 1;
+    e.epoch_start_ = now.mono;
+    e.state_ = State::idle;
+    ++e.stats_.handshakes;
+    Event ev;
+    ev.kind = EventKind::handshake_done;
+    ev.epoch = 1;
+    push_event(e, ev);
+    return {};
+}
+
+// ---------------------------------------------------------------- server: ACK
+Status I::on_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+    const Config& c = e.cfg_;
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    auto a = wire::decode_ack_body(m.body);
+    if (!a) return a.error();
+    const bool cert = mode_uses_cert(e.mode_);
+    if (cert != !a->cert.empty() || cert != !a->sig.empty()) return Err::bad_value;
+    if (cert)
+        LS_TRY(accept_peer_cert(p, c, a->cert, CertRole::client, now, e.peer_key_, e.peer_key_alg_,
+                                e.peer_subject_, e.peer_subject_len_));
+    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
+    LS_TRY(k.th.append(p, {inner, t6_len}));  // T6
+    if (cert) {
+        if (a->sig.size() != crypto::sig_len(static_cast<crypto::SigAlg>(e.peer_key_alg_))) return Err::bad_signature;
+        std::uint8_t content[64];
+        auto st = p.verify(static_cast<crypto::SigAlg>(e.peer_key_alg_), peer_key(e.peer_key_, e.peer_key_alg_),
+                           keys::signed_content(keys::kClientSigContext, k.th.span(), content), a->sig);
+        if (!st) return Err::bad_signature;
+    }
+    LS_TRY(k.th.append(p, {inner + t6_len, 2 + a->sig.size()}));  // T7
+    {
+        std::uint8_t expect[wire::kFinishedLen];
+        LS_TRY(keys::finished_mac(p, k.c_hs.span(), k.th.span(), expect));
+        if (!ct_equal(expect, a->finished)) return Err::bad_mac;
+    }
+    LS_TRY(k.th.append(p, a->finished));  // T8
+    // Downgrade (S2): the server chose by the published rule from the lists in
+    // HELLO; the client's finished now authenticates exactly those lists, so a
+    // tampered HELLO cannot reach this point (spec §5.5).
+    keys::Secret32 cap, sap;
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
+    LS_TRY(record::derive(p, e.suite_, 1, sap.span(), k.tx));
+    LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.rx));
+    k.wipe_handshake();
+    e.epoch_ = 1;
+    e.epoch_start_ = now.mono;
+    e.state_ = State::idle;
+    e.awaiting_reply_ = false;
+    ++e.stats_.handshakes;
+    Event ev;
+    ev.kind = EventKind::handshake_done;
+    ev.epoch = 1;
+    push_event(e, ev);
+    return {};
+}
+
+}  // namespace lockstep

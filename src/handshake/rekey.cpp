@@ -1,0 +1,276 @@
+// lockstep — the re-key handshake (R4, R14). spec: PROTOCOL.md §5.6
+//
+// After N acknowledged DATA RESPONSEs the server sends HELLO (fresh X25519
+// share) and the client answers HELLO ACK (its share, a signature in cert modes,
+// a finished MAC), both under the current epoch's keys; the server confirms with
+// ACK (signature, finished) under the new keys. The new epoch secret chains
+// from the old one: master(n+1) = Extract(Derive(master(n),"rekey"), ecdhe).
+// Transcript items continue the chain of the initial handshake:
+//   R1 HELLO plaintext               R2 HELLO ACK plaintext up to its random
+//   R3 vec16(client signature)       R4 client finished -> epoch n+1 secrets
+//   R5 ACK plaintext up to vec16(empty certificate)
+//   R6 vec16(server signature)       R7 server finished
+#include <cstring>
+
+#include "session/engine_impl.hpp"
+
+namespace lockstep {
+
+using I = Engine::Impl;
+
+namespace {
+
+// Derive the four secrets of the new epoch: finished keys (after R2) are kept
+// in c_hs / s_hs; traffic keys (after R4) go to next_tx / next_rx.
+Status rekey_finished_secrets(crypto::Provider& p, KeyState& k) noexcept {
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c rk traffic", k.th.span(), k.c_hs));
+    return keys::derive_secret(p, k.master.s.span(), "s rk traffic", k.th.span(), k.s_hs);
+}
+
+Status rekey_traffic(crypto::Provider& p, KeyState& k, Role me, Suite suite, std::uint8_t epoch) noexcept {
+    keys::Secret32 cap, sap;
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
+    LS_TRY(record::derive(p, suite, epoch, (me == Role::client ? cap : sap).span(), k.next_tx));
+    return record::derive(p, suite, epoch, (me == Role::client ? sap : cap).span(), k.next_rx);
+}
+
+Status advance_master(crypto::Provider& p, KeyState& k, Mode mode, ConstBytes peer_share) noexcept {
+    keys::Secret32 shared;
+    if (mode_uses_ecdhe(mode)) {
+        if (peer_share.size() != crypto::kX25519Len) return Err::bad_value;
+        LS_TRY(p.x25519(k.x_priv.span(), peer_share, shared.span()));
+        k.x_priv.wipe();
+    } else if (!peer_share.empty()) {
+        return Err::bad_value;
+    }
+    auto next = keys::next_epoch(p, std::move(k.master), mode_uses_ecdhe(mode) ? shared.span() : ConstBytes{});
+    if (!next) return next.error();
+    k.master = std::move(*next);
+    return {};
+}
+
+Status verify_peer_sig(Engine& e, crypto::Provider& p, const KeyState& k, const char* context, ConstBytes sig,
+                       std::uint8_t alg, ConstBytes key) noexcept {
+    (void)e;
+    if (sig.size() != crypto::sig_len(static_cast<crypto::SigAlg>(alg))) return Err::bad_signature;
+    std::uint8_t content[64];
+    auto st = p.verify(static_cast<crypto::SigAlg>(alg), key, keys::signed_content(context, k.th.span(), content), sig);
+    return st ? Status{} : Status{Err::bad_signature};
+}
+
+Status check_finished(crypto::Provider& p, const keys::Secret32& secret, const KeyState& k, ConstBytes fin) noexcept {
+    std::uint8_t expect[wire::kFinishedLen];
+    LS_TRY(keys::finished_mac(p, secret.span(), k.th.span(), expect));
+    return ct_equal(expect, fin) ? Status{} : Status{Err::bad_mac};
+}
+
+}  // namespace
+
+bool I::rekey_due(Engine& e, Now now) noexcept {
+    if (e.cfg_.role != Role::server || e.state_ != State::idle) return false;
+    const RekeyPolicy& r = e.cfg_.rekey;
+    if (r.after_responses > 0 && e.responses_in_epoch_ >= r.after_responses) return true;
+    if (r.after_bytes > 0 && e.bytes_in_epoch_ >= r.after_bytes) return true;
+    if (r.after_time.count() > 0 && now.mono >= e.epoch_start_ + r.after_time) return true;
+    KeyState& k = ks(e);
+    return k.tx.next_rn >= record::kRnSoftLimit;
+}
+
+void I::install_epoch(Engine& e, Now now) noexcept {
+    KeyState& k = ks(e);
+    if (e.cfg_.role == Role::server) {
+        // Keep the old receive key until the client shows it has the new one,
+        // so a request or RESEND LAST sent before our ACK arrived is not lost.
+        k.prev_rx = std::move(k.rx);
+    } else {
+        k.rx.wipe();
+    }
+    k.rx = std::move(k.next_rx);
+    k.tx = std::move(k.next_tx);
+    k.next_rx.wipe();
+    k.next_tx.wipe();
+    k.wipe_handshake();
+    ++e.epoch_;
+    e.epoch_start_ = now.mono;
+    e.responses_in_epoch_ = 0;
+    e.bytes_in_epoch_ = 0;
+    ++e.stats_.rekeys;
+    Event ev;
+    ev.kind = EventKind::rekeyed;
+    ev.epoch = e.epoch_;
+    push_event(e, ev);
+}
+
+// ---------------------------------------------------------------- server: re-key HELLO
+Status I::start_rekey(Engine& e, Now now) noexcept {
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    wire::RekeyHello h;
+    if (mode_uses_ecdhe(e.mode_)) {
+        if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return fail(e, Err::crypto_failure, now);
+        k.have_x = true;
+        h.kx = Kx::x25519;
+        h.share = k.x_pub;
+    } else {
+        h.kx = Kx::none;
+    }
+    if (!p.random(h.random)) return fail(e, Err::rng_failure, now);
+    wire::Inner m = next_inner(e, MsgType::hello, now);
+    Kept& slot = keep_slot(e);
+    std::uint8_t* inner = slot.buf + wire::kRecordHeaderLen;
+    Writer body_w({inner + wire::kInnerHeaderLen, e.inner_cap_ - wire::kRecordHeaderLen - wire::kInnerHeaderLen});
+    wire::encode_rekey_hello(h, body_w);
+    if (!body_w.ok()) return fail(e, Err::internal, now);
+    m.body = body_w.written();
+    Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
+    wire::encode_inner_prefix(m, w);
+    w.u16(static_cast<std::uint16_t>(m.body.size()));
+    w.advance(m.body.size());
+    auto st = k.th.append(p, w.written());  // R1
+    if (!st) return fail(e, st.error(), now);
+    auto len = seal_in_place(e, k.tx, slot.buf, w.size());
+    if (!len) return fail(e, len.error(), now);
+    e.state_ = State::rekey_wait_hello_ack;
+    st = send_raw(e, m, *len, 0, true, now);
+    return st ? st : fail(e, st.error(), now);
+}
+
+// ---------------------------------------------------------------- client: HELLO -> HELLO ACK
+Status I::on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept {
+    const Config& c = e.cfg_;
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    auto h = wire::decode_rekey_hello(m.body);
+    if (!h) return h.error();
+    if (mode_uses_ecdhe(e.mode_) != (h->kx == Kx::x25519)) return Err::bad_value;
+    LS_TRY(k.th.append(p, {m.body.data() - wire::kInnerHeaderLen, wire::kInnerHeaderLen + m.body.size()}));  // R1
+
+    wire::RekeyHelloAck a;
+    if (mode_uses_ecdhe(e.mode_)) {
+        LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
+        a.share = k.x_pub;
+    }
+    LS_TRY(p.random(a.random));
+    LS_TRY(advance_master(p, k, e.mode_, h->share));
+
+    const bool cert = mode_uses_cert(e.mode_);
+    const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
+    wire::Inner r = next_inner(e, MsgType::hello_ack, now);
+    const std::size_t body_len = 2 + a.share.size() + wire::kRandomLen + 2 + slen + wire::kFinishedLen;
+    Kept& slot = keep_slot(e);
+    std::uint8_t* inner = slot.buf + wire::kRecordHeaderLen;
+    Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
+    wire::encode_inner_prefix(r, w);
+    w.u16(static_cast<std::uint16_t>(body_len));
+    wire::encode_rekey_hello_ack_prefix(a, w);
+    LS_TRY(w.status());
+    LS_TRY(k.th.append(p, w.written()));  // R2
+    LS_TRY(rekey_finished_secrets(p, k));
+    const std::size_t sig_at = w.size();
+    w.u16(static_cast<std::uint16_t>(slen));
+    Bytes sig = w.reserve(slen);
+    LS_TRY(w.status());
+    if (cert) {
+        std::uint8_t content[64];
+        LS_TRY(c.signer->sign(keys::signed_content(keys::kClientSigContext, k.th.span(), content), sig));
+    }
+    LS_TRY(k.th.append(p, {inner + sig_at, 2 + slen}));  // R3
+    Bytes fin = w.reserve(wire::kFinishedLen);
+    LS_TRY(w.status());
+    LS_TRY(keys::finished_mac(p, k.c_hs.span(), k.th.span(), fin));
+    LS_TRY(k.th.append(p, fin));  // R4
+    const std::uint8_t next_epoch = static_cast<std::uint8_t>(e.epoch_ + 1);
+    LS_TRY(rekey_traffic(p, k, Role::client, e.suite_, next_epoch));
+    auto len = seal_in_place(e, k.tx, slot.buf, w.size());
+    if (!len) return len.error();
+    r.body = {inner + wire::kInnerHeaderLen, body_len};
+    e.state_ = State::rekey_wait_ack;
+    return send_raw(e, r, *len, 0, true, now);
+}
+
+// ---------------------------------------------------------------- server: HELLO ACK -> ACK
+Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+    const Config& c = e.cfg_;
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    auto a = wire::decode_rekey_hello_ack(m.body);
+    if (!a) return a.error();
+    const bool cert = mode_uses_cert(e.mode_);
+    if (cert == a->sig.empty()) return Err::bad_value;
+    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::size_t r2_len = wire::kInnerHeaderLen + 2 + a->share.size() + wire::kRandomLen;
+    LS_TRY(k.th.append(p, {inner, r2_len}));  // R2
+    LS_TRY(advance_master(p, k, e.mode_, a->share));
+    LS_TRY(rekey_finished_secrets(p, k));
+    if (cert)
+        LS_TRY(verify_peer_sig(e, p, k, keys::kClientSigContext, a->sig, e.peer_key_alg_,
+                               {e.peer_key_, crypto::pubkey_len(static_cast<crypto::SigAlg>(e.peer_key_alg_))}));
+    LS_TRY(k.th.append(p, {inner + r2_len, 2 + a->sig.size()}));  // R3
+    LS_TRY(check_finished(p, k.c_hs, k, a->finished));
+    LS_TRY(k.th.append(p, a->finished));  // R4
+    const std::uint8_t next_epoch = static_cast<std::uint8_t>(e.epoch_ + 1);
+    LS_TRY(rekey_traffic(p, k, Role::server, e.suite_, next_epoch));
+
+    // ACK under the new keys: nonce, empty certificate, signature, finished.
+    std::uint8_t nb[4];
+    LS_TRY(p.random(nb));
+    const std::uint32_t nonce = load_be32(nb);
+    const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
+    wire::Inner r = next_inner(e, MsgType::ack, now);
+    const std::size_t body_len = 4 + 2 + 2 + slen + wire::kFinishedLen;
+    Kept& slot = keep_slot(e);
+    std::uint8_t* out = slot.buf + wire::kRecordHeaderLen;
+    Writer w({out, e.inner_cap_ - wire::kRecordHeaderLen});
+    wire::encode_inner_prefix(r, w);
+    w.u16(static_cast<std::uint16_t>(body_len));
+    w.u32(nonce);
+    w.u16(0);  // no certificate in a re-key
+    LS_TRY(w.status());
+    LS_TRY(k.th.append(p, w.written()));  // R5
+    const std::size_t sig_at = w.size();
+    w.u16(static_cast<std::uint16_t>(slen));
+    Bytes sig = w.reserve(slen);
+    LS_TRY(w.status());
+    if (cert) {
+        std::uint8_t content[64];
+        LS_TRY(c.signer->sign(keys::signed_content(keys::kServerSigContext, k.th.span(), content), sig));
+    }
+    LS_TRY(k.th.append(p, {out + sig_at, 2 + slen}));  // R6
+    Bytes fin = w.reserve(wire::kFinishedLen);
+    LS_TRY(w.status());
+    LS_TRY(keys::finished_mac(p, k.s_hs.span(), k.th.span(), fin));
+    LS_TRY(k.th.append(p, fin));  // R7
+    install_epoch(e, now);
+    auto len = seal_in_place(e, k.tx, slot.buf, w.size());
+    if (!len) return len.error();
+    r.body = {out + wire::kInnerHeaderLen, body_len};
+    e.state_ = State::idle;
+    LS_TRY(send_raw(e, r, *len, nonce, false, now));
+    return process_stash(e, now);  // a request that crossed the re-key is served now
+}
+
+// ---------------------------------------------------------------- client: ACK
+Status I::on_rekey_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    auto a = wire::decode_ack_body(m.body);
+    if (!a) return a.error();
+    const bool cert = mode_uses_cert(e.mode_);
+    if (!a->cert.empty() || cert == a->sig.empty()) return Err::bad_value;
+    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::size_t r5_len = wire::kInnerHeaderLen + 4 + 2;
+    LS_TRY(k.th.append(p, {inner, r5_len}));  // R5
+    if (cert)
+        LS_TRY(verify_peer_sig(e, p, k, keys::kServerSigContext, a->sig, e.peer_key_alg_,
+                               {e.peer_key_, crypto::pubkey_len(static_cast<crypto::SigAlg>(e.peer_key_alg_))}));
+    LS_TRY(k.th.append(p, {inner + r5_len, 2 + a->sig.size()}));  // R6
+    LS_TRY(check_finished(p, k.s_hs, k, a->finished));
+    LS_TRY(k.th.append(p, a->finished));  // R7
+    install_epoch(e, now);
+    e.state_ = e.request_outstanding_ ? State::wait_response : State::idle;
+    e.awaiting_reply_ = e.request_outstanding_;
+    return {};
+}
+
+}  // namespace lockstep

@@ -1,0 +1,129 @@
+#include "record/record.hpp"
+
+#include "keys/keys.hpp"
+
+namespace lockstep::record {
+
+crypto::Aead suite_aead(Suite s) noexcept {
+    return s == Suite::chacha20poly1305 ? crypto::Aead::chacha20_poly1305 : crypto::Aead::aes_gcm;
+}
+bool suite_etm(Suite s) noexcept { return s == Suite::aes256gcm_hmac_sha512; }
+bool suite_known(std::uint8_t v) noexcept { return v >= 1 && v <= 3; }
+std::size_t suite_overhead(Suite s) noexcept {
+    return crypto::kAeadTagLen + (suite_etm(s) ? wire::kEtmTagLen : 0);
+}
+
+Status ReplayWindow::check(std::uint32_t rn) const noexcept {
+    if (!any_ || rn > top_) return {};
+    std::uint32_t age = top_ - rn;
+    if (age >= 64) return Err::replay;
+    return (bits_ >> age) & 1u ? Status{Err::replay} : Status{};
+}
+
+void ReplayWindow::mark(std::uint32_t rn) noexcept {
+    if (!any_) {
+        any_ = true;
+        top_ = rn;
+        bits_ = 1;
+        return;
+    }
+    if (rn > top_) {
+        std::uint32_t shift = rn - top_;
+        bits_ = shift >= 64 ? 0 : bits_ << shift;
+        bits_ |= 1;
+        top_ = rn;
+    } else {
+        bits_ |= std::uint64_t{1} << (top_ - rn);
+    }
+}
+
+void DirectionKeys::wipe() noexcept {
+    key.wipe();
+    iv.wipe();
+    etm.wipe();
+    valid = false;
+    next_rn = 0;
+    window = ReplayWindow{};
+}
+
+Status derive(crypto::Provider& p, Suite suite, std::uint8_t epoch, ConstBytes traffic_secret,
+              DirectionKeys& out) noexcept {
+    out.wipe();
+    out.suite = suite;
+    out.epoch = epoch;
+    LS_TRY(keys::expand_label(p, traffic_secret, "key", {}, out.key.span()));
+    LS_TRY(keys::expand_label(p, traffic_secret, "iv", {}, out.iv.span()));
+    if (suite_etm(suite)) LS_TRY(keys::expand_label(p, traffic_secret, "etm mac", {}, out.etm.span()));
+    out.valid = true;
+    return {};
+}
+
+namespace {
+void make_nonce(const DirectionKeys& k, std::uint32_t rn, std::uint8_t (&nonce)[kIvLen]) noexcept {
+    std::memcpy(nonce, k.iv.data(), kIvLen);
+    std::uint8_t be[4];
+    store_be32(be, rn);
+    for (int i = 0; i < 4; ++i) nonce[kIvLen - 4 + i] ^= be[i];
+}
+}  // namespace
+
+Status seal_payload(crypto::Provider& p, const DirectionKeys& k, std::uint32_t rn, ConstBytes aad,
+                    ConstBytes pt, Bytes out) noexcept {
+    if (!k.valid) return Err::wrong_state;
+    if (out.size() != pt.size() + suite_overhead(k.suite)) return Err::buffer_too_small;
+    std::uint8_t nonce[kIvLen];
+    make_nonce(k, rn, nonce);
+    const std::size_t ct_len = pt.size() + crypto::kAeadTagLen;
+    LS_TRY(p.aead_seal(suite_aead(k.suite), k.key.span(), nonce, aad, pt, out.first(ct_len)));
+    if (suite_etm(k.suite)) {
+        // Encrypt-then-MAC over header and ciphertext (the seed's construction).
+        LS_TRY(p.hmac(crypto::Hash::sha512, k.etm.span(), aad, out.first(ct_len), out.subspan(ct_len)));
+    }
+    return {};
+}
+
+Status open_payload(crypto::Provider& p, const DirectionKeys& k, std::uint32_t rn, ConstBytes aad,
+                    ConstBytes payload, Bytes out) noexcept {
+    if (!k.valid) return Err::wrong_state;
+    const std::size_t over = suite_overhead(k.suite);
+    if (payload.size() < over) return Err::truncated;
+    if (out.size() != payload.size() - over) return Err::buffer_too_small;
+    const std::size_t ct_len = payload.size() - (suite_etm(k.suite) ? wire::kEtmTagLen : 0);
+    if (suite_etm(k.suite)) {
+        std::uint8_t mac[wire::kEtmTagLen];
+        LS_TRY(p.hmac(crypto::Hash::sha512, k.etm.span(), aad, payload.first(ct_len), mac));
+        if (!ct_equal(mac, payload.subspan(ct_len))) return Err::bad_mac;
+    }
+    std::uint8_t nonce[kIvLen];
+    make_nonce(k, rn, nonce);
+    return p.aead_open(suite_aead(k.suite), k.key.span(), nonce, aad, payload.first(ct_len), out);
+}
+
+Result<std::size_t> seal_record(crypto::Provider& p, DirectionKeys& k, ConstBytes inner, Bytes out) noexcept {
+    if (k.next_rn >= kRnHardLimit) return Err::limit_exceeded;
+    const std::size_t total = wire::kRecordHeaderLen + inner.size() + suite_overhead(k.suite);
+    if (out.size() < total) return Err::buffer_too_small;
+    Writer w(out);
+    wire::encode_record_header({k.epoch, k.next_rn}, w);
+    LS_TRY(w.status());
+    LS_TRY(seal_payload(p, k, k.next_rn, w.written(), inner,
+                        out.subspan(wire::kRecordHeaderLen, total - wire::kRecordHeaderLen)));
+    ++k.next_rn;
+    return total;
+}
+
+Result<ConstBytes> open_record(crypto::Provider& p, DirectionKeys& k, const wire::RecordView& rec,
+                               Bytes out) noexcept {
+    if (!k.valid) return Err::wrong_state;
+    if (rec.header.epoch != k.epoch) return Err::old_epoch;
+    LS_TRY(k.window.check(rec.header.rn));
+    const std::size_t over = suite_overhead(k.suite);
+    if (rec.payload.size() < over) return Err::truncated;
+    const std::size_t pt_len = rec.payload.size() - over;
+    if (out.size() < pt_len) return Err::too_long;
+    LS_TRY(open_payload(p, k, rec.header.rn, rec.aad, rec.payload, out.first(pt_len)));
+    k.window.mark(rec.header.rn);
+    return ConstBytes{out.data(), pt_len};
+}
+
+}  // namespace lockstep::record

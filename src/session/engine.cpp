@@ -1,0 +1,735 @@
+// lockstep — the session layer of the engine: dispatch, data, RESEND LAST,
+// timers and close. Handshake and re-key messages live in src/handshake.
+// spec: PROTOCOL.md §8 (sequence numbers, timers, policies), §10 (API)
+#include <cstring>
+
+#include "session/engine_impl.hpp"
+
+namespace lockstep {
+
+using handshake::Action;
+using I = Engine::Impl;
+
+static_assert(sizeof(KeyState) <= 1536, "grow Engine::keystate_");
+static_assert(alignof(KeyState) <= 8, "align Engine::keystate_");
+
+const char* state_name(State s) noexcept {
+    switch (s) {
+        case State::start: return "START";
+        case State::wait_hello_ack: return "WAIT HELLO ACK";
+        case State::wait_ack: return "WAIT ACK";
+        case State::idle: return "IDLE";
+        case State::wait_response: return "WAIT DATA RESPONSE";
+        case State::serving: return "SERVING";
+        case State::wait_data_ack: return "WAIT DATA ACK";
+        case State::rekey_wait_hello_ack: return "REKEY WAIT HELLO ACK";
+        case State::rekey_wait_ack: return "REKEY WAIT ACK";
+        case State::wait_close_ack: return "WAIT CLOSE ACK";
+        case State::closed: return "CLOSED";
+    }
+    return "?";
+}
+
+Engine::Engine(const Config& cfg, std::span<std::uint8_t> ws) noexcept : cfg_(cfg) {
+    new (keystate_) KeyState();
+    if (cfg_.max_data > wire::kMaxData) cfg_.max_data = static_cast<std::uint16_t>(wire::kMaxData);
+    inner_cap_ = detail::inner_cap(cfg_.max_data);
+    const std::size_t wcap = detail::wire_cap(cfg_.max_data);
+    if (ws.size() < workspace_size(cfg_.max_data) || cfg_.provider == nullptr) {
+        fatal_ = Err::invalid_argument;
+        state_ = State::closed;
+        return;
+    }
+    std::uint8_t* p = ws.data();
+    txq_ = p;
+    txq_cap_ = 2 * wcap + 2048;
+    p += txq_cap_;
+    kept_[0].buf = p;
+    p += inner_cap_;
+    kept_[1].buf = p;
+    p += inner_cap_;
+    stash_ = p;
+    p += inner_cap_;
+    rx_ = p;
+}
+
+Engine::~Engine() {
+    I::ks(*this).~KeyState();
+    secure_wipe(keystate_, sizeof(keystate_));
+    if (kept_[0].buf) secure_wipe(kept_[0].buf, inner_cap_);
+    if (kept_[1].buf) secure_wipe(kept_[1].buf, inner_cap_);
+    if (stash_) secure_wipe(stash_, inner_cap_);
+    if (rx_) secure_wipe(rx_, inner_cap_);
+}
+
+bool Engine::established() const noexcept {
+    switch (state_) {
+        case State::idle:
+        case State::wait_response:
+        case State::serving:
+        case State::wait_data_ack:
+        case State::rekey_wait_hello_ack:
+        case State::rekey_wait_ack: return true;
+        default: return false;
+    }
+}
+
+bool Engine::can_send_request() const noexcept {
+    return cfg_.role == Role::client && state_ == State::idle && fatal_ == Err::ok;
+}
+
+// ---------------------------------------------------------------- events, queue
+void I::push_event(Engine& e, const Event& ev) noexcept {
+    if (e.ev_count_ == kMaxEvents) return;  // cannot happen: at most 3 per call
+    e.events_[(e.ev_head_ + e.ev_count_) % kMaxEvents] = ev;
+    ++e.ev_count_;
+}
+
+bool Engine::poll_event(Event& ev) noexcept {
+    if (ev_count_ == 0) return false;
+    ev = events_[ev_head_];
+    ev_head_ = (ev_head_ + 1) % kMaxEvents;
+    --ev_count_;
+    return true;
+}
+
+Status I::queue_wire(Engine& e, ConstBytes bytes, Now now) noexcept {
+    if (e.txq_len_ + 2 + bytes.size() > e.txq_cap_) return Err::buffer_too_small;
+    store_be16(e.txq_ + e.txq_len_, static_cast<std::uint16_t>(bytes.size()));
+    std::memmove(e.txq_ + e.txq_len_ + 2, bytes.data(), bytes.size());
+    e.txq_len_ += 2 + bytes.size();
+    e.stats_.bytes_sent += bytes.size();
+    if (e.epoch_ == 0) e.stats_.handshake_bytes += bytes.size();
+    e.last_send_ = now.mono;
+    return {};
+}
+
+Result<std::size_t> Engine::poll_transmit(std::span<std::uint8_t> out) noexcept {
+    if (txq_len_ == 0) return std::size_t{0};
+    const std::size_t n = load_be16(txq_);
+    if (out.size() < n) return Err::buffer_too_small;
+    std::memcpy(out.data(), txq_ + 2, n);
+    std::memmove(txq_, txq_ + 2 + n, txq_len_ - 2 - n);
+    txq_len_ -= 2 + n;
+    return n;
+}
+
+void I::trace(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept {
+    if (!e.tracer_) return;
+    TraceEntry t;
+    t.sent = sent;
+    t.retransmission = retrans;
+    t.type = m.type;
+    t.seq = m.seq;
+    t.ack = m.ack;
+    t.ttl = m.ttl;
+    t.epoch = e.epoch_;
+    t.wire_len = wire_len;
+    if ((m.type == MsgType::ack || m.type == MsgType::data_ack) && m.body.size() >= 4) {
+        t.has_nonce = true;
+        t.nonce = load_be32(m.body.data());
+    }
+    if (m.type == MsgType::data_request || m.type == MsgType::data_response) t.data_len = m.body.size();
+    if (m.type == MsgType::close && m.body.size() == 1) t.reason = static_cast<Reason>(m.body[0]);
+    e.tracer_->on_message(t);
+}
+
+// ---------------------------------------------------------------- time
+std::uint32_t I::make_ttl(Engine& e, Now now) noexcept {
+    const auto life = e.cfg_.timers.ttl_lifetime;
+    if (e.relative_ttl_) {
+        auto ms = (now.mono.since_origin - e.origin_.since_origin + life).count();
+        return static_cast<std::uint32_t>(ms < 0 ? 0 : ms);
+    }
+    auto s = now.wall.seconds() + std::chrono::duration_cast<std::chrono::seconds>(life).count();
+    return static_cast<std::uint32_t>(s < 0 ? 0 : s);
+}
+
+Status I::check_ttl(Engine& e, std::uint32_t ttl, Now now) noexcept {
+    const auto skew = e.cfg_.timers.clock_skew;
+    if (e.relative_ttl_) {
+        const std::int64_t age = (now.mono.since_origin - e.origin_.since_origin).count();
+        return age > static_cast<std::int64_t>(ttl) + skew.count() ? Status{Err::expired} : Status{};
+    }
+    const std::int64_t skew_s = std::chrono::duration_cast<std::chrono::seconds>(skew).count();
+    return now.wall.seconds() > static_cast<std::int64_t>(ttl) + skew_s ? Status{Err::expired} : Status{};
+}
+
+std::optional<Instant> Engine::next_deadline() const noexcept {
+    if (state_ == State::closed || state_ == State::start) return std::nullopt;
+    const Timers& t = cfg_.timers;
+    if (state_ == State::wait_close_ack) return last_send_ + t.close_timeout;
+    Instant d;
+    if (awaiting_reply_) {
+        d = last_send_ + (cfg_.policy == Policy::tolerant ? t.resend_timeout : t.receive_timeout);
+    } else {
+        d = std::max(last_send_, last_recv_) + t.receive_timeout;
+    }
+    if (cfg_.role == Role::server && state_ == State::idle && cfg_.rekey.after_time.count() > 0)
+        d = std::min(d, epoch_start_ + cfg_.rekey.after_time);
+    return d;
+}
+
+Status Engine::on_timeout(Now now) noexcept {
+    if (state_ == State::closed) return fatal_ == Err::ok ? Status{} : Status{Err::closed};
+    auto dl = next_deadline();
+    if (!dl || now.mono < *dl) return {};
+    const Timers& t = cfg_.timers;
+    if (state_ == State::wait_close_ack) {
+        if (close_retries_ < t.max_close_retries) {
+            ++close_retries_;
+            ++stats_.retransmissions;
+            return I::retransmit(*this, kept_[1], now);
+        }
+        // R10: no CLOSE ACK after the retries: CLOSED WITHOUT ACK, then closed.
+        auto m = I::next_inner(*this, MsgType::closed_without_ack, now);
+        auto st = I::seal_and_queue(*this, I::ks(*this).tx, m, now, false);
+        I::enter_closed(*this, Reason::timeout, false, false, fatal_);
+        return st;
+    }
+    if (cfg_.role == Role::server && state_ == State::idle && I::rekey_due(*this, now))
+        return I::start_rekey(*this, now);
+    if (awaiting_reply_ && cfg_.policy == Policy::tolerant) {
+        if (resends_ >= t.max_resends) return I::fail(*this, Err::resend_exhausted, now);
+        ++resends_;
+        // Before keys exist the handshake message itself is resent; afterwards RESEND LAST.
+        if (state_ == State::wait_hello_ack || state_ == State::wait_ack) {
+            ++stats_.retransmissions;
+            return I::retransmit(*this, kept_[1], now);
+        }
+        return I::send_resend_last(*this, now);
+    }
+    return I::fail(*this, Err::timeout, now);
+}
+
+// ---------------------------------------------------------------- sending
+wire::Inner I::next_inner(Engine& e, MsgType t, Now now) noexcept {
+    wire::Inner m;
+    m.type = t;
+    m.seq = e.tx_next_;
+    m.ack = e.rx_seq_;
+    m.ttl = make_ttl(e, now);
+    return m;
+}
+
+Engine::Kept& I::keep_slot(Engine& e) noexcept {
+    // kept_[1] is the newest; the older one is dropped.
+    std::swap(e.kept_[0], e.kept_[1]);
+    e.kept_[1].used = false;
+    return e.kept_[1];
+}
+
+void I::commit_tx(Engine& e, MsgType, std::uint32_t seq, std::uint32_t nonce, bool awaits) noexcept {
+    e.tx_prev_seq_ = e.tx_seq_;
+    e.tx_seq_ = seq;
+    e.tx_next_ = seq + 1 + nonce;  // R5: advanced by the nonce the message carried
+    e.awaiting_reply_ = awaits;
+    e.resends_ = 0;
+}
+
+Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner& m, Now now,
+                         bool retrans) noexcept {
+    // Build the padded plaintext in the scratch area of the rx buffer's tail? No:
+    // seal straight into the queue, building the plaintext in place first.
+    const std::size_t body_len = m.body.size();
+    std::size_t inner_len = wire::kInnerHeaderLen + body_len;
+    std::size_t pad = 0;
+    if (e.cfg_.pad_to > 1) {
+        pad = (e.cfg_.pad_to - inner_len % e.cfg_.pad_to) % e.cfg_.pad_to;
+        if (pad > wire::kMaxPadding) pad = wire::kMaxPadding;
+    }
+    inner_len += pad;
+    const std::size_t total = wire::kRecordHeaderLen + inner_len + record::suite_overhead(k.suite);
+    if (e.txq_len_ + 2 + total > e.txq_cap_) return Err::buffer_too_small;
+    std::uint8_t* rec = e.txq_ + e.txq_len_ + 2;
+    // The plaintext is written where the ciphertext will go (in-place sealing).
+    Writer w({rec + wire::kRecordHeaderLen, inner_len});
+    wire::encode_inner(m, pad, w);
+    LS_TRY(w.status());
+    if (k.next_rn >= record::kRnHardLimit) return Err::limit_exceeded;
+    Writer hw({rec, wire::kRecordHeaderLen});
+    wire::encode_record_header({k.epoch, k.next_rn}, hw);
+    LS_TRY(record::seal_payload(*e.cfg_.provider, k, k.next_rn, {rec, wire::kRecordHeaderLen},
+                                {rec + wire::kRecordHeaderLen, inner_len},
+                                {rec + wire::kRecordHeaderLen, total - wire::kRecordHeaderLen}));
+    ++k.next_rn;
+    store_be16(e.txq_ + e.txq_len_, static_cast<std::uint16_t>(total));
+    e.txq_len_ += 2 + total;
+    e.stats_.bytes_sent += total;
+    e.last_send_ = now.mono;
+    trace(e, true, m, total, retrans);
+    return {};
+}
+
+Status I::send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonce, bool awaits,
+                       Now now) noexcept {
+    wire::Inner m = next_inner(e, t, now);
+    Kept& k = keep_slot(e);
+    if (wire::kInnerHeaderLen + body.size() > e.inner_cap_) return Err::too_long;
+    Writer w({k.buf, e.inner_cap_});
+    wire::encode_inner(m, 0, w);  // stored without padding; header refreshed on resend
+    std::memcpy(k.buf + wire::kInnerHeaderLen, body.data(), body.size());
+    k.len = wire::kInnerHeaderLen + body.size();
+    k.used = true;
+    k.raw = false;
+    k.type = t;
+    k.seq = m.seq;
+    m.body = {k.buf + wire::kInnerHeaderLen, body.size()};
+    LS_TRY(seal_and_queue(e, ks(e).tx, m, now, false));
+    commit_tx(e, t, m.seq, nonce, awaits);
+    return {};
+}
+
+Status I::send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
+                   Now now) noexcept {
+    Kept& k = e.kept_[1];
+    k.len = len;
+    k.used = true;
+    k.raw = true;
+    k.type = meta.type;
+    k.seq = meta.seq;
+    LS_TRY(queue_wire(e, {k.buf, len}, now));
+    trace(e, true, meta, len, false);
+    commit_tx(e, meta.type, meta.seq, nonce, awaits);
+    return {};
+}
+
+Result<std::size_t> I::seal_in_place(Engine& e, record::DirectionKeys& k, std::uint8_t* buf,
+                                     std::size_t inner_len) noexcept {
+    const std::size_t total = wire::kRecordHeaderLen + inner_len + record::suite_overhead(k.suite);
+    if (total > e.inner_cap_) return Err::too_long;
+    if (k.next_rn >= record::kRnHardLimit) return Err::limit_exceeded;
+    Writer hw({buf, wire::kRecordHeaderLen});
+    wire::encode_record_header({k.epoch, k.next_rn}, hw);
+    Bytes body{buf + wire::kRecordHeaderLen, total - wire::kRecordHeaderLen};
+    LS_TRY(record::seal_payload(*e.cfg_.provider, k, k.next_rn, {buf, wire::kRecordHeaderLen},
+                                body.first(inner_len), body));
+    ++k.next_rn;
+    return total;
+}
+
+Status I::retransmit(Engine& e, Kept& k, Now now) noexcept {
+    if (!k.used) return {};
+    if (k.raw) {
+        LS_TRY(queue_wire(e, {k.buf, k.len}, now));
+        if (e.tracer_) {
+            TraceEntry t;
+            t.sent = true;
+            t.retransmission = true;
+            t.type = k.type;
+            t.seq = k.seq;
+            t.epoch = e.epoch_;
+            t.wire_len = k.len;
+            e.tracer_->on_message(t);
+        }
+        return {};
+    }
+    auto inner = wire::decode_inner({k.buf, k.len});
+    if (!inner) return Err::internal;
+    wire::Inner m = *inner;
+    m.ack = e.rx_seq_;  // fresh ack and ttl: the resent copy must not expire
+    m.ttl = make_ttl(e, now);
+    return seal_and_queue(e, ks(e).tx, m, now, true);
+}
+
+Status I::retransmit_after(Engine& e, std::uint32_t ack, Now now) noexcept {
+    // Resend every kept message sent after `ack`, the peer's last accepted
+    // sequence number (spec §8.4): none, the newest, or both.
+    Kept& older = e.kept_[0];
+    Kept& newer = e.kept_[1];
+    if (!newer.used || newer.seq == ack) return {};
+    if (older.used && older.seq != ack) {
+        ++e.stats_.retransmissions;
+        LS_TRY(retransmit(e, older, now));
+    }
+    ++e.stats_.retransmissions;
+    return retransmit(e, newer, now);
+}
+
+Status I::send_resend_last(Engine& e, Now now) noexcept {
+    wire::Inner m;
+    m.type = MsgType::resend_last;
+    m.seq = e.tx_seq_;
+    m.ack = e.rx_seq_;
+    m.ttl = make_ttl(e, now);
+    ++e.stats_.resend_lasts_sent;
+    return seal_and_queue(e, ks(e).tx, m, now, false);
+}
+
+// ---------------------------------------------------------------- faults, close
+void I::enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err err) noexcept {
+    if (e.state_ == State::closed) return;
+    e.state_ = State::closed;
+    e.awaiting_reply_ = false;
+    KeyState& k = ks(e);
+    k.wipe_handshake();
+    k.master.s.wipe();
+    k.tx.wipe();
+    k.rx.wipe();
+    k.next_tx.wipe();
+    k.next_rx.wipe();
+    k.prev_rx.wipe();
+    Event ev;
+    ev.kind = EventKind::closed;
+    ev.reason = r;
+    ev.by_peer = by_peer;
+    ev.acknowledged = acknowledged;
+    ev.error = err;
+    ev.epoch = e.epoch_;
+    push_event(e, ev);
+}
+
+Status I::fail(Engine& e, Err err, Now now) noexcept {
+    if (e.tracer_) e.tracer_->on_fault(err, true);
+    if (e.fatal_ == Err::ok) e.fatal_ = err;
+    if (e.state_ == State::closed || e.state_ == State::wait_close_ack) return err;
+    const Reason r = err_reason(err);
+    if (e.established()) {
+        // Seed: invalid message or timer -> snd CLOSE, set TIMER, WAIT CLOSE ACK.
+        std::uint8_t reason = static_cast<std::uint8_t>(r);
+        e.close_reason_ = r;
+        if (send_message(e, MsgType::close, {&reason, 1}, 0, false, now)) {
+            e.state_ = State::wait_close_ack;
+            e.close_retries_ = 0;
+            return err;
+        }
+    } else if (e.state_ != State::start) {
+        (void)send_clear_close(e, r, now);
+    }
+    enter_closed(e, r, false, false, err);
+    return err;
+}
+
+Status I::send_clear_close(Engine& e, Reason r, Now now) noexcept {
+    // No authenticated channel yet: an unauthenticated CLOSE (spec §6.6).
+    wire::ClearClose c{r, e.tx_next_, e.rx_seq_, make_ttl(e, now)};
+    std::uint8_t buf[16];
+    Writer w(buf);
+    wire::encode_clear_close(c, w);
+    LS_TRY(w.status());
+    LS_TRY(queue_wire(e, w.written(), now));
+    wire::Inner meta{MsgType::close, c.seq, c.ack, c.ttl, {}};
+    trace(e, true, meta, w.size(), false);
+    return {};
+}
+
+Status I::fault(Engine& e, Err err, Now now) noexcept {
+    if (e.cfg_.policy == Policy::tolerant) {
+        switch (err) {
+            case Err::replay:  // a duplicated datagram: drop silently
+                if (e.tracer_) e.tracer_->on_fault(err, false);
+                return {};
+            case Err::bad_mac:
+            case Err::truncated:
+            case Err::trailing_bytes:
+            case Err::too_long:
+            case Err::bad_value:
+            case Err::bad_sequence:
+            case Err::expired:
+            case Err::old_epoch:
+            case Err::unexpected_message:
+                if (e.tracer_) e.tracer_->on_fault(err, false);
+                if (!e.established()) return {};  // nothing authenticated to answer with
+                if (e.resends_ >= e.cfg_.timers.max_resends) return fail(e, Err::resend_exhausted, now);
+                ++e.resends_;
+                return send_resend_last(e, now);
+            default: break;
+        }
+    }
+    return fail(e, err, now);
+}
+
+Status Engine::close(Now now, Reason reason) noexcept {
+    if (state_ == State::closed || state_ == State::wait_close_ack) return {};
+    close_reason_ = reason;
+    if (!established()) {
+        if (state_ != State::start) (void)I::send_clear_close(*this, reason, now);
+        I::enter_closed(*this, reason, false, false, Err::ok);
+        return {};
+    }
+    std::uint8_t r = static_cast<std::uint8_t>(reason);
+    LS_TRY(I::send_message(*this, MsgType::close, {&r, 1}, 0, false, now));
+    state_ = State::wait_close_ack;
+    close_retries_ = 0;
+    return {};
+}
+
+// ---------------------------------------------------------------- application calls
+Status Engine::start(Now now) noexcept {
+    if (fatal_ != Err::ok) return fatal_;
+    if (state_ != State::start) return Err::wrong_state;
+    origin_ = now.mono;
+    last_send_ = last_recv_ = now.mono;
+    if (cfg_.role == Role::server) return {};
+    return I::client_start(*this, now);
+}
+
+Status Engine::send_request(std::span<const std::uint8_t> body, Now now) noexcept {
+    if (fatal_ != Err::ok) return Err::closed;
+    if (!can_send_request()) return Err::wrong_state;
+    if (body.size() > cfg_.max_data) return Err::too_long;
+    LS_TRY(I::send_message(*this, MsgType::data_request, body, 0, true, now));
+    request_outstanding_ = true;
+    state_ = State::wait_response;
+    ++stats_.requests;
+    return {};
+}
+
+Status Engine::send_response(std::span<const std::uint8_t> body, Now now) noexcept {
+    if (fatal_ != Err::ok) return Err::closed;
+    if (cfg_.role != Role::server || state_ != State::serving) return Err::wrong_state;
+    if (body.size() > cfg_.max_data) return Err::too_long;
+    LS_TRY(I::send_message(*this, MsgType::data_response, body, 0, true, now));
+    state_ = State::wait_data_ack;
+    bytes_in_epoch_ += body.size();
+    ++stats_.responses;
+    return {};
+}
+
+// ---------------------------------------------------------------- receiving
+namespace {
+
+bool is_reply(MsgType t) noexcept {
+    switch (t) {
+        case MsgType::hello_ack:
+        case MsgType::ack:
+        case MsgType::data_response:
+        case MsgType::data_ack:
+        case MsgType::close_ack: return true;
+        default: return false;
+    }
+}
+
+std::uint32_t nonce_of(const wire::Inner& m) noexcept {
+    if ((m.type == MsgType::ack || m.type == MsgType::data_ack) && m.body.size() >= 4)
+        return load_be32(m.body.data());
+    return 0;
+}
+
+}  // namespace
+
+Status I::process_stash(Engine& e, Now) noexcept {
+    if (!e.stash_used_ || e.state_ != State::idle) return {};
+    e.stash_used_ = false;
+    auto m = wire::decode_inner({e.stash_, e.stash_len_});
+    if (!m) return {};
+    if (!e.stash_checked_) {
+        // An early request: its predecessor has arrived since, so it must fit now.
+        if (m->seq != e.rx_next_) {
+            if (e.tracer_) e.tracer_->on_fault(Err::bad_sequence, false);
+            return {};  // the client resends it after RESEND LAST
+        }
+        e.rx_seq_ = m->seq;
+        e.rx_type_ = m->type;
+        e.rx_next_ = m->seq + 1;
+    }
+    e.stash_checked_ = false;
+    Event ev;
+    ev.kind = EventKind::request;
+    ev.data = m->body;
+    ev.epoch = e.epoch_;
+    e.state_ = State::serving;
+    e.awaiting_reply_ = false;
+    push_event(e, ev);
+    return {};
+}
+
+Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
+    if (state_ == State::closed) return Err::closed;
+    if (msg.empty()) return I::fault(*this, Err::truncated, now);
+    stats_.bytes_received += msg.size();
+    KeyState& k = I::ks(*this);
+    switch (static_cast<wire::Frame>(msg[0])) {
+        case wire::Frame::hello:
+            if (cfg_.role == Role::server && state_ == State::start) {
+                last_recv_ = now.mono;
+                if (epoch_ == 0) stats_.handshake_bytes += msg.size();
+                auto st = I::on_hello(*this, msg, now);
+                return st ? st : I::fail(*this, st.error(), now);
+            }
+            if (cfg_.role == Role::server && cfg_.policy == Policy::tolerant && state_ == State::wait_ack) {
+                // The same HELLO again: our HELLO ACK was lost, resend it byte for byte.
+                std::array<std::uint8_t, 32> d{};
+                if (cfg_.provider->hash(crypto::Hash::sha256, msg, {}, d) && d == k.hello_digest) {
+                    ++stats_.retransmissions;
+                    return I::retransmit(*this, kept_[1], now);
+                }
+            }
+            return I::fault(*this, Err::unexpected_message, now);
+        case wire::Frame::hello_ack:
+            if (cfg_.role == Role::client && state_ == State::wait_hello_ack) {
+                last_recv_ = now.mono;
+                stats_.handshake_bytes += msg.size();
+                auto st = I::on_hello_ack(*this, msg, now);
+                return st ? st : I::fail(*this, st.error(), now);
+            }
+            if (cfg_.role == Role::client && cfg_.policy == Policy::tolerant && established() && epoch_ == 1) {
+                // The HELLO ACK again: our ACK was lost. Resend what followed HELLO.
+                auto h = wire::decode_hello_ack(msg);
+                if (h && h->seq == rx_seq_) return I::retransmit_after(*this, h->ack, now);
+            }
+            return I::fault(*this, Err::unexpected_message, now);
+        case wire::Frame::close: {
+            auto c = wire::decode_clear_close(msg);
+            if (!c) return I::fault(*this, c.error(), now);
+            if (state_ == State::wait_hello_ack || state_ == State::wait_ack) {
+                wire::Inner meta{MsgType::close, c->seq, c->ack, c->ttl, {}};
+                I::trace(*this, false, meta, msg.size(), false);
+                I::enter_closed(*this, c->reason, true, false, Err::ok);
+                return {};
+            }
+            // Unauthenticated: never acted upon once keys exist.
+            if (tracer_) tracer_->on_fault(Err::unexpected_message, false);
+            return {};
+        }
+        case wire::Frame::record: break;
+        default: return I::fault(*this, Err::bad_value, now);
+    }
+
+    // A protected record: choose the keys by epoch.
+    auto rec = wire::decode_record(msg, 0);
+    if (!rec) return I::fault(*this, rec.error(), now);
+    record::DirectionKeys* keys = nullptr;
+    const std::uint8_t ep = rec->header.epoch;
+    if (k.rx.valid && ep == k.rx.epoch) keys = &k.rx;
+    else if (k.next_rx.valid && ep == k.next_rx.epoch) keys = &k.next_rx;
+    else if (k.prev_rx.valid && ep == k.prev_rx.epoch) keys = &k.prev_rx;
+    if (keys == nullptr) return I::fault(*this, k.rx.valid ? Err::old_epoch : Err::unexpected_message, now);
+    auto pt = record::open_record(*cfg_.provider, *keys, *rec, {rx_, inner_cap_});
+    if (!pt) return I::fault(*this, pt.error(), now);
+    if (keys == &k.rx && k.prev_rx.valid) k.prev_rx.wipe();  // the peer has moved to the new epoch
+    auto m = wire::decode_inner(*pt);
+    if (!m) return I::fault(*this, m.error(), now);
+    if (epoch_ == 0) stats_.handshake_bytes += msg.size();
+    I::trace(*this, false, *m, msg.size(), false);
+    return I::dispatch(*this, *m, now);
+}
+
+Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
+    auto st = I::check_ttl(e, m.ttl, now);
+    if (!st) return I::fault(e, st.error(), now);
+    const Role role = e.cfg_.role;
+    auto t = handshake::lookup(role, e.state_, m.type);
+
+    if (m.type == MsgType::resend_last) {
+        if (!t) return I::fault(e, Err::unexpected_message, now);
+        if (t->action == Action::ignore) return {};
+        e.last_recv_ = now.mono;
+        if (++e.rx_resends_ > 2 * e.cfg_.timers.max_resends) return I::fail(e, Err::resend_exhausted, now);
+        const bool peer_ahead = m.seq != e.rx_seq_;
+        const bool ours_missing = !(e.kept_[1].used && e.kept_[1].seq == m.ack);
+        if (ours_missing) return I::retransmit_after(e, m.ack, now);
+        if (peer_ahead) return I::send_resend_last(e, now);  // we lack their message
+        return {};
+    }
+
+    // Sequence checks (spec §8.1).
+    if (e.rx_any_ && m.seq == e.rx_seq_ && m.type == e.rx_type_) {
+        if (e.cfg_.policy == Policy::strict) return I::fail(e, Err::bad_sequence, now);
+        if (e.tracer_) e.tracer_->on_fault(Err::replay, false);
+        if (e.kept_[1].used && e.kept_[1].seq != m.ack) return I::retransmit_after(e, m.ack, now);
+        return {};
+    }
+    if (m.seq != e.rx_next_) {
+        if (e.cfg_.policy == Policy::tolerant && role == Role::server && m.type == MsgType::data_request &&
+            !e.stash_used_ && m.body.size() <= e.cfg_.max_data) {
+            // Early DATA REQUEST (its DATA ACK is late or lost): keep it for later.
+            Writer w({e.stash_, e.inner_cap_});
+            wire::encode_inner(m, 0, w);
+            e.stash_len_ = w.size();
+            e.stash_used_ = w.ok();
+            e.stash_checked_ = false;
+            if (e.tracer_) e.tracer_->on_fault(Err::bad_sequence, false);
+            return {};
+        }
+        return I::fault(e, Err::bad_sequence, now);
+    }
+    const bool ack_ok = is_reply(m.type) ? m.ack == e.tx_seq_ : (m.ack == e.tx_seq_ || m.ack == e.tx_prev_seq_);
+    if (!ack_ok) return I::fault(e, Err::bad_sequence, now);
+    if (!t) return I::fault(e, Err::unexpected_message, now);
+    if (t->action == Action::ignore) return {};
+
+    // Accepted: commit the receive sequence.
+    e.rx_any_ = true;
+    e.rx_seq_ = m.seq;
+    e.rx_type_ = m.type;
+    e.rx_next_ = m.seq + 1 + nonce_of(m);
+    e.last_recv_ = now.mono;
+    e.resends_ = 0;
+    e.rx_resends_ = 0;
+
+    Status r;
+    switch (t->action) {
+        case Action::on_ack: r = I::on_ack(e, m, now); break;
+        case Action::on_rekey_hello: r = I::on_rekey_hello(e, m, now); break;
+        case Action::on_rekey_hello_ack: r = I::on_rekey_hello_ack(e, m, now); break;
+        case Action::on_rekey_ack: r = I::on_rekey_ack(e, m, now); break;
+        case Action::on_data_request: {
+            if (m.body.size() > e.cfg_.max_data) return I::fail(e, Err::too_long, now);
+            e.state_ = State::serving;
+            e.awaiting_reply_ = false;
+            Event ev;
+            ev.kind = EventKind::request;
+            ev.data = m.body;
+            ev.epoch = e.epoch_;
+            I::push_event(e, ev);
+            return {};
+        }
+        case Action::stash_request: {
+            if (m.body.size() > e.cfg_.max_data || e.stash_used_) return I::fail(e, Err::unexpected_message, now);
+            Writer w({e.stash_, e.inner_cap_});
+            wire::encode_inner(m, 0, w);
+            e.stash_len_ = w.size();
+            e.stash_used_ = true;
+            e.stash_checked_ = true;  // accepted here; served after the re-key
+            return {};
+        }
+        case Action::on_data_response: {
+            std::uint32_t nonce = 0;
+            if (!I::P(e).random({reinterpret_cast<std::uint8_t*>(&nonce), sizeof nonce}))
+                return I::fail(e, Err::rng_failure, now);
+            e.request_outstanding_ = false;
+            e.state_ = State::idle;
+            std::uint8_t body[4];
+            store_be32(body, nonce);
+            Event ev;
+            ev.kind = EventKind::response;
+            ev.data = m.body;
+            ev.epoch = e.epoch_;
+            r = I::send_message(e, MsgType::data_ack, body, nonce, false, now);
+            if (!r) break;
+            I::push_event(e, ev);
+            return {};
+        }
+        case Action::on_data_ack: {
+            auto n = wire::decode_nonce_body(m.body);
+            if (!n) return I::fail(e, n.error(), now);
+            e.awaiting_reply_ = false;
+            e.state_ = State::idle;
+            ++e.responses_in_epoch_;
+            if (I::rekey_due(e, now)) return I::start_rekey(e, now);
+            return I::process_stash(e, now);
+        }
+        case Action::on_close: {
+            auto reason = wire::decode_close_body(m.body);
+            if (!reason) return I::fail(e, reason.error(), now);
+            wire::Inner a = I::next_inner(e, MsgType::close_ack, now);
+            (void)I::seal_and_queue(e, I::ks(e).tx, a, now, false);
+            I::enter_closed(e, *reason, true, true, Err::ok);
+            return {};
+        }
+        case Action::on_close_ack: {
+            LS_TRY(wire::decode_empty_body(m.body));
+            I::enter_closed(e, e.close_reason_, false, true, e.fatal_);
+            return {};
+        }
+        case Action::on_closed_without_ack:
+            I::enter_closed(e, Reason::timeout, true, false, Err::ok);
+            return {};
+        default: return I::fail(e, Err::internal, now);
+    }
+    if (!r) return I::fail(e, r.error(), now);
+    return r;
+}
+
+}  // namespace lockstep

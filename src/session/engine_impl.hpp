@@ -1,0 +1,110 @@
+// lockstep — engine internals shared by src/handshake (handshake and re-key
+// messages) and src/session (dispatch, data, timers, close).
+//
+// How the engine works (spec: PROTOCOL.md §8, §10):
+//  * receive(): frame byte -> (clear HELLO / HELLO ACK / CLOSE) or record ->
+//    pick the epoch's keys -> open -> decode inner -> ttl -> sequence checks ->
+//    the transition table (handshake/table.hpp) -> the handler.
+//  * Every new message we send is kept (the last two) so RESEND LAST can
+//    retransmit what the peer lacks: handshake messages byte for byte, data
+//    messages re-sealed under a fresh record number with a fresh ttl.
+//  * A fault is fatal under the strict policy; under the tolerant policy
+//    recoverable faults (bad MAC, replay, wrong sequence, expired, unexpected)
+//    are dropped or answered with RESEND LAST, at most max_resends in a row.
+#pragma once
+
+#include <new>
+
+#include "handshake/table.hpp"
+#include "keys/keys.hpp"
+#include "lockstep/engine.hpp"
+#include "record/record.hpp"
+#include "wire/wire.hpp"
+
+namespace lockstep {
+
+struct KeyState {
+    Secret<crypto::kX25519Len> x_priv;       // our ephemeral X25519 key (current handshake)
+    std::array<std::uint8_t, crypto::kX25519Len> x_pub{};
+    bool have_x = false;
+    keys::Transcript th;
+    keys::EarlySecret early;
+    keys::MasterSecret master;
+    keys::Secret32 c_hs, s_hs;       // handshake (or re-key) traffic secrets: finished keys
+    record::DirectionKeys tx, rx;    // current epoch
+    record::DirectionKeys next_tx, next_rx;  // re-key in progress
+    record::DirectionKeys prev_rx;   // server: old epoch until the client uses the new one
+    wire::IdList peer_versions, peer_suites, peer_modes;  // server: from HELLO (downgrade check)
+    std::array<std::uint8_t, 32> hello_digest{};          // server: identifies a resent HELLO
+    void wipe_handshake() noexcept {
+        x_priv.wipe();
+        have_x = false;
+        early.s.wipe();
+        c_hs.wipe();
+        s_hs.wipe();
+    }
+};
+
+struct Engine::Impl {
+    static KeyState& ks(Engine& e) noexcept { return *std::launder(reinterpret_cast<KeyState*>(e.keystate_)); }
+    static crypto::Provider& P(Engine& e) noexcept { return *e.cfg_.provider; }
+
+    // ---- session (src/session/engine.cpp)
+    static Status fail(Engine& e, Err err, Now now) noexcept;
+    static Status fault(Engine& e, Err err, Now now) noexcept;  // policy decides
+    static void enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err err) noexcept;
+    static void push_event(Engine& e, const Event& ev) noexcept;
+    static Status queue_wire(Engine& e, ConstBytes bytes, Now now) noexcept;
+    static std::uint32_t make_ttl(Engine& e, Now now) noexcept;
+    static Status check_ttl(Engine& e, std::uint32_t ttl, Now now) noexcept;
+    static wire::Inner next_inner(Engine& e, MsgType t, Now now) noexcept;
+    static Kept& keep_slot(Engine& e) noexcept;  // rotate: returns the slot for a new message
+    static void commit_tx(Engine& e, MsgType t, std::uint32_t seq, std::uint32_t nonce, bool awaits) noexcept;
+    // Send a new data-phase message (kept as plaintext).
+    static Status send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonce, bool awaits,
+                               Now now) noexcept;
+    // Send the new handshake message built in kept_[1] (see keep_slot), len
+    // bytes, already encoded and sealed; it is kept and resent byte for byte.
+    static Status send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uint32_t nonce,
+                           bool awaits, Now now) noexcept;
+    // Seal, in place, a record whose plaintext (inner_len bytes, no padding) was
+    // written at buf + kRecordHeaderLen. Returns the record length.
+    static Result<std::size_t> seal_in_place(Engine& e, record::DirectionKeys& k, std::uint8_t* buf,
+                                             std::size_t inner_len) noexcept;
+    // Seal an inner message under keys and queue it (no bookkeeping).
+    static Status seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner& m, Now now,
+                                 bool retransmission) noexcept;
+    static Status send_resend_last(Engine& e, Now now) noexcept;
+    static Status retransmit_after(Engine& e, std::uint32_t ack, Now now) noexcept;
+    static Status send_clear_close(Engine& e, Reason r, Now now) noexcept;
+    static Status retransmit(Engine& e, Kept& k, Now now) noexcept;
+    static void trace(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept;
+    static Status dispatch(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static Status process_stash(Engine& e, Now now) noexcept;
+    static void install_epoch(Engine& e, Now now) noexcept;  // next_* -> current, epoch++
+
+    // ---- handshake (src/handshake/handshake.cpp, rekey.cpp)
+    static Status client_start(Engine& e, Now now) noexcept;
+    static Status on_hello(Engine& e, ConstBytes msg, Now now) noexcept;
+    static Status on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept;
+    static Status on_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static Status start_rekey(Engine& e, Now now) noexcept;
+    static Status on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static Status on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static Status on_rekey_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static bool rekey_due(Engine& e, Now now) noexcept;
+};
+
+// The best mutual choice under the published rule (spec §5.5): the highest
+// common version; the first of the client's suites the server supports; the
+// first of the client's modes the server supports whose inputs were offered.
+struct Choice {
+    std::uint8_t version = 0;
+    Suite suite = Suite::aes256gcm;
+    Mode mode = Mode::cert;
+};
+Result<Choice> negotiate(const wire::IdList& c_versions, const wire::IdList& c_suites, const wire::IdList& c_modes,
+                         const wire::IdList& s_versions, const wire::IdList& s_suites, const wire::IdList& s_modes,
+                         bool psk_offered, bool share_offered) noexcept;
+
+}  // namespace lockstep

@@ -1,0 +1,425 @@
+#include "wire/wire.hpp"
+
+namespace lockstep::wire {
+namespace {
+
+// Decode a one-byte-count list of one-byte ids (1..max entries, no duplicates).
+Result<IdList> read_list(Reader& r, std::size_t max) noexcept {
+    auto raw = r.vec8(max);
+    if (!raw) return raw.error();
+    if (raw->empty()) return Err::bad_value;
+    IdList l;
+    for (auto id : *raw) {
+        if (l.contains(id)) return Err::bad_value;
+        l.push(id);
+    }
+    return l;
+}
+
+bool kx_known(std::uint8_t v) noexcept { return v <= static_cast<std::uint8_t>(Kx::x25519); }
+
+// The share must match its group: 32 bytes for X25519, none for `none`.
+Status check_share(Kx kx, ConstBytes share) noexcept {
+    if (kx == Kx::none && !share.empty()) return Err::bad_value;
+    if (kx == Kx::x25519 && share.size() != crypto::kX25519Len) return Err::bad_value;
+    return {};
+}
+
+Result<Random> read_random(Reader& r) noexcept {
+    auto b = r.take(kRandomLen);
+    if (!b) return b.error();
+    Random out{};
+    std::memcpy(out.data(), b->data(), kRandomLen);
+    return out;
+}
+
+#define LS_READ(var, expr)                   \
+    auto var##_r_ = (expr);                  \
+    if (!var##_r_) return var##_r_.error();  \
+    auto var = *var##_r_
+
+}  // namespace
+
+bool IdList::contains(std::uint8_t x) const noexcept {
+    for (std::uint8_t i = 0; i < n; ++i)
+        if (v[i] == x) return true;
+    return false;
+}
+bool IdList::push(std::uint8_t x) noexcept {
+    if (n >= v.size()) return false;
+    v[n++] = x;
+    return true;
+}
+bool operator==(const IdList& a, const IdList& b) noexcept {
+    if (a.n != b.n) return false;
+    for (std::uint8_t i = 0; i < a.n; ++i)
+        if (a.v[i] != b.v[i]) return false;
+    return true;
+}
+
+// ---- HELLO
+void encode_hello_body(const Hello& h, Writer& w) noexcept {
+    w.u8(static_cast<std::uint8_t>(Frame::hello));
+    w.vec8(h.versions.span());
+    w.vec8(h.suites.span());
+    w.vec8(h.modes.span());
+    w.u8(h.flags);
+    w.u8(static_cast<std::uint8_t>(h.kx));
+    w.vec16(h.share);
+    w.bytes(h.random);
+    w.u32(h.seq);
+    w.u32(h.ttl);
+    w.vec8(h.psk_id);
+}
+
+Result<Hello> decode_hello(ConstBytes in) noexcept {
+    Reader r(in);
+    LS_READ(frame, r.u8());
+    if (frame != static_cast<std::uint8_t>(Frame::hello)) return Err::bad_value;
+    Hello h;
+    LS_READ(versions, read_list(r, kMaxListLen));
+    LS_READ(suites, read_list(r, kMaxListLen));
+    LS_READ(modes, read_list(r, kMaxModes));
+    h.versions = versions;
+    h.suites = suites;
+    h.modes = modes;
+    LS_READ(flags, r.u8());
+    if (flags & ~kFlagRelativeTtl) return Err::bad_value;
+    h.flags = flags;
+    LS_READ(kx, r.u8());
+    if (!kx_known(kx)) return Err::bad_value;
+    h.kx = static_cast<Kx>(kx);
+    LS_READ(share, r.vec16(kMaxShare));
+    LS_TRY(check_share(h.kx, share));
+    h.share = share;
+    LS_READ(random, read_random(r));
+    h.random = random;
+    LS_READ(seq, r.u32());
+    LS_READ(ttl, r.u32());
+    h.seq = seq;
+    h.ttl = ttl;
+    LS_READ(psk_id, r.vec8(kMaxPskId));
+    h.psk_id = psk_id;
+    h.body = r.consumed();
+    if (!psk_id.empty()) {
+        LS_READ(mac, r.take(kMacLen));
+        h.mac = mac;
+    }
+    LS_TRY(r.finish());
+    return h;
+}
+
+// ---- HELLO ACK
+void encode_hello_ack_clear(const HelloAck& h, Writer& w) noexcept {
+    w.u8(static_cast<std::uint8_t>(Frame::hello_ack));
+    w.u8(h.version);
+    w.u8(static_cast<std::uint8_t>(h.suite));
+    w.u8(static_cast<std::uint8_t>(h.mode));
+    w.u8(h.flags);
+    w.vec8(h.versions.span());
+    w.vec8(h.suites.span());
+    w.vec8(h.modes.span());
+    w.u8(static_cast<std::uint8_t>(h.kx));
+    w.vec16(h.share);
+    w.bytes(h.random);
+    w.u32(h.seq);
+    w.u32(h.ack);
+    w.u32(h.ttl);
+}
+
+Result<HelloAck> decode_hello_ack(ConstBytes in) noexcept {
+    Reader r(in);
+    LS_READ(frame, r.u8());
+    if (frame != static_cast<std::uint8_t>(Frame::hello_ack)) return Err::bad_value;
+    HelloAck h;
+    LS_READ(version, r.u8());
+    LS_READ(suite, r.u8());
+    LS_READ(mode, r.u8());
+    LS_READ(flags, r.u8());
+    if (version == 0) return Err::bad_value;
+    if (suite < 1 || suite > 3 || mode < 1 || mode > 4) return Err::bad_value;
+    if (flags & ~kFlagRelativeTtl) return Err::bad_value;
+    h.version = version;
+    h.suite = static_cast<Suite>(suite);
+    h.mode = static_cast<Mode>(mode);
+    h.flags = flags;
+    LS_READ(versions, read_list(r, kMaxListLen));
+    LS_READ(suites, read_list(r, kMaxListLen));
+    LS_READ(modes, read_list(r, kMaxModes));
+    h.versions = versions;
+    h.suites = suites;
+    h.modes = modes;
+    LS_READ(kx, r.u8());
+    if (!kx_known(kx)) return Err::bad_value;
+    h.kx = static_cast<Kx>(kx);
+    LS_READ(share, r.vec16(kMaxShare));
+    LS_TRY(check_share(h.kx, share));
+    h.share = share;
+    LS_READ(random, read_random(r));
+    h.random = random;
+    LS_READ(seq, r.u32());
+    LS_READ(ack, r.u32());
+    LS_READ(ttl, r.u32());
+    h.seq = seq;
+    h.ack = ack;
+    h.ttl = ttl;
+    h.clear = r.consumed();
+    if (mode_uses_psk(h.mode)) {
+        LS_READ(mac, r.take(kMacLen));
+        h.mac = mac;
+    }
+    LS_READ(sealed_len, r.u16());
+    if (sealed_len < crypto::kAeadTagLen + 4 + kFinishedLen || sealed_len > kMaxInner + crypto::kAeadTagLen)
+        return Err::too_long;
+    h.aad = r.consumed();
+    LS_READ(sealed, r.take(sealed_len));
+    h.sealed = sealed;
+    LS_TRY(r.finish());
+    return h;
+}
+
+// ---- Auth parts
+void encode_hello_ack_auth(const Auth& a, Writer& w) noexcept {
+    w.vec16(a.cert);
+    w.vec16(a.sig);
+    w.bytes(a.finished);
+}
+
+Result<Auth> decode_hello_ack_auth(ConstBytes in) noexcept {
+    Reader r(in);
+    Auth a;
+    LS_READ(cert, r.vec16(kMaxCert));
+    LS_READ(sig, r.vec16(crypto::kMaxSignatureLen));
+    LS_READ(finished, r.take(kFinishedLen));
+    LS_TRY(r.finish());
+    a.cert = cert;
+    a.sig = sig;
+    a.finished = finished;
+    return a;
+}
+
+void encode_ack_body(const Auth& a, Writer& w) noexcept {
+    w.u32(a.nonce);
+    encode_hello_ack_auth(a, w);
+}
+
+Result<Auth> decode_ack_body(ConstBytes in) noexcept {
+    Reader r(in);
+    LS_READ(nonce, r.u32());
+    auto a = decode_hello_ack_auth(r.rest());
+    if (!a) return a.error();
+    a->nonce = nonce;
+    return a;
+}
+
+// ---- clear CLOSE
+void encode_clear_close(const ClearClose& c, Writer& w) noexcept {
+    w.u8(static_cast<std::uint8_t>(Frame::close));
+    w.u8(static_cast<std::uint8_t>(c.reason));
+    w.u32(c.seq);
+    w.u32(c.ack);
+    w.u32(c.ttl);
+}
+
+Result<ClearClose> decode_clear_close(ConstBytes in) noexcept {
+    Reader r(in);
+    LS_READ(frame, r.u8());
+    if (frame != static_cast<std::uint8_t>(Frame::close)) return Err::bad_value;
+    LS_READ(reason, r.u8());
+    if (reason > static_cast<std::uint8_t>(Reason::resend_exhausted)) return Err::bad_value;
+    ClearClose c;
+    c.reason = static_cast<Reason>(reason);
+    LS_READ(seq, r.u32());
+    LS_READ(ack, r.u32());
+    LS_READ(ttl, r.u32());
+    LS_TRY(r.finish());
+    c.seq = seq;
+    c.ack = ack;
+    c.ttl = ttl;
+    return c;
+}
+
+// ---- records
+void encode_record_header(const RecordHeader& h, Writer& w) noexcept {
+    w.u8(static_cast<std::uint8_t>(Frame::record));
+    w.u8(h.epoch);
+    w.u32(h.rn);
+}
+
+Result<RecordView> decode_record(ConstBytes in, std::size_t min_payload) noexcept {
+    if (in.size() > kMaxRecord) return Err::too_long;
+    Reader r(in);
+    LS_READ(frame, r.u8());
+    if (frame != static_cast<std::uint8_t>(Frame::record)) return Err::bad_value;
+    RecordView v;
+    LS_READ(epoch, r.u8());
+    LS_READ(rn, r.u32());
+    v.header.epoch = epoch;
+    v.header.rn = rn;
+    v.aad = r.consumed();
+    if (r.remaining() < min_payload) return Err::truncated;
+    v.payload = r.rest();
+    return v;
+}
+
+void encode_inner_prefix(const Inner& m, Writer& w) noexcept {
+    w.u8(static_cast<std::uint8_t>(m.type));
+    w.u32(m.seq);
+    w.u32(m.ack);
+    w.u32(m.ttl);
+}
+
+void encode_inner(const Inner& m, std::size_t padding, Writer& w) noexcept {
+    encode_inner_prefix(m, w);
+    w.vec16(m.body);
+    w.zeros(padding);
+}
+
+Result<Inner> decode_inner(ConstBytes in) noexcept {
+    Reader r(in);
+    LS_READ(type, r.u8());
+    if (type < 1 || type >= kMsgTypeCount) return Err::bad_value;
+    Inner m;
+    m.type = static_cast<MsgType>(type);
+    LS_READ(seq, r.u32());
+    LS_READ(ack, r.u32());
+    LS_READ(ttl, r.u32());
+    m.seq = seq;
+    m.ack = ack;
+    m.ttl = ttl;
+    LS_READ(body, r.vec16(kMaxData));
+    m.body = body;
+    // Padding: at most kMaxPadding bytes, all zero.
+    if (r.remaining() > kMaxPadding) return Err::trailing_bytes;
+    std::uint8_t nz = 0;
+    for (auto b : r.rest()) nz |= b;
+    if (nz != 0) return Err::trailing_bytes;
+    return m;
+}
+
+// ---- record bodies
+void encode_rekey_hello(const RekeyHello& h, Writer& w) noexcept {
+    w.u8(static_cast<std::uint8_t>(h.kx));
+    w.vec16(h.share);
+    w.bytes(h.random);
+}
+
+Result<RekeyHello> decode_rekey_hello(ConstBytes body) noexcept {
+    Reader r(body);
+    RekeyHello h;
+    LS_READ(kx, r.u8());
+    if (!kx_known(kx)) return Err::bad_value;
+    h.kx = static_cast<Kx>(kx);
+    LS_READ(share, r.vec16(kMaxShare));
+    LS_TRY(check_share(h.kx, share));
+    h.share = share;
+    LS_READ(random, read_random(r));
+    h.random = random;
+    LS_TRY(r.finish());
+    return h;
+}
+
+void encode_rekey_hello_ack_prefix(const RekeyHelloAck& h, Writer& w) noexcept {
+    w.vec16(h.share);
+    w.bytes(h.random);
+}
+
+void encode_rekey_hello_ack(const RekeyHelloAck& h, Writer& w) noexcept {
+    encode_rekey_hello_ack_prefix(h, w);
+    w.vec16(h.sig);
+    w.bytes(h.finished);
+}
+
+Result<RekeyHelloAck> decode_rekey_hello_ack(ConstBytes body) noexcept {
+    Reader r(body);
+    RekeyHelloAck h;
+    LS_READ(share, r.vec16(kMaxShare));
+    if (!share.empty() && share.size() != crypto::kX25519Len) return Err::bad_value;
+    h.share = share;
+    LS_READ(random, read_random(r));
+    h.random = random;
+    LS_READ(sig, r.vec16(crypto::kMaxSignatureLen));
+    h.sig = sig;
+    LS_READ(finished, r.take(kFinishedLen));
+    h.finished = finished;
+    LS_TRY(r.finish());
+    return h;
+}
+
+Result<std::uint32_t> decode_nonce_body(ConstBytes body) noexcept {
+    Reader r(body);
+    LS_READ(nonce, r.u32());
+    LS_TRY(r.finish());
+    return nonce;
+}
+
+Result<Reason> decode_close_body(ConstBytes body) noexcept {
+    Reader r(body);
+    LS_READ(reason, r.u8());
+    LS_TRY(r.finish());
+    if (reason > static_cast<std::uint8_t>(Reason::resend_exhausted)) return Err::bad_value;
+    return static_cast<Reason>(reason);
+}
+
+Status decode_empty_body(ConstBytes body) noexcept {
+    return body.empty() ? Status{} : Status{Err::trailing_bytes};
+}
+
+// ---- certificates
+void encode_cert_tbs(const Cert& c, Writer& w) noexcept {
+    w.u8(kCertVersion);
+    w.u8(static_cast<std::uint8_t>(c.role));
+    w.u8(static_cast<std::uint8_t>(c.key_alg));
+    w.vec8(c.subject);
+    w.u64(c.serial);
+    w.u32(c.not_before);
+    w.u32(c.not_after);
+    w.bytes(c.issuer);
+    w.vec16(c.pubkey);
+    w.u8(static_cast<std::uint8_t>(c.sig_alg));
+}
+
+void encode_cert(const Cert& c, Writer& w) noexcept {
+    encode_cert_tbs(c, w);
+    w.vec16(c.signature);
+}
+
+Result<Cert> decode_cert(ConstBytes in) noexcept {
+    if (in.size() > kMaxCert) return Err::too_long;
+    Reader r(in);
+    Cert c;
+    LS_READ(version, r.u8());
+    if (version != kCertVersion) return Err::bad_value;
+    LS_READ(role, r.u8());
+    if (role < 1 || role > 3) return Err::bad_value;
+    c.role = static_cast<CertRole>(role);
+    LS_READ(key_alg, r.u8());
+    if (!crypto::sig_alg_known(key_alg)) return Err::bad_value;
+    c.key_alg = static_cast<crypto::SigAlg>(key_alg);
+    LS_READ(subject, r.vec8(kMaxSubject));
+    if (subject.empty()) return Err::bad_value;
+    c.subject = subject;
+    LS_READ(serial, r.u64());
+    LS_READ(not_before, r.u32());
+    LS_READ(not_after, r.u32());
+    if (not_after < not_before) return Err::bad_value;
+    c.serial = serial;
+    c.not_before = not_before;
+    c.not_after = not_after;
+    LS_READ(issuer, r.take(kKeyIdLen));
+    std::memcpy(c.issuer.data(), issuer.data(), kKeyIdLen);
+    LS_READ(pubkey, r.vec16(crypto::kMaxPublicKeyLen));
+    if (pubkey.size() != crypto::pubkey_len(c.key_alg)) return Err::bad_value;
+    c.pubkey = pubkey;
+    LS_READ(sig_alg, r.u8());
+    if (!crypto::sig_alg_known(sig_alg)) return Err::bad_value;
+    c.sig_alg = static_cast<crypto::SigAlg>(sig_alg);
+    c.tbs = r.consumed();
+    LS_READ(signature, r.vec16(crypto::kMaxSignatureLen));
+    if (signature.size() != crypto::sig_len(c.sig_alg)) return Err::bad_value;
+    c.signature = signature;
+    LS_TRY(r.finish());
+    return c;
+}
+
+}  // namespace lockstep::wire

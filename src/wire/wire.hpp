@@ -1,0 +1,189 @@
+// lockstep — the wire format: every message and the certificate, encode and decode.
+//
+// How this works: decoders take the received bytes and return structs whose
+// spans point into those bytes (no copy, no heap). Every length read from the
+// wire is checked against a published maximum before it is used, and every
+// decoder insists that the input is consumed exactly (Err::trailing_bytes).
+// Encoders write into a caller-owned Writer; MACs, signatures and encryption
+// are added by the layers above, which know the keys. No crypto here.
+// spec: PROTOCOL.md §6 (wire format), §7 (certificates)
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "common/bytes.hpp"
+#include "lockstep/crypto.hpp"
+#include "lockstep/types.hpp"
+
+namespace lockstep::wire {
+
+// First byte of every message on the wire.
+enum class Frame : std::uint8_t {
+    hello = 0x01,      // initial HELLO, in clear
+    hello_ack = 0x02,  // initial HELLO ACK: clear part + sealed part
+    close = 0x08,      // CLOSE before any key exists (unauthenticated)
+    record = 0x17,     // protected record; the message type is inside
+};
+
+inline constexpr std::size_t kRandomLen = 16;
+inline constexpr std::size_t kMacLen = 32;       // HMAC-SHA-256 (s0 MACs)
+inline constexpr std::size_t kFinishedLen = 32;  // HMAC-SHA-256
+inline constexpr std::size_t kMaxListLen = 8;
+inline constexpr std::size_t kMaxModes = 4;
+inline constexpr std::size_t kMaxPskId = 64;
+inline constexpr std::size_t kMaxShare = 1280;   // room for a hybrid X25519+ML-KEM-768 share
+inline constexpr std::size_t kMaxCert = 1024;
+inline constexpr std::size_t kMaxSubject = 64;
+inline constexpr std::size_t kMaxData = 16384;   // protocol maximum data per message
+inline constexpr std::size_t kMaxPadding = 255;
+inline constexpr std::size_t kRecordHeaderLen = 6;  // frame, epoch, record number
+inline constexpr std::size_t kInnerHeaderLen = 15;  // type, seq, ack, ttl, body length
+inline constexpr std::size_t kEtmTagLen = 64;       // HMAC-SHA-512 in the seed suite
+// Largest record plaintext and largest message on the wire.
+inline constexpr std::size_t kMaxInner = kInnerHeaderLen + kMaxData + kMaxPadding;
+inline constexpr std::size_t kMaxRecord = kRecordHeaderLen + kMaxInner + crypto::kAeadTagLen + kEtmTagLen;
+
+using Random = std::array<std::uint8_t, kRandomLen>;
+
+// A short list of one-byte identifiers (versions, suites, modes).
+struct IdList {
+    std::array<std::uint8_t, kMaxListLen> v{};
+    std::uint8_t n = 0;
+    bool contains(std::uint8_t x) const noexcept;
+    bool push(std::uint8_t x) noexcept;
+    ConstBytes span() const noexcept { return {v.data(), n}; }
+    friend bool operator==(const IdList& a, const IdList& b) noexcept;
+};
+
+// ---- HELLO (initial, C->S, clear). spec: PROTOCOL.md §6.2
+inline constexpr std::uint8_t kFlagRelativeTtl = 0x01;
+struct Hello {
+    IdList versions, suites, modes;
+    std::uint8_t flags = 0;
+    Kx kx = Kx::x25519;
+    ConstBytes share;
+    Random random{};
+    std::uint32_t seq = 0;
+    std::uint32_t ttl = 0;
+    ConstBytes psk_id;  // empty: no PSK offered; then no MAC follows
+    ConstBytes mac;     // decode only: kMacLen bytes when psk_id is not empty
+    ConstBytes body;    // decode only: every byte before the MAC
+};
+void encode_hello_body(const Hello& h, Writer& w) noexcept;  // without MAC
+Result<Hello> decode_hello(ConstBytes in) noexcept;
+
+// ---- HELLO ACK (initial, S->C). spec: PROTOCOL.md §6.3
+struct HelloAck {
+    std::uint8_t version = kVersion1;
+    Suite suite = Suite::aes256gcm;
+    Mode mode = Mode::cert;
+    std::uint8_t flags = 0;
+    IdList versions, suites, modes;  // the server's own supported lists
+    Kx kx = Kx::x25519;
+    ConstBytes share;
+    Random random{};
+    std::uint32_t seq = 0;
+    std::uint32_t ack = 0;
+    std::uint32_t ttl = 0;
+    ConstBytes mac;     // decode only: present iff mode uses a PSK
+    ConstBytes sealed;  // decode only: AEAD ciphertext and tag of HelloAckAuth
+    ConstBytes clear;   // decode only: frame byte through ttl (transcript item)
+    ConstBytes aad;     // decode only: frame byte through the sealed length field
+};
+// Writes frame..ttl; the caller appends the MAC (if any) and the sealed part.
+void encode_hello_ack_clear(const HelloAck& h, Writer& w) noexcept;
+Result<HelloAck> decode_hello_ack(ConstBytes in) noexcept;
+
+// Sealed part of HELLO ACK and body of ACK: certificate, signature, finished.
+struct Auth {
+    std::uint32_t nonce = 0;  // ACK only
+    ConstBytes cert;          // empty in PSK modes and in re-key ACKs
+    ConstBytes sig;           // empty in PSK modes
+    ConstBytes finished;      // kFinishedLen bytes
+};
+void encode_hello_ack_auth(const Auth& a, Writer& w) noexcept;
+Result<Auth> decode_hello_ack_auth(ConstBytes in) noexcept;
+void encode_ack_body(const Auth& a, Writer& w) noexcept;
+Result<Auth> decode_ack_body(ConstBytes in) noexcept;
+
+// ---- Clear CLOSE (before keys). spec: PROTOCOL.md §6.6
+struct ClearClose {
+    Reason reason = Reason::normal;
+    std::uint32_t seq = 0, ack = 0, ttl = 0;
+};
+void encode_clear_close(const ClearClose& c, Writer& w) noexcept;
+Result<ClearClose> decode_clear_close(ConstBytes in) noexcept;
+
+// ---- Protected record. spec: PROTOCOL.md §6.4
+struct RecordHeader {
+    std::uint8_t epoch = 0;  // epoch number modulo 256
+    std::uint32_t rn = 0;    // record number in this epoch and direction
+};
+void encode_record_header(const RecordHeader& h, Writer& w) noexcept;
+struct RecordView {
+    RecordHeader header;
+    ConstBytes aad;      // the header bytes
+    ConstBytes payload;  // ciphertext || tag(s)
+};
+Result<RecordView> decode_record(ConstBytes in, std::size_t min_payload) noexcept;
+
+// Record plaintext: type, seq, ack, ttl, body, zero padding. spec: PROTOCOL.md §6.5
+struct Inner {
+    MsgType type = MsgType::data_request;
+    std::uint32_t seq = 0, ack = 0, ttl = 0;
+    ConstBytes body;
+};
+void encode_inner(const Inner& m, std::size_t padding, Writer& w) noexcept;
+Result<Inner> decode_inner(ConstBytes in) noexcept;
+// The transcript form of a record message: type, seq, ack, ttl (13 bytes).
+void encode_inner_prefix(const Inner& m, Writer& w) noexcept;
+
+// Bodies of the record messages.
+struct RekeyHello {
+    Kx kx = Kx::x25519;
+    ConstBytes share;
+    Random random{};
+};
+void encode_rekey_hello(const RekeyHello& h, Writer& w) noexcept;
+Result<RekeyHello> decode_rekey_hello(ConstBytes body) noexcept;
+
+struct RekeyHelloAck {
+    ConstBytes share;
+    Random random{};
+    ConstBytes sig;       // empty in PSK modes
+    ConstBytes finished;  // kFinishedLen
+};
+// The part covered by the transcript before the signature: share and random.
+void encode_rekey_hello_ack_prefix(const RekeyHelloAck& h, Writer& w) noexcept;
+void encode_rekey_hello_ack(const RekeyHelloAck& h, Writer& w) noexcept;
+Result<RekeyHelloAck> decode_rekey_hello_ack(ConstBytes body) noexcept;
+
+Result<std::uint32_t> decode_nonce_body(ConstBytes body) noexcept;  // DATA ACK
+Result<Reason> decode_close_body(ConstBytes body) noexcept;         // CLOSE
+Status decode_empty_body(ConstBytes body) noexcept;  // RESEND LAST, CLOSE ACK, CLOSED WITHOUT ACK
+
+// ---- Compact certificate. spec: PROTOCOL.md §7
+inline constexpr std::uint8_t kCertVersion = 1;
+inline constexpr std::size_t kKeyIdLen = 8;
+using KeyId = std::array<std::uint8_t, kKeyIdLen>;
+struct Cert {
+    CertRole role = CertRole::client;
+    crypto::SigAlg key_alg = crypto::SigAlg::ed25519;
+    ConstBytes subject;
+    std::uint64_t serial = 0;
+    std::uint32_t not_before = 0;  // Unix seconds
+    std::uint32_t not_after = 0;
+    KeyId issuer{};
+    ConstBytes pubkey;
+    crypto::SigAlg sig_alg = crypto::SigAlg::ed25519;
+    ConstBytes signature;
+    ConstBytes tbs;  // decode only: every byte the CA signature covers
+};
+void encode_cert_tbs(const Cert& c, Writer& w) noexcept;  // version..sig_alg
+void encode_cert(const Cert& c, Writer& w) noexcept;      // tbs + signature
+Result<Cert> decode_cert(ConstBytes in) noexcept;
+// Context string prepended to the tbs bytes when signing a certificate.
+inline constexpr char kCertSigContext[] = "lockstep v1 certificate";
+
+}  // namespace lockstep::wire

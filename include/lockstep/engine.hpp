@@ -181,7 +181,8 @@ private:
     std::uint64_t bytes_in_epoch_ = 0;
     bool request_outstanding_ = false;  // client: across a re-key
     bool stash_used_ = false;
-    bool stash_checked_ = false;  // sequence already accepted (crossed a re-key)
+    bool stash_checked_ = false;
+    bool seq_refused_ = false;  // the record just opened was refused for its sequence number  // sequence already accepted (crossed a re-key)
     Reason close_reason_ = Reason::normal;
     std::size_t stash_len_ = 0;
 

@@ -37,6 +37,10 @@ void ReplayWindow::mark(std::uint32_t rn) noexcept {
     }
 }
 
+void ReplayWindow::unmark(std::uint32_t rn) noexcept {
+    if (any_ && rn <= top_ && top_ - rn < 64) bits_ &= ~(std::uint64_t{1} << (top_ - rn));
+}
+
 void DirectionKeys::wipe() noexcept {
     key.wipe();
     iv.wipe();

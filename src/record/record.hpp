@@ -34,6 +34,9 @@ public:
     // Err::replay if rn was seen or is older than the window.
     Status check(std::uint32_t rn) const noexcept;
     void mark(std::uint32_t rn) noexcept;
+    // Forget a number marked by the last open (tolerant policy: a record refused
+    // for its sequence number may arrive again as a retransmission).
+    void unmark(std::uint32_t rn) noexcept;
 
 private:
     bool any_ = false;

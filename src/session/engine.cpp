@@ -267,9 +267,10 @@ Status I::send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonc
     Kept& k = keep_slot(e);
     if (wire::kInnerHeaderLen + body.size() > e.inner_cap_) return Err::too_long;
     Writer w({k.buf, e.inner_cap_});
-    wire::encode_inner(m, 0, w);  // stored without padding; header refreshed on resend
-    std::memcpy(k.buf + wire::kInnerHeaderLen, body.data(), body.size());
-    k.len = wire::kInnerHeaderLen + body.size();
+    m.body = body;
+    wire::encode_inner(m, 0, w);  // stored without padding; ack and ttl refreshed on resend
+    LS_TRY(w.status());
+    k.len = w.size();
     k.used = true;
     k.raw = false;
     k.type = t;
@@ -393,7 +394,7 @@ Status I::fail(Engine& e, Err err, Now now) noexcept {
             e.close_retries_ = 0;
             return err;
         }
-    } else if (e.state_ != State::start) {
+    } else if (e.state_ != State::start || e.cfg_.role == Role::server) {
         (void)send_clear_close(e, r, now);
     }
     enter_closed(e, r, false, false, err);
@@ -508,22 +509,26 @@ std::uint32_t nonce_of(const wire::Inner& m) noexcept {
 
 }  // namespace
 
-Status I::process_stash(Engine& e, Now) noexcept {
-    if (!e.stash_used_ || e.state_ != State::idle) return {};
-    e.stash_used_ = false;
+void I::adopt_early_stash(Engine& e) noexcept {
+    // An early request kept before its predecessor arrived: now it must fit.
+    if (!e.stash_used_ || e.stash_checked_) return;
     auto m = wire::decode_inner({e.stash_, e.stash_len_});
-    if (!m) return {};
-    if (!e.stash_checked_) {
-        // An early request: its predecessor has arrived since, so it must fit now.
-        if (m->seq != e.rx_next_) {
-            if (e.tracer_) e.tracer_->on_fault(Err::bad_sequence, false);
-            return {};  // the client resends it after RESEND LAST
-        }
-        e.rx_seq_ = m->seq;
-        e.rx_type_ = m->type;
-        e.rx_next_ = m->seq + 1;
+    if (!m || m->seq != e.rx_next_) {
+        e.stash_used_ = false;  // stale; the client resends it after RESEND LAST
+        return;
     }
+    e.rx_seq_ = m->seq;
+    e.rx_type_ = m->type;
+    e.rx_next_ = m->seq + 1;
+    e.stash_checked_ = true;
+}
+
+Status I::process_stash(Engine& e, Now) noexcept {
+    if (!e.stash_used_ || !e.stash_checked_ || e.state_ != State::idle) return {};
+    e.stash_used_ = false;
     e.stash_checked_ = false;
+    auto m = wire::decode_inner({e.stash_, e.stash_len_});
+    if (!m) return Err::internal;
     Event ev;
     ev.kind = EventKind::request;
     ev.data = m->body;
@@ -602,7 +607,10 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     if (!m) return I::fault(*this, m.error(), now);
     if (epoch_ == 0) stats_.handshake_bytes += msg.size();
     I::trace(*this, false, *m, msg.size(), false);
-    return I::dispatch(*this, *m, now);
+    seq_refused_ = false;
+    auto st = I::dispatch(*this, *m, now);
+    if (seq_refused_ && keys->valid) keys->window.unmark(rec->header.rn);
+    return st;
 }
 
 Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
@@ -642,6 +650,7 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
             if (e.tracer_) e.tracer_->on_fault(Err::bad_sequence, false);
             return {};
         }
+        e.seq_refused_ = e.cfg_.policy == Policy::tolerant;
         return I::fault(e, Err::bad_sequence, now);
     }
     const bool ack_ok = is_reply(m.type) ? m.ack == e.tx_seq_ : (m.ack == e.tx_seq_ || m.ack == e.tx_prev_seq_);
@@ -676,7 +685,8 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
             return {};
         }
         case Action::stash_request: {
-            if (m.body.size() > e.cfg_.max_data || e.stash_used_) return I::fail(e, Err::unexpected_message, now);
+            if (m.body.size() > e.cfg_.max_data || (e.stash_used_ && e.stash_checked_))
+                return I::fail(e, Err::unexpected_message, now);
             Writer w({e.stash_, e.inner_cap_});
             wire::encode_inner(m, 0, w);
             e.stash_len_ = w.size();
@@ -707,6 +717,7 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
             e.awaiting_reply_ = false;
             e.state_ = State::idle;
             ++e.responses_in_epoch_;
+            I::adopt_early_stash(e);
             if (I::rekey_due(e, now)) return I::start_rekey(e, now);
             return I::process_stash(e, now);
         }

@@ -1,0 +1,410 @@
+#include "crypto/providers/openssl/openssl_provider.hpp"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/param_build.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include <array>
+#include <climits>
+#include <cstring>
+#include <functional>
+#include <memory>
+
+#include "common/bytes.hpp"
+
+namespace lockstep::crypto::openssl {
+namespace {
+
+// RAII for OpenSSL objects: one deleter per *_free function.
+template <auto FreeFn>
+struct Free {
+    template <class T>
+    void operator()(T* p) const noexcept {
+        FreeFn(p);
+    }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, Free<&EVP_CIPHER_CTX_free>>;
+using MdCtx = std::unique_ptr<EVP_MD_CTX, Free<&EVP_MD_CTX_free>>;
+using MacCtx = std::unique_ptr<EVP_MAC_CTX, Free<&EVP_MAC_CTX_free>>;
+using KdfCtx = std::unique_ptr<EVP_KDF_CTX, Free<&EVP_KDF_CTX_free>>;
+using Pkey = std::unique_ptr<EVP_PKEY, Free<&EVP_PKEY_free>>;
+using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, Free<&EVP_PKEY_CTX_free>>;
+using Bignum = std::unique_ptr<BIGNUM, Free<&BN_free>>;
+using ParamBld = std::unique_ptr<OSSL_PARAM_BLD, Free<&OSSL_PARAM_BLD_free>>;
+using Params = std::unique_ptr<OSSL_PARAM, Free<&OSSL_PARAM_free>>;
+
+// Every failure leaves the thread's OpenSSL error queue empty again.
+Err fail(Err e) noexcept {
+    ERR_clear_error();
+    return e;
+}
+
+// OpenSSL wants non-null pointers even for zero-length inputs.
+const std::uint8_t kEmpty[1] = {0};
+const unsigned char* ptr(ConstBytes b) noexcept { return b.empty() ? kEmpty : b.data(); }
+
+// An output span must be exactly `want` bytes.
+Status check_out(std::size_t have, std::size_t want) noexcept {
+    if (have < want) return Err::buffer_too_small;
+    if (have > want) return Err::invalid_argument;
+    return {};
+}
+
+bool fits_int(std::size_t n) noexcept { return n <= static_cast<std::size_t>(INT_MAX); }
+
+const EVP_MD* md_of(Hash h) noexcept { return h == Hash::sha256 ? EVP_sha256() : EVP_sha512(); }
+const char* md_name(Hash h) noexcept { return h == Hash::sha256 ? "SHA256" : "SHA512"; }
+
+const EVP_MD* md_of(MdAlg m) noexcept {
+    switch (m) {
+        case MdAlg::sha1: return EVP_sha1();
+        case MdAlg::sha224: return EVP_sha224();
+        case MdAlg::sha256: return EVP_sha256();
+        case MdAlg::sha384: return EVP_sha384();
+        case MdAlg::sha512: return EVP_sha512();
+    }
+    return nullptr;
+}
+
+// True when the two ranges share at least one byte.
+bool overlaps(const std::uint8_t* a, std::size_t an, const std::uint8_t* b, std::size_t bn) noexcept {
+    if (an == 0 || bn == 0) return false;
+    const std::less<const std::uint8_t*> lt;
+    return lt(a, b + bn) && lt(b, a + an);
+}
+
+// The in-place rule: `out` is either disjoint from `in` or starts at the same byte.
+bool alias_ok(ConstBytes in, Bytes out) noexcept {
+    return out.data() == in.data() || !overlaps(in.data(), in.size(), out.data(), out.size());
+}
+
+const EVP_CIPHER* aead_cipher(Aead a, std::size_t key_len) noexcept {
+    if (a == Aead::chacha20_poly1305) return key_len == 32 ? EVP_chacha20_poly1305() : nullptr;
+    switch (key_len) {
+        case 16: return EVP_aes_128_gcm();
+        case 24: return EVP_aes_192_gcm();
+        case 32: return EVP_aes_256_gcm();
+        default: return nullptr;
+    }
+}
+
+bool nonce_ok(Aead a, std::size_t n) noexcept {
+    if (a == Aead::chacha20_poly1305) return n == 12;
+    return n >= 1 && n <= OpenSslProvider::kMaxGcmNonceLen;
+}
+
+// Shared AEAD setup: cipher, nonce length, key and nonce, then the AAD.
+Status aead_init(EVP_CIPHER_CTX* ctx, bool encrypt, Aead a, ConstBytes key, ConstBytes nonce,
+                 ConstBytes aad) noexcept {
+    const EVP_CIPHER* cipher = aead_cipher(a, key.size());
+    if (cipher == nullptr || !nonce_ok(a, nonce.size()) || !fits_int(aad.size())) {
+        return Err::invalid_argument;
+    }
+    const int enc = encrypt ? 1 : 0;
+    if (EVP_CipherInit_ex(ctx, cipher, nullptr, nullptr, nullptr, enc) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) != 1 ||
+        EVP_CipherInit_ex(ctx, nullptr, nullptr, key.data(), nonce.data(), enc) != 1) {
+        return fail(Err::crypto_failure);
+    }
+    int len = 0;
+    if (!aad.empty() && EVP_CipherUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) {
+        return fail(Err::crypto_failure);
+    }
+    return {};
+}
+
+// Builds an RSA public key from big-endian n and e.
+Pkey rsa_public_key(ConstBytes n, ConstBytes e) noexcept {
+    Bignum bn_n(BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr));
+    Bignum bn_e(BN_bin2bn(e.data(), static_cast<int>(e.size()), nullptr));
+    ParamBld bld(OSSL_PARAM_BLD_new());
+    if (!bn_n || !bn_e || !bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
+        OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
+        return nullptr;
+    }
+    Params params(OSSL_PARAM_BLD_to_param(bld.get()));
+    PkeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return nullptr;
+    EVP_PKEY* raw = nullptr;
+    if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) return nullptr;
+    return Pkey(raw);
+}
+
+ConstBytes strip_leading_zeros(ConstBytes v) noexcept {
+    std::size_t i = 0;
+    while (i < v.size() && v[i] == 0) ++i;
+    return v.subspan(i);
+}
+
+// OpenSSL's limit for RSA moduli (OPENSSL_RSA_MAX_MODULUS_BITS).
+constexpr std::size_t kMaxRsaModulusLen = 16384 / 8;
+constexpr std::size_t kEd25519KeyLen = 32;
+constexpr std::uint8_t kRsaE65537[] = {0x01, 0x00, 0x01};
+constexpr int kPssSaltLen = 32;  // spec: PROTOCOL.md §4.3
+
+Status ed25519_verify(ConstBytes pubkey, ConstBytes msg, ConstBytes sig) noexcept {
+    if (pubkey.size() != kEd25519KeyLen || sig.size() != sig_len(SigAlg::ed25519)) {
+        return Err::invalid_argument;
+    }
+    Pkey key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, pubkey.data(), pubkey.size()));
+    MdCtx ctx(EVP_MD_CTX_new());
+    if (!key || !ctx) return fail(Err::bad_signature);
+    if (EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
+        return fail(Err::bad_signature);
+    }
+    if (EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), ptr(msg), msg.size()) != 1) {
+        return fail(Err::bad_signature);
+    }
+    return {};
+}
+
+}  // namespace
+
+Status rsa_pss_verify(ConstBytes n, ConstBytes e, MdAlg hash, MdAlg mgf1_hash, int salt_len,
+                      ConstBytes msg, ConstBytes sig) noexcept {
+    const ConstBytes modulus = strip_leading_zeros(n);
+    const ConstBytes exponent = strip_leading_zeros(e);
+    const EVP_MD* md = md_of(hash);
+    const EVP_MD* mgf1 = md_of(mgf1_hash);
+    if (modulus.empty() || modulus.size() > kMaxRsaModulusLen || exponent.empty() ||
+        exponent.size() > kMaxRsaModulusLen || salt_len < 0 || md == nullptr || mgf1 == nullptr ||
+        sig.size() != modulus.size()) {
+        return Err::invalid_argument;
+    }
+    Pkey key = rsa_public_key(modulus, exponent);
+    MdCtx ctx(EVP_MD_CTX_new());
+    if (!key || !ctx) return fail(Err::bad_signature);
+    EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+    if (EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key.get()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt_len) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1) != 1) {
+        return fail(Err::bad_signature);
+    }
+    if (EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), ptr(msg), msg.size()) != 1) {
+        return fail(Err::bad_signature);
+    }
+    return {};
+}
+
+OpenSslProvider::OpenSslProvider() noexcept
+    : hmac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr)), hkdf_(EVP_KDF_fetch(nullptr, "HKDF", nullptr)) {
+    ERR_clear_error();
+}
+
+OpenSslProvider::~OpenSslProvider() {
+    EVP_MAC_free(hmac_);
+    EVP_KDF_free(hkdf_);
+}
+
+Status OpenSslProvider::random(Bytes out) noexcept {
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const std::size_t chunk = out.size() - done < static_cast<std::size_t>(INT_MAX)
+                                      ? out.size() - done
+                                      : static_cast<std::size_t>(INT_MAX);
+        if (RAND_bytes(out.data() + done, static_cast<int>(chunk)) != 1) {
+            OPENSSL_cleanse(out.data(), out.size());
+            return fail(Err::rng_failure);
+        }
+        done += chunk;
+    }
+    return {};
+}
+
+Status OpenSslProvider::hash(Hash h, ConstBytes a, ConstBytes b, Bytes out) noexcept {
+    LS_TRY(check_out(out.size(), hash_len(h)));
+    MdCtx ctx(EVP_MD_CTX_new());
+    unsigned int len = 0;
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), md_of(h), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), ptr(a), a.size()) != 1 || EVP_DigestUpdate(ctx.get(), ptr(b), b.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size()) {
+        return fail(Err::crypto_failure);
+    }
+    return {};
+}
+
+Status OpenSslProvider::hmac(Hash h, ConstBytes key, ConstBytes a, ConstBytes b, Bytes out) noexcept {
+    LS_TRY(check_out(out.size(), hash_len(h)));
+    if (hmac_ == nullptr) return fail(Err::crypto_failure);
+    MacCtx ctx(EVP_MAC_CTX_new(hmac_));
+    if (!ctx) return fail(Err::crypto_failure);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(md_name(h)), 0),
+        OSSL_PARAM_construct_end(),
+    };
+    std::size_t len = 0;
+    if (EVP_MAC_init(ctx.get(), ptr(key), key.size(), params) != 1 ||
+        EVP_MAC_update(ctx.get(), ptr(a), a.size()) != 1 || EVP_MAC_update(ctx.get(), ptr(b), b.size()) != 1 ||
+        EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size()) {
+        OPENSSL_cleanse(out.data(), out.size());
+        return fail(Err::crypto_failure);
+    }
+    return {};
+}
+
+Status OpenSslProvider::hkdf_extract(Hash h, ConstBytes salt, ConstBytes ikm, Bytes out) noexcept {
+    LS_TRY(check_out(out.size(), hash_len(h)));
+    if (hkdf_ == nullptr) return fail(Err::crypto_failure);
+    KdfCtx ctx(EVP_KDF_CTX_new(hkdf_));
+    if (!ctx) return fail(Err::crypto_failure);
+    // RFC 5869 §2.2: a missing salt is HashLen zero bytes. Said explicitly rather
+    // than relying on HMAC's zero padding of short keys.
+    static constexpr std::array<std::uint8_t, 64> kZeroSalt{};
+    const ConstBytes s = salt.empty() ? ConstBytes(kZeroSalt.data(), hash_len(h)) : salt;
+    int mode = EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(md_name(h)), 0),
+        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(ptr(ikm)), ikm.size()),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<unsigned char*>(s.data()), s.size()),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
+        OPENSSL_cleanse(out.data(), out.size());
+        return fail(Err::crypto_failure);
+    }
+    return {};
+}
+
+Status OpenSslProvider::hkdf_expand(Hash h, ConstBytes prk, ConstBytes info, Bytes out) noexcept {
+    if (out.size() > 255 * hash_len(h)) return Err::invalid_argument;  // RFC 5869 §2.3
+    if (out.empty()) return {};
+    if (hkdf_ == nullptr) return fail(Err::crypto_failure);
+    KdfCtx ctx(EVP_KDF_CTX_new(hkdf_));
+    if (!ctx) return fail(Err::crypto_failure);
+    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(md_name(h)), 0),
+        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(ptr(prk)), prk.size()),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<unsigned char*>(ptr(info)), info.size()),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
+        OPENSSL_cleanse(out.data(), out.size());
+        return fail(Err::crypto_failure);
+    }
+    return {};
+}
+
+Status OpenSslProvider::aead_seal(Aead a, ConstBytes key, ConstBytes nonce, ConstBytes aad, ConstBytes pt,
+                                  Bytes out) noexcept {
+    if (!fits_int(pt.size() + kAeadTagLen)) return Err::invalid_argument;
+    LS_TRY(check_out(out.size(), pt.size() + kAeadTagLen));
+    if (!alias_ok(pt, out)) return Err::invalid_argument;
+    CipherCtx ctx(EVP_CIPHER_CTX_new());
+    if (!ctx) return fail(Err::crypto_failure);
+    LS_TRY(aead_init(ctx.get(), true, a, key, nonce, aad));
+
+    int len = 0;
+    int fin = 0;
+    // Zero-length updates are skipped: with a null input OpenSSL would take them as AAD.
+    if ((!pt.empty() &&
+         (EVP_EncryptUpdate(ctx.get(), out.data(), &len, pt.data(), static_cast<int>(pt.size())) != 1 ||
+          static_cast<std::size_t>(len) != pt.size())) ||
+        EVP_EncryptFinal_ex(ctx.get(), out.data() + pt.size(), &fin) != 1 || fin != 0 ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kAeadTagLen),
+                            out.data() + pt.size()) != 1) {
+        OPENSSL_cleanse(out.data(), out.size());
+        return fail(Err::crypto_failure);
+    }
+    return {};
+}
+
+Status OpenSslProvider::aead_open(Aead a, ConstBytes key, ConstBytes nonce, ConstBytes aad,
+                                  ConstBytes ct_and_tag, Bytes out) noexcept {
+    if (ct_and_tag.size() < kAeadTagLen || !fits_int(ct_and_tag.size())) return Err::invalid_argument;
+    const std::size_t ct_len = ct_and_tag.size() - kAeadTagLen;
+    LS_TRY(check_out(out.size(), ct_len));
+    if (!alias_ok(ct_and_tag, out)) return Err::invalid_argument;
+    CipherCtx ctx(EVP_CIPHER_CTX_new());
+    if (!ctx) return fail(Err::crypto_failure);
+    LS_TRY(aead_init(ctx.get(), false, a, key, nonce, aad));
+
+    // Copied before decrypting: with out == input the tag bytes stay untouched
+    // anyway, but this keeps the ctrl call off caller memory.
+    std::array<std::uint8_t, kAeadTagLen> tag{};
+    std::memcpy(tag.data(), ct_and_tag.data() + ct_len, kAeadTagLen);
+
+    int len = 0;
+    int fin = 0;
+    std::uint8_t final_block[1];  // GCM / Poly1305 finals write nothing; never a null pointer
+    if ((ct_len != 0 &&
+         (EVP_DecryptUpdate(ctx.get(), out.data(), &len, ct_and_tag.data(), static_cast<int>(ct_len)) != 1 ||
+          static_cast<std::size_t>(len) != ct_len)) ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kAeadTagLen), tag.data()) != 1 ||
+        EVP_DecryptFinal_ex(ctx.get(), final_block, &fin) != 1 || fin != 0) {
+        // Unauthenticated plaintext must not survive (crypto.hpp).
+        if (!out.empty()) OPENSSL_cleanse(out.data(), out.size());
+        return fail(Err::bad_mac);
+    }
+    return {};
+}
+
+Status OpenSslProvider::x25519_keygen(Bytes priv32, Bytes pub32) noexcept {
+    LS_TRY(check_out(priv32.size(), kX25519Len));
+    LS_TRY(check_out(pub32.size(), kX25519Len));
+    PkeyCtx ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_keygen(ctx.get(), &raw) != 1) {
+        return fail(Err::rng_failure);
+    }
+    Pkey key(raw);
+    std::size_t priv_len = priv32.size();
+    std::size_t pub_len = pub32.size();
+    if (EVP_PKEY_get_raw_private_key(key.get(), priv32.data(), &priv_len) != 1 || priv_len != kX25519Len ||
+        EVP_PKEY_get_raw_public_key(key.get(), pub32.data(), &pub_len) != 1 || pub_len != kX25519Len) {
+        OPENSSL_cleanse(priv32.data(), priv32.size());
+        return fail(Err::crypto_failure);
+    }
+    return {};
+}
+
+Status OpenSslProvider::x25519(ConstBytes priv32, ConstBytes peer_pub32, Bytes shared32) noexcept {
+    if (priv32.size() != kX25519Len || peer_pub32.size() != kX25519Len) return Err::invalid_argument;
+    LS_TRY(check_out(shared32.size(), kX25519Len));
+    Secret<kX25519Len> shared;
+    Pkey priv(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv32.data(), priv32.size()));
+    Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_pub32.data(), peer_pub32.size()));
+    if (!priv || !peer) return fail(Err::crypto_failure);
+    PkeyCtx ctx(EVP_PKEY_CTX_new(priv.get(), nullptr));
+    std::size_t len = shared.size();
+    // OpenSSL itself refuses an all-zero result (derive fails); both paths end here.
+    if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1 ||
+        EVP_PKEY_derive(ctx.get(), shared.data(), &len) != 1 || len != kX25519Len) {
+        OPENSSL_cleanse(shared32.data(), shared32.size());
+        return fail(Err::crypto_failure);
+    }
+    // RFC 7748 §6.1: reject the all-zero output of a low-order peer key. The
+    // comparison's time depends only on the length.
+    static constexpr std::array<std::uint8_t, kX25519Len> kZeros{};
+    if (ct_equal(shared.span(), kZeros)) {
+        OPENSSL_cleanse(shared32.data(), shared32.size());
+        return Err::crypto_failure;
+    }
+    std::memcpy(shared32.data(), shared.data(), kX25519Len);
+    return {};
+}
+
+Status OpenSslProvider::verify(SigAlg alg, ConstBytes pubkey, ConstBytes msg, ConstBytes sig) noexcept {
+    switch (alg) {
+        case SigAlg::ed25519: return ed25519_verify(pubkey, msg, sig);
+        case SigAlg::rsa_pss_2048_sha256:
+        case SigAlg::rsa_pss_3072_sha256:
+            // Certificate encoding: exactly pubkey_len bytes, top bit set (crypto.hpp).
+            if (pubkey.size() != pubkey_len(alg) || (pubkey[0] & 0x80) == 0 || sig.size() != sig_len(alg)) {
+                return Err::invalid_argument;
+            }
+            return rsa_pss_verify(pubkey, kRsaE65537, MdAlg::sha256, MdAlg::sha256, kPssSaltLen, msg, sig);
+    }
+    return Err::invalid_argument;
+}
+
+}  // namespace lockstep::crypto::openssl

@@ -43,7 +43,7 @@ struct Transition {
 };
 
 // The table. Kept in one place; tests walk every cell.
-extern const std::array<Transition, 46> kTransitions;
+extern const std::array<Transition, 43> kTransitions;
 
 std::optional<Transition> lookup(Role role, State from, MsgType msg) noexcept;
 

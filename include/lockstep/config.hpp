@@ -25,6 +25,15 @@ public:
     virtual std::span<const std::uint8_t> find(std::span<const std::uint8_t> identity) const noexcept = 0;
 };
 
+// Test and debugging aid ONLY: receives every secret the key schedule derives
+// (like an SSLKEYLOGFILE). It defeats the protocol's security; production
+// configurations leave Config::insecure_key_log null. spec: PROTOCOL.md §14
+class InsecureKeyLog {
+public:
+    virtual ~InsecureKeyLog() = default;
+    virtual void on_secret(const char* label, std::uint32_t epoch, std::span<const std::uint8_t> value) noexcept = 0;
+};
+
 template <class T, std::size_t N>
 struct Prefs {
     std::array<T, N> items{};
@@ -85,6 +94,9 @@ struct Config {
     std::span<const std::uint8_t> psk;     // client: the PSK (16..64 bytes)
     std::span<const std::uint8_t> psk_id;  // client: its identity (1..64 bytes)
     const PskStore* psk_store = nullptr;   // server
+
+    // Never set outside tests and test-vector generation (see InsecureKeyLog).
+    InsecureKeyLog* insecure_key_log = nullptr;
 };
 
 }  // namespace lockstep

@@ -7,8 +7,8 @@
 // Conventions: all functions are noexcept and report failure through Status.
 // Output buffers are caller-owned; sizes are checked and Err::buffer_too_small
 // or Err::invalid_argument returned when they do not fit. Verification failures
-// (tag, MAC, signature) return Err::bad_mac / Err::bad_signature and write no
-// plaintext. Implementations must be safe to call from one thread at a time per
+// (tag, MAC, signature) return Err::bad_mac / Err::bad_signature; a failed open
+// leaves `out` zeroed. Implementations must be safe to call from one thread at a time per
 // Provider object; they may allocate internally (the core itself does not).
 // spec: PROTOCOL.md §4 (algorithms)
 #pragma once
@@ -79,7 +79,8 @@ public:
 
     // AEAD. seal: out.size() == pt.size() + kAeadTagLen (ciphertext then tag);
     // open: out.size() == ct_and_tag.size() - kAeadTagLen. out may alias the input
-    // exactly (in place). Nonce: 12 bytes for ChaCha20-Poly1305, >= 1 byte for GCM.
+    // exactly (in place). Nonce: 12 bytes for ChaCha20-Poly1305, 1..128 bytes for GCM
+    // (OpenSSL 3.0's limit; the protocol uses 12).
     virtual Status aead_seal(Aead a, ConstBytes key, ConstBytes nonce, ConstBytes aad, ConstBytes pt,
                              Bytes out) noexcept = 0;
     virtual Status aead_open(Aead a, ConstBytes key, ConstBytes nonce, ConstBytes aad,
@@ -90,7 +91,8 @@ public:
     virtual Status x25519_keygen(Bytes priv32, Bytes pub32) noexcept = 0;
     virtual Status x25519(ConstBytes priv32, ConstBytes peer_pub32, Bytes shared32) noexcept = 0;
 
-    // Verify `sig` over `msg` with `pubkey` (certificate encoding). Ok or Err::bad_signature.
+    // Verify `sig` over `msg` with `pubkey` (certificate encoding). Ok or Err::bad_signature;
+    // Err::invalid_argument when the key or signature length does not fit `alg`.
     virtual Status verify(SigAlg alg, ConstBytes pubkey, ConstBytes msg, ConstBytes sig) noexcept = 0;
 };
 

@@ -220,6 +220,10 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
     shared.wipe();
     LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
     LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
+    keylog(e, "th2", k.th.span());
+    keylog(e, "handshake secret", hs->s.span());
+    keylog(e, "c hs traffic", k.c_hs.span());
+    keylog(e, "s hs traffic", k.s_hs.span());
     LS_TRY(record::derive(p, e.suite_, 0, k.s_hs.span(), k.tx));
     LS_TRY(record::derive(p, e.suite_, 0, k.c_hs.span(), k.rx));
 
@@ -308,12 +312,17 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
     }
     keys::Secret32 shared;
     if (mode_uses_ecdhe(e.mode_)) LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
+    keylog(e, "ecdhe", shared.span());
     k.x_priv.wipe();
     auto hs = keys::handshake_secret(p, std::move(*early), mode_uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
     if (!hs) return hs.error();
     shared.wipe();
     LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
     LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
+    keylog(e, "th2", k.th.span());
+    keylog(e, "handshake secret", hs->s.span());
+    keylog(e, "c hs traffic", k.c_hs.span());
+    keylog(e, "s hs traffic", k.s_hs.span());
     LS_TRY(record::derive(p, e.suite_, 0, k.c_hs.span(), k.tx));
     LS_TRY(record::derive(p, e.suite_, 0, k.s_hs.span(), k.rx));
 
@@ -396,6 +405,10 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
     keys::Secret32 cap, sap;
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
+    keylog(e, "th8", k.th.span());
+    keylog(e, "master secret", k.master.s.span());
+    keylog(e, "c ap traffic", cap.span());
+    keylog(e, "s ap traffic", sap.span());
     m.body = {inner + wire::kInnerHeaderLen, body_len};
     LS_TRY(send_raw(e, m, *len, *nonce, false, now));
     LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.tx));
@@ -447,6 +460,10 @@ Status I::on_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
     keys::Secret32 cap, sap;
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
+    keylog(e, "th8", k.th.span());
+    keylog(e, "master secret", k.master.s.span());
+    keylog(e, "c ap traffic", cap.span());
+    keylog(e, "s ap traffic", sap.span());
     LS_TRY(record::derive(p, e.suite_, 1, sap.span(), k.tx));
     LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.rx));
     k.wipe_handshake();

@@ -22,15 +22,23 @@ namespace {
 
 // Derive the four secrets of the new epoch: finished keys (after R2) are kept
 // in c_hs / s_hs; traffic keys (after R4) go to next_tx / next_rx.
-Status rekey_finished_secrets(crypto::Provider& p, KeyState& k) noexcept {
+Status rekey_finished_secrets(Engine& e, crypto::Provider& p, KeyState& k) noexcept {
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c rk traffic", k.th.span(), k.c_hs));
-    return keys::derive_secret(p, k.master.s.span(), "s rk traffic", k.th.span(), k.s_hs);
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s rk traffic", k.th.span(), k.s_hs));
+    I::keylog(e, "rekey thR2", k.th.span());
+    I::keylog(e, "rekey master secret", k.master.s.span());
+    I::keylog(e, "c rk traffic", k.c_hs.span());
+    I::keylog(e, "s rk traffic", k.s_hs.span());
+    return {};
 }
 
-Status rekey_traffic(crypto::Provider& p, KeyState& k, Role me, Suite suite, std::uint8_t epoch) noexcept {
+Status rekey_traffic(Engine& e, crypto::Provider& p, KeyState& k, Role me, Suite suite, std::uint8_t epoch) noexcept {
     keys::Secret32 cap, sap;
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
+    I::keylog(e, "rekey thR4", k.th.span());
+    I::keylog(e, "rekey c ap traffic", cap.span());
+    I::keylog(e, "rekey s ap traffic", sap.span());
     LS_TRY(record::derive(p, suite, epoch, (me == Role::client ? cap : sap).span(), k.next_tx));
     return record::derive(p, suite, epoch, (me == Role::client ? sap : cap).span(), k.next_rx);
 }
@@ -166,7 +174,7 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept {
     wire::encode_rekey_hello_ack_prefix(a, w);
     LS_TRY(w.status());
     LS_TRY(k.th.append(p, w.written()));  // R2
-    LS_TRY(rekey_finished_secrets(p, k));
+    LS_TRY(rekey_finished_secrets(e, p, k));
     const std::size_t sig_at = w.size();
     w.u16(static_cast<std::uint16_t>(slen));
     Bytes sig = w.reserve(slen);
@@ -181,7 +189,7 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept {
     LS_TRY(keys::finished_mac(p, k.c_hs.span(), k.th.span(), fin));
     LS_TRY(k.th.append(p, fin));  // R4
     const std::uint8_t next_epoch = static_cast<std::uint8_t>(e.epoch_ + 1);
-    LS_TRY(rekey_traffic(p, k, Role::client, e.suite_, next_epoch));
+    LS_TRY(rekey_traffic(e, p, k, Role::client, e.suite_, next_epoch));
     auto len = seal_in_place(e, k.tx, slot.buf, w.size());
     if (!len) return len.error();
     r.body = {inner + wire::kInnerHeaderLen, body_len};
@@ -202,7 +210,7 @@ Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept 
     const std::size_t r2_len = wire::kInnerHeaderLen + 2 + a->share.size() + wire::kRandomLen;
     LS_TRY(k.th.append(p, {inner, r2_len}));  // R2
     LS_TRY(advance_master(p, k, e.mode_, a->share));
-    LS_TRY(rekey_finished_secrets(p, k));
+    LS_TRY(rekey_finished_secrets(e, p, k));
     if (cert)
         LS_TRY(verify_peer_sig(e, p, k, keys::kClientSigContext, a->sig, e.peer_key_alg_,
                                {e.peer_key_, crypto::pubkey_len(static_cast<crypto::SigAlg>(e.peer_key_alg_))}));
@@ -210,7 +218,7 @@ Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept 
     LS_TRY(check_finished(p, k.c_hs, k, a->finished));
     LS_TRY(k.th.append(p, a->finished));  // R4
     const std::uint8_t next_epoch = static_cast<std::uint8_t>(e.epoch_ + 1);
-    LS_TRY(rekey_traffic(p, k, Role::server, e.suite_, next_epoch));
+    LS_TRY(rekey_traffic(e, p, k, Role::server, e.suite_, next_epoch));
 
     // ACK under the new keys: nonce, empty certificate, signature, finished.
     std::uint8_t nb[4];

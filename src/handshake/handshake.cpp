@@ -192,6 +192,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
         LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
         LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
         k.x_priv.wipe();
+        keylog(e, "ecdhe", shared.span());
         a.kx = Kx::x25519;
         a.share = k.x_pub;
     } else {
@@ -311,8 +312,10 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
         LS_TRY(hmac_check(p, mk, k.th.span(), h->mac));  // before the X25519 work
     }
     keys::Secret32 shared;
-    if (mode_uses_ecdhe(e.mode_)) LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
-    keylog(e, "ecdhe", shared.span());
+    if (mode_uses_ecdhe(e.mode_)) {
+        LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
+        keylog(e, "ecdhe", shared.span());
+    }
     k.x_priv.wipe();
     auto hs = keys::handshake_secret(p, std::move(*early), mode_uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
     if (!hs) return hs.error();

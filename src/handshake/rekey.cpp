@@ -43,12 +43,13 @@ Status rekey_traffic(Engine& e, crypto::Provider& p, KeyState& k, Role me, Suite
     return record::derive(p, suite, epoch, (me == Role::client ? sap : cap).span(), k.next_rx);
 }
 
-Status advance_master(crypto::Provider& p, KeyState& k, Mode mode, ConstBytes peer_share) noexcept {
+Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, ConstBytes peer_share) noexcept {
     keys::Secret32 shared;
     if (mode_uses_ecdhe(mode)) {
         if (peer_share.size() != crypto::kX25519Len) return Err::bad_value;
         LS_TRY(p.x25519(k.x_priv.span(), peer_share, shared.span()));
         k.x_priv.wipe();
+        I::keylog(e, "rekey ecdhe", shared.span());
     } else if (!peer_share.empty()) {
         return Err::bad_value;
     }
@@ -160,7 +161,7 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept {
         a.share = k.x_pub;
     }
     LS_TRY(p.random(a.random));
-    LS_TRY(advance_master(p, k, e.mode_, h->share));
+    LS_TRY(advance_master(e, p, k, e.mode_, h->share));
 
     const bool cert = mode_uses_cert(e.mode_);
     const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
@@ -209,7 +210,7 @@ Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept 
     const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
     const std::size_t r2_len = wire::kInnerHeaderLen + 2 + a->share.size() + wire::kRandomLen;
     LS_TRY(k.th.append(p, {inner, r2_len}));  // R2
-    LS_TRY(advance_master(p, k, e.mode_, a->share));
+    LS_TRY(advance_master(e, p, k, e.mode_, a->share));
     LS_TRY(rekey_finished_secrets(e, p, k));
     if (cert)
         LS_TRY(verify_peer_sig(e, p, k, keys::kClientSigContext, a->sig, e.peer_key_alg_,

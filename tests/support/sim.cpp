@@ -4,6 +4,8 @@
 #include <cstring>
 #include <map>
 
+#include <openssl/evp.h>
+
 #include "handshake/certs.hpp"
 
 namespace lockstep::sim {
@@ -19,18 +21,50 @@ Status InsecureSeededProvider::x25519_keygen(crypto::Bytes priv, crypto::Bytes p
     ++keygens;
     LS_TRY(random(priv));
     std::uint8_t base[32] = {9};
-    return real_.x25519(priv, base, pub);
+    LS_TRY(real_.x25519(priv, base, pub));
+    if (on_keygen) on_keygen(priv, pub);
+    return {};
 }
+
+namespace {
+class FixedSigner final : public crypto::Signer {
+public:
+    explicit FixedSigner(std::uint8_t fill) {
+        std::uint8_t seed[32];
+        std::memset(seed, fill, sizeof seed);
+        key_ = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed, sizeof seed);
+        std::size_t n = pub_.size();
+        if (!key_ || EVP_PKEY_get_raw_public_key(key_, pub_.data(), &n) != 1) std::abort();
+    }
+    ~FixedSigner() override { EVP_PKEY_free(key_); }
+    crypto::SigAlg alg() const noexcept override { return crypto::SigAlg::ed25519; }
+    crypto::ConstBytes public_key() const noexcept override { return pub_; }
+    Status sign(crypto::ConstBytes msg, crypto::Bytes sig) noexcept override {
+        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        std::size_t n = sig.size();
+        bool ok = ctx && EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key_) == 1 &&
+                  EVP_DigestSign(ctx, sig.data(), &n, msg.data(), msg.size()) == 1 && n == 64;
+        EVP_MD_CTX_free(ctx);
+        return ok ? Status{} : Status{Err::crypto_failure};
+    }
+
+private:
+    EVP_PKEY* key_ = nullptr;
+    std::array<std::uint8_t, 32> pub_{};
+};
+}  // namespace
+
+std::unique_ptr<crypto::Signer> fixed_ed25519_signer(std::uint8_t fill) { return std::make_unique<FixedSigner>(fill); }
 
 // ---------------------------------------------------------------- credentials
 Buf Credentials::issue(crypto::Signer& issuer, crypto::Signer& subject_key, CertRole role, const char* subject,
-                       std::uint32_t not_before, std::uint32_t not_after) {
+                       std::uint32_t not_before, std::uint32_t not_after, std::uint64_t serial) {
     crypto::openssl::OpenSslProvider p;
     wire::Cert c;
     c.role = role;
     c.key_alg = subject_key.alg();
     c.subject = {reinterpret_cast<const std::uint8_t*>(subject), std::strlen(subject)};
-    c.serial = 7;
+    c.serial = serial;
     c.not_before = not_before;
     c.not_after = not_after;
     c.pubkey = subject_key.public_key();

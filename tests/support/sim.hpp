@@ -66,11 +66,16 @@ public:
     int seals = 0, x25519_ops = 0, verifies = 0, keygens = 0;
     // Every (key, nonce) pair sealed with, to prove nonces never repeat.
     std::function<void(crypto::ConstBytes key, crypto::ConstBytes nonce)> on_seal;
+    // Every ephemeral X25519 key pair made (test vectors print them).
+    std::function<void(crypto::ConstBytes priv, crypto::ConstBytes pub)> on_keygen;
 
 private:
     crypto::openssl::OpenSslProvider real_;
     std::mt19937_64 rng_;
 };
+
+// Test-only: an Ed25519 signer from a fixed 32-byte seed (for reproducible vectors).
+std::unique_ptr<crypto::Signer> fixed_ed25519_signer(std::uint8_t fill);
 
 // A CA, server and client certificates and keys, made once per process.
 struct Credentials {
@@ -79,7 +84,7 @@ struct Credentials {
     static const Credentials& get(crypto::SigAlg alg = crypto::SigAlg::ed25519);
     // Issue an extra certificate (other CA, wrong role, expired ...).
     static Buf issue(crypto::Signer& issuer, crypto::Signer& subject_key, CertRole role, const char* subject,
-                     std::uint32_t not_before, std::uint32_t not_after);
+                     std::uint32_t not_before, std::uint32_t not_after, std::uint64_t serial = 7);
 };
 
 inline const Buf& test_psk() {

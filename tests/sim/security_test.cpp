@@ -66,6 +66,22 @@ TEST(Downgrade, RemovingTheClientsBestModeIsDetected) {
     expect_no_session(sim);
 }
 
+// S2: a man in the middle removes a suite from the server's list in HELLO ACK.
+TEST(Downgrade, RemovingFromTheServersListIsDetectedInEveryMode) {
+    for (Mode m : kModes) {
+        SCOPED_TRACE(mode_name(m));
+        Sim sim({.mode = m});
+        sim.hook = [](Dir d, Buf& b) {
+            // HELLO ACK: frame, version, suite, mode, flags, vec8 versions, vec8 suites ...
+            if (d == Dir::s2c && b[0] == 0x02) drop_first(b, 5 + 1 + b[5]);
+            return Verdict::deliver;
+        };
+        sim.build();
+        sim.start();
+        expect_no_session(sim);
+    }
+}
+
 // S2: the chosen suite rewritten in HELLO ACK.
 TEST(Downgrade, RewritingTheChosenSuiteIsDetectedInEveryMode) {
     for (Mode m : kModes) {

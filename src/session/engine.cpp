@@ -10,8 +10,6 @@ namespace lockstep {
 using handshake::Action;
 using I = Engine::Impl;
 
-static_assert(sizeof(KeyState) <= 1536, "grow Engine::keystate_");
-static_assert(alignof(KeyState) <= 8, "align Engine::keystate_");
 
 const char* state_name(State s) noexcept {
     switch (s) {
@@ -31,6 +29,8 @@ const char* state_name(State s) noexcept {
 }
 
 Engine::Engine(const Config& cfg, std::span<std::uint8_t> ws) noexcept : cfg_(cfg) {
+    static_assert(sizeof(KeyState) <= sizeof(keystate_), "grow Engine::keystate_");
+    static_assert(alignof(KeyState) <= 8, "align Engine::keystate_");
     new (keystate_) KeyState();
     if (cfg_.max_data > wire::kMaxData) cfg_.max_data = static_cast<std::uint16_t>(wire::kMaxData);
     inner_cap_ = detail::inner_cap(cfg_.max_data);

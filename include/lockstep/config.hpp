@@ -54,7 +54,9 @@ struct Timers {
     milliseconds ttl_lifetime{25'000};     // ttl = send time + this (R7)
     milliseconds clock_skew{2'000};        // accepted when now <= ttl + skew
     milliseconds receive_timeout{45'000};  // nothing received (R9)
-    milliseconds resend_timeout{45'000};   // tolerant policy: wait before RESEND LAST
+    // Tolerant policy: wait before RESEND LAST. Keep it below ttl_lifetime: a
+    // handshake message is resent byte for byte and must not have expired.
+    milliseconds resend_timeout{5'000};
     milliseconds close_timeout{45'000};    // no CLOSE ACK (R10)
     std::uint8_t max_resends = 3;          // RESEND LAST in a row (R7-R9)
     std::uint8_t max_close_retries = 3;    // CLOSE resent before CLOSED WITHOUT ACK (R10)

@@ -169,6 +169,23 @@ private:
     std::uint32_t rx_seq_ = 0, rx_next_ = 0;
     MsgType rx_type_ = MsgType::hello;
     bool rx_any_ = false;
+    std::uint32_t rx_recent_[4] = {};  // the last accepted sequence numbers (stale copies)
+    std::uint8_t rx_recent_pos_ = 0;
+    // Accept a new message from the peer (spec §8.1): the next one must carry
+    // seq + 1 + the nonce this one carried.
+    void commit_rx(std::uint32_t seq, MsgType type, std::uint32_t nonce) noexcept {
+        rx_any_ = true;
+        rx_recent_[rx_recent_pos_] = seq;
+        rx_recent_pos_ = static_cast<std::uint8_t>((rx_recent_pos_ + 1) % 4);
+        rx_seq_ = seq;
+        rx_type_ = type;
+        rx_next_ = seq + 1 + nonce;
+    }
+    bool seen_recently(std::uint32_t seq) const noexcept {
+        for (auto s : rx_recent_)
+            if (s == seq && rx_any_) return true;
+        return false;
+    }
 
     // timers (spec §8.3)
     Instant origin_{};

@@ -81,9 +81,12 @@ Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_ce
     if (*id != c->issuer) return Err::cert_wrong_issuer;
     LS_TRY(check_signature(p, *c, *ca));
     if (c->role != expected_role) return Err::cert_wrong_role;
-    if (!skip_validity && (now_unix_seconds < static_cast<std::int64_t>(c->not_before) ||
-                           now_unix_seconds > static_cast<std::int64_t>(c->not_after)))
-        return Err::cert_expired;
+    if (!skip_validity) {
+        for (const wire::Cert* x : {&*ca, &*c})
+            if (now_unix_seconds < static_cast<std::int64_t>(x->not_before) ||
+                now_unix_seconds > static_cast<std::int64_t>(x->not_after))
+                return Err::cert_expired;
+    }
     return c;
 }
 

@@ -154,10 +154,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
     LS_TRY(check_credentials(c, choice->mode));
     e.mode_ = choice->mode;
     e.suite_ = choice->suite;
-    e.rx_any_ = true;
-    e.rx_seq_ = h->seq;
-    e.rx_type_ = MsgType::hello;
-    e.rx_next_ = h->seq + 1;
+    e.commit_rx(h->seq, MsgType::hello, 0);
     k.peer_versions = h->versions;
     k.peer_suites = h->suites;
     k.peer_modes = h->modes;
@@ -316,7 +313,6 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
         LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
         keylog(e, "ecdhe", shared.span());
     }
-    k.x_priv.wipe();
     auto hs = keys::handshake_secret(p, std::move(*early), mode_uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
     if (!hs) return hs.error();
     shared.wipe();
@@ -364,10 +360,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
                           k.have_x);
     if (!best || best->version != h->version || best->suite != h->suite || best->mode != h->mode)
         return Err::downgrade;
-    e.rx_any_ = true;
-    e.rx_seq_ = h->seq;
-    e.rx_type_ = MsgType::hello_ack;
-    e.rx_next_ = h->seq + 1;
+    e.commit_rx(h->seq, MsgType::hello_ack, 0);
 
     // ACK: nonce, vec16 cert, vec16 sig, finished — sealed under the client handshake key.
     auto nonce = random_u32(p);

@@ -83,7 +83,8 @@ bool I::rekey_due(Engine& e, Now now) noexcept {
     if (r.after_bytes > 0 && e.bytes_in_epoch_ >= r.after_bytes) return true;
     if (r.after_time.count() > 0 && now.mono >= e.epoch_start_ + r.after_time) return true;
     KeyState& k = ks(e);
-    return k.tx.next_rn >= record::kRnSoftLimit;
+    // Either direction's record numbers nearing the end of the nonce space.
+    return k.tx.next_rn >= record::kRnSoftLimit || k.rx.window.highest() >= record::kRnSoftLimit;
 }
 
 void I::install_epoch(Engine& e, Now now) noexcept {

@@ -37,6 +37,7 @@ public:
     // Forget a number marked by the last open (tolerant policy: a record refused
     // for its sequence number may arrive again as a retransmission).
     void unmark(std::uint32_t rn) noexcept;
+    std::uint32_t highest() const noexcept { return top_; }
 
 private:
     bool any_ = false;

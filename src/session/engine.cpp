@@ -183,6 +183,7 @@ Status Engine::on_timeout(Now now) noexcept {
         }
         // R10: no CLOSE ACK after the retries: CLOSED WITHOUT ACK, then closed.
         auto m = I::next_inner(*this, MsgType::closed_without_ack, now);
+        m.seq = tx_seq_;  // the peer may never have seen our CLOSE
         auto st = I::seal_and_queue(*this, I::ks(*this).tx, m, now, false);
         I::enter_closed(*this, Reason::timeout, false, false, fatal_);
         return st;
@@ -395,7 +396,9 @@ Status I::fail(Engine& e, Err err, Now now) noexcept {
             return err;
         }
     } else if (e.state_ != State::start || e.cfg_.role == Role::server) {
-        (void)send_clear_close(e, r, now);
+        // An unknown PSK identity and a wrong s0 MAC look the same on the wire,
+        // so an unauthenticated sender cannot probe for identities.
+        (void)send_clear_close(e, r == Reason::unknown_psk ? Reason::bad_mac : r, now);
     }
     enter_closed(e, r, false, false, err);
     return err;
@@ -412,6 +415,33 @@ Status I::send_clear_close(Engine& e, Reason r, Now now) noexcept {
     wire::Inner meta{MsgType::close, c.seq, c.ack, c.ttl, {}};
     trace(e, true, meta, w.size(), false);
     return {};
+}
+
+Status I::handshake_step(Engine& e, Now now, FunctionRef step) noexcept {
+    // HELLO and HELLO ACK arrive unauthenticated. Under the tolerant policy a
+    // forged or corrupted one (malformed, wrong numbers, expired, failing a MAC)
+    // is dropped and the transcript restored, so the genuine one can still
+    // complete the handshake; failures of the authenticated peer's checks
+    // (certificate, signature, downgrade, PSK, parameters) stay fatal.
+    const keys::Transcript saved = ks(e).th;
+    auto st = step();
+    if (st) return st;
+    if (e.cfg_.policy == Policy::tolerant) {
+        switch (st.error()) {
+            case Err::truncated:
+            case Err::trailing_bytes:
+            case Err::too_long:
+            case Err::bad_value:
+            case Err::bad_sequence:
+            case Err::expired:
+            case Err::bad_mac:
+                ks(e).th = saved;
+                if (e.tracer_) e.tracer_->on_fault(st.error(), false);
+                return {};
+            default: break;
+        }
+    }
+    return fail(e, st.error(), now);
 }
 
 Status I::fault(Engine& e, Err err, Now now) noexcept {
@@ -517,9 +547,7 @@ void I::adopt_early_stash(Engine& e) noexcept {
         e.stash_used_ = false;  // stale; the client resends it after RESEND LAST
         return;
     }
-    e.rx_seq_ = m->seq;
-    e.rx_type_ = m->type;
-    e.rx_next_ = m->seq + 1;
+    e.commit_rx(m->seq, m->type, 0);
     e.stash_checked_ = true;
 }
 
@@ -549,8 +577,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             if (cfg_.role == Role::server && state_ == State::start) {
                 last_recv_ = now.mono;
                 if (epoch_ == 0) stats_.handshake_bytes += msg.size();
-                auto st = I::on_hello(*this, msg, now);
-                return st ? st : I::fail(*this, st.error(), now);
+                return I::handshake_step(*this, now, [&] { return I::on_hello(*this, msg, now); });
             }
             if (cfg_.role == Role::server && cfg_.policy == Policy::tolerant && state_ == State::wait_ack) {
                 // The same HELLO again: our HELLO ACK was lost, resend it byte for byte.
@@ -565,8 +592,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             if (cfg_.role == Role::client && state_ == State::wait_hello_ack) {
                 last_recv_ = now.mono;
                 stats_.handshake_bytes += msg.size();
-                auto st = I::on_hello_ack(*this, msg, now);
-                return st ? st : I::fail(*this, st.error(), now);
+                return I::handshake_step(*this, now, [&] { return I::on_hello_ack(*this, msg, now); });
             }
             if (cfg_.role == Role::client && cfg_.policy == Policy::tolerant && established() && epoch_ == 1) {
                 // The HELLO ACK again: our ACK was lost. Resend what followed HELLO.
@@ -619,15 +645,30 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
     const Role role = e.cfg_.role;
     auto t = handshake::lookup(role, e.state_, m.type);
 
-    if (m.type == MsgType::resend_last) {
+    // RESEND LAST and CLOSED WITHOUT ACK consume no sequence number the peer
+    // could have missed: they are authenticated by the record layer and checked
+    // here for place and body only (spec §8.1, §8.4).
+    if (m.type == MsgType::resend_last || m.type == MsgType::closed_without_ack) {
         if (!t) return I::fault(e, Err::unexpected_message, now);
+        if (auto b = wire::decode_empty_body(m.body); !b) return I::fault(e, b.error(), now);
+        if (t->action == Action::on_closed_without_ack) {
+            I::enter_closed(e, Reason::timeout, true, false, Err::ok);
+            return {};
+        }
         if (t->action == Action::ignore) return {};
         e.last_recv_ = now.mono;
         if (++e.rx_resends_ > 2 * e.cfg_.timers.max_resends) return I::fail(e, Err::resend_exhausted, now);
-        const bool peer_ahead = m.seq != e.rx_seq_;
+        const bool peer_ahead = m.seq != e.rx_seq_;  // they sent something we lack
         const bool ours_missing = !(e.kept_[1].used && e.kept_[1].seq == m.ack);
-        if (ours_missing) return I::retransmit_after(e, m.ack, now);
-        if (peer_ahead) return I::send_resend_last(e, now);  // we lack their message
+        if (ours_missing) LS_TRY(I::retransmit_after(e, m.ack, now));
+        if (peer_ahead) return I::send_resend_last(e, now);
+        return {};
+    }
+
+    // WAIT CLOSE ACK: data that crossed our CLOSE is dropped, but its sequence
+    // number still counts, so the peer's CLOSE ACK that follows it fits.
+    if (t && t->action == Action::ignore) {
+        if (m.seq == e.rx_next_) e.commit_rx(m.seq, m.type, nonce_of(m));
         return {};
     }
 
@@ -636,6 +677,11 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
         if (e.cfg_.policy == Policy::strict) return I::fail(e, Err::bad_sequence, now);
         if (e.tracer_) e.tracer_->on_fault(Err::replay, false);
         if (e.kept_[1].used && e.kept_[1].seq != m.ack) return I::retransmit_after(e, m.ack, now);
+        return {};
+    }
+    if (e.cfg_.policy == Policy::tolerant && m.seq != e.rx_next_ && e.seen_recently(m.seq)) {
+        // A late copy of an older message (datagrams duplicate and reorder): drop it.
+        if (e.tracer_) e.tracer_->on_fault(Err::replay, false);
         return {};
     }
     if (m.seq != e.rx_next_) {
@@ -656,13 +702,9 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
     const bool ack_ok = is_reply(m.type) ? m.ack == e.tx_seq_ : (m.ack == e.tx_seq_ || m.ack == e.tx_prev_seq_);
     if (!ack_ok) return I::fault(e, Err::bad_sequence, now);
     if (!t) return I::fault(e, Err::unexpected_message, now);
-    if (t->action == Action::ignore) return {};
 
     // Accepted: commit the receive sequence.
-    e.rx_any_ = true;
-    e.rx_seq_ = m.seq;
-    e.rx_type_ = m.type;
-    e.rx_next_ = m.seq + 1 + nonce_of(m);
+    e.commit_rx(m.seq, m.type, nonce_of(m));
     e.last_recv_ = now.mono;
     e.resends_ = 0;
     e.rx_resends_ = 0;
@@ -730,13 +772,10 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
             return {};
         }
         case Action::on_close_ack: {
-            LS_TRY(wire::decode_empty_body(m.body));
+            if (auto b = wire::decode_empty_body(m.body); !b) return I::fail(e, b.error(), now);
             I::enter_closed(e, e.close_reason_, false, true, e.fatal_);
             return {};
         }
-        case Action::on_closed_without_ack:
-            I::enter_closed(e, Reason::timeout, true, false, Err::ok);
-            return {};
         default: return I::fail(e, Err::internal, now);
     }
     if (!r) return I::fail(e, r.error(), now);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <new>
+#include <type_traits>
 
 #include "handshake/table.hpp"
 #include "keys/keys.hpp"
@@ -55,6 +56,19 @@ struct Engine::Impl {
     // ---- session (src/session/engine.cpp)
     static Status fail(Engine& e, Err err, Now now) noexcept;
     static Status fault(Engine& e, Err err, Now now) noexcept;  // policy decides
+    // A callable without allocation (the core has no std::function).
+    class FunctionRef {
+    public:
+        template <class F>
+        FunctionRef(F&& f) noexcept  // NOLINT: implicit by design
+            : obj_(&f), call_([](void* o) noexcept { return (*static_cast<std::remove_reference_t<F>*>(o))(); }) {}
+        Status operator()() const noexcept { return call_(obj_); }
+
+    private:
+        void* obj_;
+        Status (*call_)(void*) noexcept;
+    };
+    static Status handshake_step(Engine& e, Now now, FunctionRef step) noexcept;
     static void enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err err) noexcept;
     static void push_event(Engine& e, const Event& ev) noexcept;
     static Status queue_wire(Engine& e, ConstBytes bytes, Now now) noexcept;

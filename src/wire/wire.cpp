@@ -169,7 +169,8 @@ Result<HelloAck> decode_hello_ack(ConstBytes in) noexcept {
         h.mac = mac;
     }
     LS_READ(sealed_len, r.u16());
-    if (sealed_len < crypto::kAeadTagLen + 4 + kFinishedLen || sealed_len > kMaxInner + crypto::kAeadTagLen)
+    if (sealed_len < crypto::kAeadTagLen + 4 + kFinishedLen ||
+        sealed_len > kMaxInner + crypto::kAeadTagLen + kEtmTagLen)
         return Err::too_long;
     h.aad = r.consumed();
     LS_READ(sealed, r.take(sealed_len));

@@ -23,7 +23,7 @@ using u8v = std::vector<std::uint8_t>;
 constexpr int kIterations = 200;       // random instances per round-trip test
 constexpr int kTruncIterations = 12;   // random instances per truncation test
 constexpr std::size_t kSealedMin = crypto::kAeadTagLen + 4 + kFinishedLen;
-constexpr std::size_t kSealedMax = kMaxInner + crypto::kAeadTagLen;
+constexpr std::size_t kSealedMax = kMaxInner + crypto::kAeadTagLen + kEtmTagLen;  // room for the seed suite's HMAC
 
 // ---------------------------------------------------------------- helpers
 

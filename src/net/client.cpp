@@ -1,0 +1,283 @@
+// lockstep clients — how this works:
+// detail::Channel is one connection: a non-blocking socket, one Engine and
+// its workspace, TCP framing buffers, and a queue of the engine's events (with
+// copies of their data). The blocking Client is the same Impl driven by poll()
+// until a condition holds or a deadline passes.
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <deque>
+
+#include "net/io.hpp"
+
+namespace lockstep::net {
+
+using namespace detail;
+
+namespace {
+Config client_config(Config c, Transport t) {
+    c.role = Role::client;
+    return with_transport_defaults(c, t);
+}
+constexpr std::size_t kDatagramMax = 65536;
+}  // namespace
+
+namespace detail {
+// One client connection (the AsyncClient itself; the Client drives one with poll()).
+struct Channel {
+    Channel(const Config& c, Transport tr)
+        : cfg(client_config(c, tr)), t(tr), ws(Engine::workspace_size(cfg.max_data)), engine(cfg, ws),
+          stream(Engine::max_message_size(cfg.max_data)), scratch(kDatagramMax) {}
+
+    Config cfg;
+    Transport t;
+    std::vector<std::uint8_t> ws;  // before engine: the engine borrows it
+    Engine engine;
+    Stream stream;
+    std::vector<std::uint8_t> scratch;  // read buffer; UDP transmit
+    Fd fd;
+    bool connecting = false;  // TCP connect in progress
+    bool lost = false;        // transport gone
+    struct Stored {
+        Event ev;
+        std::vector<std::uint8_t> data;
+    };
+    std::deque<Stored> events;
+    std::vector<std::uint8_t> current;  // data of the event last handed out
+
+    bool over() const noexcept { return lost || engine.is_closed(); }
+
+    Status start(const std::string& host, std::uint16_t port) {
+        if (fd) return Err::wrong_state;
+        auto addr = resolve(host, port, false);
+        if (!addr) return addr.error();
+        auto s = open_socket(addr->ss.ss_family, t);
+        if (!s) return s.error();
+        fd = std::move(*s);
+        if (::connect(fd.get(), addr->sa(), addr->len) != 0) {
+            if (t == Transport::udp || errno != EINPROGRESS) return lose();
+            connecting = true;
+        }
+        LS_TRY(engine.start(clock_now()));
+        return flush();
+    }
+
+    // The transport ended without the engine closing: report it as a closed event.
+    Status lose() {
+        if (!lost && !engine.is_closed()) {
+            Event ev;
+            ev.kind = EventKind::closed;
+            ev.by_peer = true;
+            ev.error = Err::closed;
+            events.push_back({ev, {}});
+        }
+        lost = true;
+        fd.reset();
+        return Err::closed;
+    }
+
+    void take_events() {
+        Event ev;
+        while (engine.poll_event(ev)) events.push_back({ev, {ev.data.begin(), ev.data.end()}});
+    }
+
+    Status flush() {
+        take_events();
+        if (lost) return Err::closed;
+        if (t == Transport::udp) {
+            LS_TRY(send_datagrams(engine, fd.get(), nullptr, scratch));
+        } else {
+            if (!stream.queue_from(engine)) return lose();
+            if (connecting) {
+                pollfd p{fd.get(), POLLOUT, 0};
+                if (::poll(&p, 1, 0) <= 0) return {};  // not yet: the caller polls for writability
+                int err = 0;
+                socklen_t len = sizeof err;
+                if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) return lose();
+                connecting = false;
+            }
+            if (!stream.write(fd.get())) return lose();
+        }
+        return engine.is_closed() ? Status{Err::closed} : Status{};
+    }
+
+    // One message in: the engine, then its events and output.
+    void feed(std::span<const std::uint8_t> msg, Now now) {
+        (void)engine.receive(msg, now);
+        take_events();
+        if (t == Transport::tcp && !stream.queue_from(engine)) (void)lose();
+    }
+
+    Status on_readable() {
+        if (lost) return Err::closed;
+        if (connecting) LS_TRY(flush());  // learn whether the connect succeeded
+        for (;;) {
+            const ssize_t n = ::recv(fd.get(), scratch.data(), scratch.size(), 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            if (t == Transport::udp) {
+                if (n < 0) continue;  // an ICMP error: the datagram was lost
+                feed({scratch.data(), static_cast<std::size_t>(n)}, clock_now());
+                continue;
+            }
+            if (n <= 0) return lose();  // EOF or reset
+            const Now now = clock_now();
+            auto st = stream.consume({scratch.data(), static_cast<std::size_t>(n)}, [&](auto msg) {
+                feed(msg, now);
+                return !over();
+            });
+            if (!st) return lose();  // oversized frame: the stream is garbage
+            if (over()) break;
+        }
+        return flush();
+    }
+
+    Status on_timer() {
+        if (lost) return Err::closed;
+        (void)engine.on_timeout(clock_now());
+        return flush();
+    }
+
+    bool poll_event(Event& ev) {
+        take_events();
+        if (events.empty()) return false;
+        current = std::move(events.front().data);
+        ev = events.front().ev;
+        ev.data = current;
+        events.pop_front();
+        return true;
+    }
+};
+}  // namespace detail
+
+struct AsyncClient::Impl : Channel {
+    using Channel::Channel;
+};
+
+// ---------------------------------------------------------------- AsyncClient
+AsyncClient::AsyncClient(Config cfg, Transport t) : impl_(std::make_unique<Impl>(cfg, t)) {}
+AsyncClient::~AsyncClient() = default;
+Status AsyncClient::start(const std::string& host, std::uint16_t port) noexcept {
+    try {
+        return impl_->start(host, port);
+    } catch (...) {
+        return Err::internal;
+    }
+}
+int AsyncClient::fd() const noexcept { return impl_->fd.get(); }
+Status AsyncClient::on_readable() noexcept { return impl_->on_readable(); }
+Status AsyncClient::on_timer() noexcept { return impl_->on_timer(); }
+std::optional<Instant> AsyncClient::next_deadline() const noexcept { return impl_->engine.next_deadline(); }
+Engine& AsyncClient::engine() noexcept { return impl_->engine; }
+Status AsyncClient::flush() noexcept { return impl_->flush(); }
+bool AsyncClient::want_write() const noexcept {
+    return impl_->t == Transport::tcp && !impl_->lost && (impl_->connecting || impl_->stream.pending());
+}
+bool AsyncClient::poll_event(Event& ev) noexcept { return impl_->poll_event(ev); }
+
+// ---------------------------------------------------------------- Client
+struct Client::Impl {
+    Impl(const Config& cfg, Transport t) : a(cfg, t) {}
+    Channel a;
+    bool connected = false;
+    std::optional<Event> closed;
+    std::optional<std::vector<std::uint8_t>> response;
+
+    void take_events() {
+        Event ev;
+        while (a.poll_event(ev)) {
+            if (ev.kind == EventKind::handshake_done) connected = true;
+            if (ev.kind == EventKind::response) response.emplace(ev.data.begin(), ev.data.end());
+            if (ev.kind == EventKind::closed) {
+                closed = ev;
+                closed->data = {};
+            }
+        }
+    }
+
+    // Drives the connection until done() or the deadline; false on timeout.
+    template <class F>
+    bool pump(F&& done, Instant deadline) {
+        for (;;) {
+            take_events();
+            if (done()) return true;
+            if (a.over()) return false;
+            const Instant now = clock_now().mono;
+            if (now >= deadline) return false;
+            Instant wake = deadline;
+            if (auto d = a.engine.next_deadline(); d && *d < wake) wake = *d;
+            pollfd p{a.fd.get(), static_cast<short>(POLLIN | (a.stream.pending() || a.connecting ? POLLOUT : 0)),
+                     0};
+            const auto ms = std::max<std::int64_t>(0, (wake.since_origin - now.since_origin).count());
+            const int n = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(ms, 60'000)));
+            if (n > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP))) (void)a.on_readable();
+            if (n > 0 && (p.revents & POLLOUT) && !a.lost) (void)a.flush();
+            if (auto d = a.engine.next_deadline(); d && clock_now().mono >= *d) (void)a.on_timer();
+        }
+    }
+};
+
+Client::Client(Config cfg, Transport t) : impl_(std::make_unique<Impl>(cfg, t)) {}
+
+Client::~Client() {
+    // Best effort, without waiting: tell the peer we are gone.
+    if (impl_->a.fd && !impl_->a.over()) {
+        (void)impl_->a.engine.close(clock_now());
+        (void)impl_->a.flush();
+    }
+}
+
+void Client::set_tracer(Tracer* t) noexcept { impl_->a.engine.set_tracer(t); }
+
+Status Client::connect(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) noexcept {
+    Impl& c = *impl_;
+    const Instant deadline = clock_now().mono + timeout;
+    try {
+        auto st = c.a.start(host, port);
+        if (!st && st.error() != Err::closed) return st;
+    } catch (...) {
+        return Err::internal;
+    }
+    if (c.pump([&] { return c.connected || c.closed; }, deadline) && c.connected) return {};
+    return c.closed ? Err::closed : Err::timeout;
+}
+
+Result<std::vector<std::uint8_t>> Client::request(std::span<const std::uint8_t> body,
+                                                  std::chrono::milliseconds timeout) noexcept {
+    Impl& c = *impl_;
+    if (c.closed) return Err::closed;
+    if (!c.connected) return Err::wrong_state;
+    const Instant deadline = clock_now().mono + timeout;
+    // A re-key may be under way: wait until the engine takes a request.
+    if (!c.pump([&] { return c.a.engine.can_send_request() || c.closed; }, deadline))
+        return c.closed ? Err::closed : Err::timeout;
+    if (c.closed) return Err::closed;
+    c.response.reset();
+    auto st = c.a.engine.send_request(body, clock_now());
+    (void)c.a.flush();
+    if (!st) {
+        c.take_events();
+        return c.closed ? Err::closed : st.error();
+    }
+    if (c.pump([&] { return c.response || c.closed; }, deadline) && c.response) return std::move(*c.response);
+    return c.closed ? Err::closed : Err::timeout;
+}
+
+Status Client::close(std::chrono::milliseconds timeout) noexcept {
+    Impl& c = *impl_;
+    c.take_events();
+    if (c.closed || !c.a.fd) return Err::closed;
+    (void)c.a.engine.close(clock_now());
+    (void)c.a.flush();
+    const bool done = c.pump([&] { return c.closed.has_value(); }, clock_now().mono + timeout);
+    c.a.fd.reset();
+    if (!done) return Err::timeout;
+    return c.closed->acknowledged ? Status{} : Status{Err::closed};
+}
+
+const Engine& Client::engine() const noexcept { return impl_->a.engine; }
+
+std::optional<Event> Client::closed_event() const noexcept { return impl_->closed; }
+
+}  // namespace lockstep::net

@@ -1,0 +1,134 @@
+#include "net/io.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace lockstep::net {
+
+Now clock_now() noexcept {
+    using namespace std::chrono;
+    const auto mono = duration_cast<milliseconds>(steady_clock::now().time_since_epoch());
+    const auto wall = duration_cast<milliseconds>(system_clock::now().time_since_epoch());
+    return Now{Instant{mono}, UnixTime{wall}};
+}
+
+Config with_transport_defaults(Config cfg, Transport t) noexcept {
+    if (t != Transport::udp) return cfg;
+    if (cfg.policy == Config{}.policy) cfg.policy = Policy::tolerant;
+    if (cfg.timers.resend_timeout == Timers{}.resend_timeout) cfg.timers.resend_timeout = kUdpResendTimeout;
+    return cfg;
+}
+
+namespace detail {
+
+void Fd::reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+std::string Address::str() const {
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss.ss_family == AF_INET) {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+        ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        return std::string(host) + ":" + std::to_string(port());
+    }
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(port());
+}
+
+std::uint16_t Address::port() const noexcept {
+    if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
+    return 0;
+}
+
+Result<Address> resolve(const std::string& host, std::uint16_t port, bool passive) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;  // any: only the address is used
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    addrinfo* res = nullptr;
+    const std::string service = std::to_string(port);
+    if (::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res) != 0 || !res)
+        return Err::invalid_argument;
+    Address a;
+    a.len = static_cast<socklen_t>(std::min<std::size_t>(res->ai_addrlen, sizeof a.ss));
+    std::memcpy(&a.ss, res->ai_addr, a.len);
+    ::freeaddrinfo(res);
+    return a;
+}
+
+void set_nodelay(int fd) noexcept {
+    int one = 1;
+    (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+Result<Fd> open_socket(int family, Transport t) noexcept {
+    const int type = (t == Transport::tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+    Fd fd(::socket(family, type, 0));
+    if (!fd) return Err::internal;
+    if (t == Transport::tcp) set_nodelay(fd.get());
+    return fd;
+}
+
+Status send_datagrams(Engine& e, int fd, const Address* to, std::span<std::uint8_t> scratch) noexcept {
+    for (;;) {
+        auto n = e.poll_transmit(scratch);
+        if (!n) return n.error();
+        if (*n == 0) return {};
+        // Errors mean the datagram is lost; the engine's timers cover that.
+        (void)::sendto(fd, scratch.data(), *n, MSG_NOSIGNAL, to ? to->sa() : nullptr, to ? to->len : 0);
+    }
+}
+
+// The most unsent output a connection may hold: far above what the lock-step
+// protocol produces unanswered, so reaching it means the peer stopped reading.
+static constexpr std::size_t kMaxBacklogFrames = 8;
+
+Status Stream::queue_from(Engine& e) {
+    for (;;) {
+        const std::size_t at = tx_.size();
+        tx_.resize(at + kFrameHeader + max_);
+        auto n = e.poll_transmit({tx_.data() + at + kFrameHeader, max_});
+        if (!n || *n == 0) {
+            tx_.resize(at);
+            if (!n) return n.error();
+            break;
+        }
+        tx_[at] = static_cast<std::uint8_t>(*n >> 8);
+        tx_[at + 1] = static_cast<std::uint8_t>(*n);
+        tx_.resize(at + kFrameHeader + *n);
+    }
+    if (tx_.size() - tx_off_ > kMaxBacklogFrames * (kFrameHeader + max_)) return Err::limit_exceeded;
+    return {};
+}
+
+Status Stream::write(int fd) noexcept {
+    while (tx_off_ < tx_.size()) {
+        const ssize_t n = ::send(fd, tx_.data() + tx_off_, tx_.size() - tx_off_, MSG_NOSIGNAL);
+        if (n > 0) {
+            tx_off_ += static_cast<std::size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return {};
+        } else {
+            return Err::closed;
+        }
+    }
+    tx_.clear();
+    tx_off_ = 0;
+    return {};
+}
+
+}  // namespace detail
+}  // namespace lockstep::net

@@ -1,0 +1,467 @@
+// lockstep server — how this works:
+// `threads` Loops, each with its own epoll, SO_REUSEPORT listener / UDP socket,
+// OpenSslProvider and Config copies (providers are not thread-safe). A Loop owns
+// its connections: one Engine + workspace each, TCP framing buffers or the UDP
+// peer address, and one entry in a timer set ordered by deadline; epoll_wait
+// sleeps until the earliest deadline. After every call into an engine the loop
+// `pump`s it (events out, messages onto the wire) and `settle`s the connection
+// (write, cap bookkeeping, remove when closed, re-arm the timer).
+// Caps and counters are shared atomics. Stop: an eventfd (stop()) or a
+// process-wide one (signals) wakes every loop, which closes its listeners,
+// closes every connection with Reason::shutdown and drains until empty or the
+// grace period ends.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <map>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "crypto/providers/openssl/openssl_provider.hpp"
+#include "net/io.hpp"
+
+namespace lockstep::net {
+
+using namespace detail;
+
+namespace {
+
+std::atomic<int> g_signal_fd{-1};  // process-wide stop eventfd, written by the signal handler
+
+void on_signal(int) {
+    const int fd = g_signal_fd.load();
+    const std::uint64_t one = 1;
+    if (fd >= 0) (void)!::write(fd, &one, sizeof one);
+}
+
+void notify(int fd) noexcept {
+    const std::uint64_t one = 1;
+    (void)!::write(fd, &one, sizeof one);
+}
+
+bool half_open_state(State s) noexcept { return s == State::start || s == State::wait_ack; }
+
+// epoll user data: small fixed ids for the loop's own fds, connection ids above.
+constexpr std::uint64_t kListenerId = 1, kUdpId = 2, kStopId = 3, kSignalId = 4, kFirstConnId = 16;
+constexpr int kMaxEvents = 64;
+constexpr std::size_t kDatagramMax = 65536;
+
+struct Conn {
+    Conn(const Config& cfg, Transport tr, std::uint64_t id_, std::string addr, Instant now)
+        : id(id_), t(tr), address(std::move(addr)), created(now), ws(Engine::workspace_size(cfg.max_data)),
+          engine(cfg, ws), stream(Engine::max_message_size(cfg.max_data)) {}
+    std::uint64_t id;
+    Transport t;
+    std::string address;
+    Instant created;
+    std::vector<std::uint8_t> ws;  // before engine: the engine borrows it
+    Engine engine;
+    std::unique_ptr<Tracer> tracer;
+    Fd fd;         // TCP
+    Address peer;  // UDP
+    Stream stream;  // TCP
+    std::optional<std::int64_t> timer;  // key in Loop::timers_
+    bool half_open = true;
+    bool dead = false;    // transport gone: remove now
+    bool failed = false;  // ended badly (Counters::errors)
+};
+
+}  // namespace
+
+namespace detail {
+class Loop;
+
+// What the loops share: options, caps, counters, the stop eventfd.
+struct ServerState {
+    ServerState(Config b, ServerOptions o, RequestHandler h, TracerFactory t)
+        : base(b), opts(std::move(o)), handler(std::move(h)), tracers(std::move(t)) {}
+    Config base;
+    ServerOptions opts;
+    RequestHandler handler;
+    TracerFactory tracers;
+    Fd stop_fd{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+    std::vector<std::unique_ptr<Loop>> loops;
+    std::uint16_t tcp_port = 0, udp_port = 0;
+    std::atomic<std::uint64_t> accepted{0}, established{0}, closed{0}, rejected{0}, requests{0}, rekeys{0},
+        errors{0};
+    std::atomic<std::size_t> live{0}, half_open{0};
+
+    // Takes one slot of a cap; false if it is full.
+    static bool reserve(std::atomic<std::size_t>& n, std::size_t cap) noexcept {
+        if (n.fetch_add(1) < cap) return true;
+        n.fetch_sub(1);
+        return false;
+    }
+};
+
+class Loop {
+public:
+    explicit Loop(ServerState& s)
+        : s_(s), cfg_tcp_(s.base), cfg_udp_(with_transport_defaults(s.base, Transport::udp)), buf_(kDatagramMax) {
+        cfg_tcp_.role = cfg_udp_.role = Role::server;
+        cfg_tcp_.provider = cfg_udp_.provider = &provider_;
+    }
+
+    // Opens this loop's sockets on the given ports (0: ephemeral); returns the ports bound.
+    Status bind(const Address& where, std::uint16_t& tcp_port, std::uint16_t& udp_port) {
+        ep_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
+        if (!ep_) return Err::internal;
+        if (s_.opts.tcp) LS_TRY(open(where, Transport::tcp, tcp_port, listener_, kListenerId));
+        if (s_.opts.udp) LS_TRY(open(where, Transport::udp, udp_port, udp_, kUdpId));
+        return {};
+    }
+
+    void run() {
+        watch(s_.stop_fd.get(), kStopId, EPOLLIN);
+        if (g_signal_fd.load() >= 0) watch(g_signal_fd.load(), kSignalId, EPOLLIN);
+        epoll_event evs[kMaxEvents];
+        for (;;) {
+            Now now = clock_now();
+            if (stopping_ && (conns_.empty() || now.mono >= stop_deadline_)) break;
+            const int n = ::epoll_wait(ep_.get(), evs, kMaxEvents, wait_ms(now));
+            if (n < 0 && errno != EINTR) break;
+            now = clock_now();
+            for (int i = 0; i < n; ++i) dispatch(evs[i], now);
+            fire_timers(now);
+        }
+        for (auto& [id, c] : conns_) c->failed = true;  // still open after the grace period
+        while (!conns_.empty()) remove(*conns_.begin()->second);
+    }
+
+private:
+    Status open(const Address& where, Transport t, std::uint16_t& port, Fd& out, std::uint64_t id) {
+        auto fd = open_socket(where.ss.ss_family, t);
+        if (!fd) return fd.error();
+        int one = 1;
+        (void)::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return Err::internal;
+        Address a = where;
+        if (a.ss.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&a.ss)->sin6_port = htons(port);
+        else reinterpret_cast<sockaddr_in*>(&a.ss)->sin_port = htons(port);
+        if (::bind(fd->get(), a.sa(), a.len) != 0) return Err::internal;
+        if (t == Transport::tcp && ::listen(fd->get(), SOMAXCONN) != 0) return Err::internal;
+        Address bound;
+        bound.len = sizeof bound.ss;
+        if (::getsockname(fd->get(), reinterpret_cast<sockaddr*>(&bound.ss), &bound.len) != 0) return Err::internal;
+        port = bound.port();
+        out = std::move(*fd);
+        watch(out.get(), id, EPOLLIN);
+        return {};
+    }
+
+    void watch(int fd, std::uint64_t id, std::uint32_t events) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.u64 = id;
+        (void)::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev);
+    }
+
+    int wait_ms(Now now) const {
+        std::optional<std::int64_t> until;
+        if (!timers_.empty()) until = timers_.begin()->first;
+        if (stopping_) until = std::min(until.value_or(INT64_MAX), stop_deadline_.since_origin.count());
+        if (!until) return -1;
+        const std::int64_t ms = *until - now.mono.since_origin.count();
+        return static_cast<int>(std::clamp<std::int64_t>(ms, 0, 60'000));
+    }
+
+    void dispatch(const epoll_event& ev, Now now) {
+        switch (ev.data.u64) {
+            case kListenerId: accept_all(now); return;
+            case kUdpId: receive_datagrams(now); return;
+            case kStopId:
+            case kSignalId: begin_stop(now); return;
+            default: break;
+        }
+        auto it = conns_.find(ev.data.u64);
+        if (it == conns_.end()) return;
+        Conn& c = *it->second;
+        if (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) read_stream(c, now);
+        settle(c);
+    }
+
+    // ------------------------------------------------------------ accepting
+    Conn& add(Transport t, std::string address, Now now) {
+        const std::uint64_t id = next_id_++;
+        auto c = std::make_unique<Conn>(t == Transport::tcp ? cfg_tcp_ : cfg_udp_, t, id, std::move(address),
+                                        now.mono);
+        if (s_.tracers) c->tracer = s_.tracers(c->address);
+        c->engine.set_tracer(c->tracer.get());
+        (void)c->engine.start(now);
+        ++s_.accepted;
+        return *conns_.emplace(id, std::move(c)).first->second;
+    }
+
+    // Both caps, or count a rejection.
+    bool admit() {
+        if (!ServerState::reserve(s_.live, s_.opts.max_connections)) {
+            ++s_.rejected;
+            return false;
+        }
+        if (!ServerState::reserve(s_.half_open, s_.opts.max_handshakes)) {
+            --s_.live;
+            ++s_.rejected;
+            return false;
+        }
+        return true;
+    }
+
+    void accept_all(Now now) {
+        for (;;) {
+            Address peer;
+            peer.len = sizeof peer.ss;
+            Fd fd(::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer.ss), &peer.len,
+                            SOCK_NONBLOCK | SOCK_CLOEXEC));
+            if (!fd) {
+                if (errno == EINTR || errno == ECONNABORTED) continue;
+                return;  // EAGAIN, or out of fds: try again on the next wake-up
+            }
+            if (stopping_ || !admit()) continue;  // fd closes here: refused
+            set_nodelay(fd.get());
+            Conn& c = add(Transport::tcp, peer.str(), now);
+            c.fd = std::move(fd);
+            watch(c.fd.get(), c.id, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+            settle(c);
+        }
+    }
+
+    void receive_datagrams(Now now) {
+        for (;;) {
+            Address from;
+            from.len = sizeof from.ss;
+            const ssize_t n = ::recvfrom(udp_.get(), buf_.data(), buf_.size(), 0,
+                                         reinterpret_cast<sockaddr*>(&from.ss), &from.len);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return;
+            }
+            const std::span<const std::uint8_t> msg(buf_.data(), static_cast<std::size_t>(n));
+            std::string key = from.str();
+            Conn* c = nullptr;
+            if (auto it = udp_peers_.find(key); it != udp_peers_.end()) {
+                c = conns_.at(it->second).get();
+            } else {
+                // Only a HELLO opens a UDP connection; anything else from a stranger is dropped.
+                constexpr std::uint8_t kHelloFrame = 0x01;
+                if (msg.empty() || msg[0] != kHelloFrame || stopping_ || !admit()) continue;
+                c = &add(Transport::udp, key, now);
+                c->peer = from;
+                udp_peers_.emplace(std::move(key), c->id);
+            }
+            (void)c->engine.receive(msg, now);
+            pump(*c, now);
+            settle(*c);
+        }
+    }
+
+    // ------------------------------------------------------------ per connection
+    void read_stream(Conn& c, Now now) {
+        for (;;) {
+            const ssize_t n = ::read(c.fd.get(), buf_.data(), buf_.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+            if (n <= 0) {  // EOF or reset
+                c.dead = true;
+                c.failed = c.failed || !c.engine.is_closed();
+                return;
+            }
+            auto st = c.stream.consume({buf_.data(), static_cast<std::size_t>(n)}, [&](auto msg) {
+                (void)c.engine.receive(msg, now);
+                pump(c, now);
+                return !c.engine.is_closed() && !c.dead;
+            });
+            if (!st) c.failed = c.dead = true;  // oversized frame: the stream is garbage
+            if (c.dead || c.engine.is_closed()) return;
+        }
+    }
+
+    // Takes the engine's events and queues its output (after every engine call:
+    // the engine's event and transmit queues are small).
+    void pump(Conn& c, Now now) {
+        Event ev;
+        while (c.engine.poll_event(ev)) on_event(c, ev, now);
+        if (c.t == Transport::udp) {
+            (void)send_datagrams(c.engine, udp_.get(), &c.peer, buf_);
+        } else if (!c.stream.queue_from(c.engine)) {
+            c.failed = c.dead = true;
+        }
+    }
+
+    void on_event(Conn& c, const Event& ev, Now now) {
+        switch (ev.kind) {
+            case EventKind::handshake_done: ++s_.established; break;
+            case EventKind::rekeyed: ++s_.rekeys; break;
+            case EventKind::response: break;
+            case EventKind::closed:
+                if (ev.error != Err::ok) c.failed = true;
+                break;
+            case EventKind::request: {
+                ++s_.requests;
+                const PeerInfo peer{c.address, c.engine.peer_subject(), c.engine.mode(), c.engine.epoch()};
+                bool ok = false;
+                try {
+                    const std::vector<std::uint8_t> body = s_.handler(ev.data, peer);
+                    ok = c.engine.send_response(body, now).has_value();
+                } catch (...) {
+                }
+                if (!ok) {
+                    c.failed = true;
+                    (void)c.engine.close(now, Reason::internal_error);
+                }
+                break;
+            }
+        }
+    }
+
+    // Writes, keeps the half-open count, removes a finished connection or re-arms its timer.
+    void settle(Conn& c) {
+        if (c.t == Transport::tcp && !c.dead && !c.stream.write(c.fd.get())) c.failed = c.dead = true;
+        if (c.half_open && !half_open_state(c.engine.state())) {
+            c.half_open = false;
+            --s_.half_open;
+        }
+        if (c.timer) timers_.erase({*c.timer, c.id});
+        c.timer.reset();
+        if (c.dead || c.engine.is_closed()) return remove(c);
+        // The engine has no deadline before HELLO; the transport bounds that wait.
+        const auto d = c.engine.state() == State::start ? std::optional(c.created + cfg_tcp_.timers.receive_timeout)
+                                                        : c.engine.next_deadline();
+        if (d) {
+            c.timer = d->since_origin.count();
+            timers_.emplace(*c.timer, c.id);
+        }
+    }
+
+    void fire_timers(Now now) {
+        while (!timers_.empty() && timers_.begin()->first <= now.mono.since_origin.count()) {
+            Conn& c = *conns_.at(timers_.begin()->second);
+            timers_.erase(timers_.begin());
+            c.timer.reset();
+            if (c.engine.state() == State::start) {
+                c.failed = c.dead = true;  // no HELLO in time
+            } else {
+                (void)c.engine.on_timeout(now);
+                pump(c, now);
+            }
+            settle(c);
+        }
+    }
+
+    void remove(Conn& c) {
+        if (c.timer) timers_.erase({*c.timer, c.id});
+        if (c.half_open) --s_.half_open;
+        --s_.live;
+        ++s_.closed;
+        if (c.failed) ++s_.errors;
+        if (c.t == Transport::udp) udp_peers_.erase(c.address);
+        conns_.erase(c.id);  // closes a TCP socket (and so leaves the epoll set)
+    }
+
+    void begin_stop(Now now) {
+        if (stopping_) return;
+        stopping_ = true;
+        stop_deadline_ = now.mono + s_.opts.shutdown_grace;
+        (void)::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, s_.stop_fd.get(), nullptr);
+        if (g_signal_fd.load() >= 0) (void)::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, g_signal_fd.load(), nullptr);
+        listener_.reset();
+        std::vector<std::uint64_t> ids;
+        for (auto& [id, c] : conns_) ids.push_back(id);
+        for (std::uint64_t id : ids) {
+            Conn& c = *conns_.at(id);
+            (void)c.engine.close(now, Reason::shutdown);
+            pump(c, now);
+            settle(c);
+        }
+    }
+
+    ServerState& s_;
+    crypto::openssl::OpenSslProvider provider_;
+    Config cfg_tcp_, cfg_udp_;
+    Fd ep_, listener_, udp_;
+    std::vector<std::uint8_t> buf_;  // read buffer; UDP transmit scratch
+    std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;
+    std::unordered_map<std::string, std::uint64_t> udp_peers_;
+    std::set<std::pair<std::int64_t, std::uint64_t>> timers_;  // (deadline ms, connection id)
+    std::uint64_t next_id_ = kFirstConnId;
+    bool stopping_ = false;
+    Instant stop_deadline_{};
+};
+}  // namespace detail
+
+struct Server::Impl : ServerState {
+    using ServerState::ServerState;
+};
+
+// ---------------------------------------------------------------- Server
+Server::Server(Config base, ServerOptions opts, RequestHandler handler, TracerFactory tracers)
+    : impl_(std::make_unique<Impl>(base, std::move(opts), std::move(handler), std::move(tracers))) {}
+
+Server::~Server() = default;
+
+Status Server::bind() noexcept {
+    Impl& s = *impl_;
+    if (!s.loops.empty()) return {};
+    if (s.opts.threads < 1 || (!s.opts.tcp && !s.opts.udp) || !s.handler || !s.stop_fd) return Err::invalid_argument;
+    auto where = detail::resolve(s.opts.bind, 0, true);
+    if (!where) return where.error();
+    s.tcp_port = s.opts.tcp_port;
+    s.udp_port = s.opts.udp_port;
+    try {
+        for (int i = 0; i < s.opts.threads; ++i) {
+            auto loop = std::make_unique<Loop>(s);
+            // The first loop may pick ephemeral ports; the others share them.
+            auto st = loop->bind(*where, s.tcp_port, s.udp_port);
+            if (!st) {
+                s.loops.clear();
+                return st;
+            }
+            s.loops.push_back(std::move(loop));
+        }
+    } catch (...) {
+        s.loops.clear();
+        return Err::internal;
+    }
+    return {};
+}
+
+Status Server::run() noexcept {
+    LS_TRY(bind());
+    std::vector<std::thread> threads;
+    try {
+        for (std::size_t i = 1; i < impl_->loops.size(); ++i)
+            threads.emplace_back([loop = impl_->loops[i].get()] { loop->run(); });
+    } catch (...) {
+        stop();  // could not start every loop: stop those that did
+    }
+    impl_->loops[0]->run();
+    for (auto& t : threads) t.join();
+    return {};
+}
+
+void Server::stop() noexcept { notify(impl_->stop_fd.get()); }
+
+void Server::install_signal_handlers() noexcept {
+    if (g_signal_fd.load() < 0) g_signal_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    (void)::sigaction(SIGINT, &sa, nullptr);
+    (void)::sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::uint16_t Server::tcp_port() const noexcept { return impl_->tcp_port; }
+std::uint16_t Server::udp_port() const noexcept { return impl_->udp_port; }
+
+Server::Counters Server::counters() const noexcept {
+    const Impl& s = *impl_;
+    return Counters{s.accepted.load(), s.established.load(), s.closed.load(), s.rejected.load(),
+                    s.requests.load(), s.rekeys.load(), s.errors.load()};
+}
+
+}  // namespace lockstep::net

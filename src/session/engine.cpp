@@ -56,6 +56,7 @@ Engine::Engine(const Config& cfg, std::span<std::uint8_t> ws) noexcept : cfg_(cf
 Engine::~Engine() {
     I::ks(*this).~KeyState();
     secure_wipe(keystate_, sizeof(keystate_));
+    if (txq_) secure_wipe(txq_, txq_cap_);
     if (kept_[0].buf) secure_wipe(kept_[0].buf, inner_cap_);
     if (kept_[1].buf) secure_wipe(kept_[1].buf, inner_cap_);
     if (stash_) secure_wipe(stash_, inner_cap_);

@@ -13,6 +13,7 @@
 // In PSK modes certificates and signatures are empty vectors (items "00 00").
 #include <cstring>
 
+#include "handshake/auth.hpp"
 #include "handshake/certs.hpp"
 #include "session/engine_impl.hpp"
 
@@ -238,18 +239,10 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
     LS_TRY(w.status());
     Writer pw(region.first(pt_len));
     pw.vec16(my_cert);
-    LS_TRY(k.th.append(p, pw.written()));  // T3
-    pw.u16(static_cast<std::uint16_t>(slen));
-    Bytes sig = pw.reserve(slen);
-    if (cert) {
-        std::uint8_t content[64];
-        LS_TRY(c.signer->sign(keys::signed_content(keys::kServerSigContext, k.th.span(), content), sig));
-    }
-    LS_TRY(k.th.append(p, region.subspan(2 + my_cert.size(), 2 + slen)));  // T4
-    Bytes fin = pw.reserve(wire::kFinishedLen);
     LS_TRY(pw.status());
-    LS_TRY(keys::finished_mac(p, k.s_hs.span(), k.th.span(), fin));
-    LS_TRY(k.th.append(p, fin));  // T5
+    LS_TRY(k.th.append(p, pw.written()));  // T3
+    LS_TRY(handshake::write_auth(p, k.th, cert ? c.signer : nullptr, keys::kServerSigContext, k.s_hs.span(),
+                                 pw));  // T4, T5
     LS_TRY(record::seal_payload(p, k.tx, 0, aad, region.first(pt_len), region));
     k.tx.next_rn = 1;
 
@@ -276,9 +269,14 @@ Status accept_peer_cert(crypto::Provider& p, const Config& c, ConstBytes cert, C
     return {};
 }
 
-ConstBytes peer_key(const std::uint8_t* key, std::uint8_t alg) noexcept {
-    return {key, crypto::pubkey_len(static_cast<crypto::SigAlg>(alg))};
+}  // namespace
+
+handshake::PeerKey I::peer_key(const Engine& e) noexcept {
+    const auto alg = static_cast<crypto::SigAlg>(e.peer_key_alg_);
+    return {alg, {e.peer_key_, crypto::pubkey_len(alg)}};
 }
+
+namespace {
 
 }  // namespace
 
@@ -340,20 +338,10 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
         LS_TRY(accept_peer_cert(p, c, auth->cert, CertRole::server, now, e.peer_key_, e.peer_key_alg_,
                                 e.peer_subject_, e.peer_subject_len_));
     LS_TRY(k.th.append(p, pt.first(2 + auth->cert.size())));  // T3
-    if (cert) {
-        if (auth->sig.size() != crypto::sig_len(static_cast<crypto::SigAlg>(e.peer_key_alg_))) return Err::bad_signature;
-        std::uint8_t content[64];
-        auto st = p.verify(static_cast<crypto::SigAlg>(e.peer_key_alg_), peer_key(e.peer_key_, e.peer_key_alg_),
-                           keys::signed_content(keys::kServerSigContext, k.th.span(), content), auth->sig);
-        if (!st) return Err::bad_signature;
-    }
-    LS_TRY(k.th.append(p, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size())));  // T4
-    {
-        std::uint8_t expect[wire::kFinishedLen];
-        LS_TRY(keys::finished_mac(p, k.s_hs.span(), k.th.span(), expect));
-        if (!ct_equal(expect, auth->finished)) return Err::bad_mac;
-    }
-    LS_TRY(k.th.append(p, auth->finished));  // T5
+    const handshake::PeerKey server_key = peer_key(e);
+    LS_TRY(handshake::check_auth(p, k.th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()),
+                                 cert ? &server_key : nullptr, keys::kServerSigContext, k.s_hs.span(),
+                                 auth->finished));  // T4, T5
     // Downgrade check (S2): now that the server's lists are authenticated.
     auto best = negotiate(to_list(c.versions), to_list(c.suites), to_list(c.modes), h->versions, h->suites,
                           h->modes, !c.psk_id.empty() && any_mode(c, [](Mode m) { return mode_uses_psk(m); }),
@@ -378,19 +366,8 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
     w.vec16(my_cert);
     LS_TRY(w.status());
     LS_TRY(k.th.append(p, w.written()));  // T6
-    const std::size_t sig_at = w.size();
-    w.u16(static_cast<std::uint16_t>(slen));
-    Bytes sig = w.reserve(slen);
-    LS_TRY(w.status());
-    if (cert) {
-        std::uint8_t content[64];
-        LS_TRY(c.signer->sign(keys::signed_content(keys::kClientSigContext, k.th.span(), content), sig));
-    }
-    LS_TRY(k.th.append(p, {inner + sig_at, 2 + slen}));  // T7
-    Bytes fin = w.reserve(wire::kFinishedLen);
-    LS_TRY(w.status());
-    LS_TRY(keys::finished_mac(p, k.c_hs.span(), k.th.span(), fin));
-    LS_TRY(k.th.append(p, fin));  // T8
+    LS_TRY(handshake::write_auth(p, k.th, cert ? c.signer : nullptr, keys::kClientSigContext, k.c_hs.span(),
+                                 w));  // T7, T8
     auto len = seal_in_place(e, k.tx, slot.buf, w.size());
     if (!len) return len.error();
 
@@ -436,20 +413,9 @@ Status I::on_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
     const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
     const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
     LS_TRY(k.th.append(p, {inner, t6_len}));  // T6
-    if (cert) {
-        if (a->sig.size() != crypto::sig_len(static_cast<crypto::SigAlg>(e.peer_key_alg_))) return Err::bad_signature;
-        std::uint8_t content[64];
-        auto st = p.verify(static_cast<crypto::SigAlg>(e.peer_key_alg_), peer_key(e.peer_key_, e.peer_key_alg_),
-                           keys::signed_content(keys::kClientSigContext, k.th.span(), content), a->sig);
-        if (!st) return Err::bad_signature;
-    }
-    LS_TRY(k.th.append(p, {inner + t6_len, 2 + a->sig.size()}));  // T7
-    {
-        std::uint8_t expect[wire::kFinishedLen];
-        LS_TRY(keys::finished_mac(p, k.c_hs.span(), k.th.span(), expect));
-        if (!ct_equal(expect, a->finished)) return Err::bad_mac;
-    }
-    LS_TRY(k.th.append(p, a->finished));  // T8
+    const handshake::PeerKey client_key = peer_key(e);
+    LS_TRY(handshake::check_auth(p, k.th, {inner + t6_len, 2 + a->sig.size()}, cert ? &client_key : nullptr,
+                                 keys::kClientSigContext, k.c_hs.span(), a->finished));  // T7, T8
     // Downgrade (S2): the server chose by the published rule from the lists in
     // HELLO; the client's finished now authenticates exactly those lists, so a
     // tampered HELLO cannot reach this point (spec §5.5).

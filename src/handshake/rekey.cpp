@@ -12,6 +12,7 @@
 //   R6 vec16(server signature)       R7 server finished
 #include <cstring>
 
+#include "handshake/auth.hpp"
 #include "session/engine_impl.hpp"
 
 namespace lockstep {
@@ -57,21 +58,6 @@ Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, Co
     if (!next) return next.error();
     k.master = std::move(*next);
     return {};
-}
-
-Status verify_peer_sig(Engine& e, crypto::Provider& p, const KeyState& k, const char* context, ConstBytes sig,
-                       std::uint8_t alg, ConstBytes key) noexcept {
-    (void)e;
-    if (sig.size() != crypto::sig_len(static_cast<crypto::SigAlg>(alg))) return Err::bad_signature;
-    std::uint8_t content[64];
-    auto st = p.verify(static_cast<crypto::SigAlg>(alg), key, keys::signed_content(context, k.th.span(), content), sig);
-    return st ? Status{} : Status{Err::bad_signature};
-}
-
-Status check_finished(crypto::Provider& p, const keys::Secret32& secret, const KeyState& k, ConstBytes fin) noexcept {
-    std::uint8_t expect[wire::kFinishedLen];
-    LS_TRY(keys::finished_mac(p, secret.span(), k.th.span(), expect));
-    return ct_equal(expect, fin) ? Status{} : Status{Err::bad_mac};
 }
 
 }  // namespace
@@ -177,19 +163,8 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept {
     LS_TRY(w.status());
     LS_TRY(k.th.append(p, w.written()));  // R2
     LS_TRY(rekey_finished_secrets(e, p, k));
-    const std::size_t sig_at = w.size();
-    w.u16(static_cast<std::uint16_t>(slen));
-    Bytes sig = w.reserve(slen);
-    LS_TRY(w.status());
-    if (cert) {
-        std::uint8_t content[64];
-        LS_TRY(c.signer->sign(keys::signed_content(keys::kClientSigContext, k.th.span(), content), sig));
-    }
-    LS_TRY(k.th.append(p, {inner + sig_at, 2 + slen}));  // R3
-    Bytes fin = w.reserve(wire::kFinishedLen);
-    LS_TRY(w.status());
-    LS_TRY(keys::finished_mac(p, k.c_hs.span(), k.th.span(), fin));
-    LS_TRY(k.th.append(p, fin));  // R4
+    LS_TRY(handshake::write_auth(p, k.th, cert ? c.signer : nullptr, keys::kClientSigContext, k.c_hs.span(),
+                                 w));  // R3, R4
     const std::uint8_t next_epoch = static_cast<std::uint8_t>(e.epoch_ + 1);
     LS_TRY(rekey_traffic(e, p, k, Role::client, e.suite_, next_epoch));
     auto len = seal_in_place(e, k.tx, slot.buf, w.size());
@@ -213,12 +188,9 @@ Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept 
     LS_TRY(k.th.append(p, {inner, r2_len}));  // R2
     LS_TRY(advance_master(e, p, k, e.mode_, a->share));
     LS_TRY(rekey_finished_secrets(e, p, k));
-    if (cert)
-        LS_TRY(verify_peer_sig(e, p, k, keys::kClientSigContext, a->sig, e.peer_key_alg_,
-                               {e.peer_key_, crypto::pubkey_len(static_cast<crypto::SigAlg>(e.peer_key_alg_))}));
-    LS_TRY(k.th.append(p, {inner + r2_len, 2 + a->sig.size()}));  // R3
-    LS_TRY(check_finished(p, k.c_hs, k, a->finished));
-    LS_TRY(k.th.append(p, a->finished));  // R4
+    const handshake::PeerKey client_key = peer_key(e);
+    LS_TRY(handshake::check_auth(p, k.th, {inner + r2_len, 2 + a->sig.size()}, cert ? &client_key : nullptr,
+                                 keys::kClientSigContext, k.c_hs.span(), a->finished));  // R3, R4
     const std::uint8_t next_epoch = static_cast<std::uint8_t>(e.epoch_ + 1);
     LS_TRY(rekey_traffic(e, p, k, Role::server, e.suite_, next_epoch));
 
@@ -238,19 +210,8 @@ Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept 
     w.u16(0);  // no certificate in a re-key
     LS_TRY(w.status());
     LS_TRY(k.th.append(p, w.written()));  // R5
-    const std::size_t sig_at = w.size();
-    w.u16(static_cast<std::uint16_t>(slen));
-    Bytes sig = w.reserve(slen);
-    LS_TRY(w.status());
-    if (cert) {
-        std::uint8_t content[64];
-        LS_TRY(c.signer->sign(keys::signed_content(keys::kServerSigContext, k.th.span(), content), sig));
-    }
-    LS_TRY(k.th.append(p, {out + sig_at, 2 + slen}));  // R6
-    Bytes fin = w.reserve(wire::kFinishedLen);
-    LS_TRY(w.status());
-    LS_TRY(keys::finished_mac(p, k.s_hs.span(), k.th.span(), fin));
-    LS_TRY(k.th.append(p, fin));  // R7
+    LS_TRY(handshake::write_auth(p, k.th, cert ? c.signer : nullptr, keys::kServerSigContext, k.s_hs.span(),
+                                 w));  // R6, R7
     install_epoch(e, now);
     auto len = seal_in_place(e, k.tx, slot.buf, w.size());
     if (!len) return len.error();
@@ -271,12 +232,9 @@ Status I::on_rekey_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
     const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
     const std::size_t r5_len = wire::kInnerHeaderLen + 4 + 2;
     LS_TRY(k.th.append(p, {inner, r5_len}));  // R5
-    if (cert)
-        LS_TRY(verify_peer_sig(e, p, k, keys::kServerSigContext, a->sig, e.peer_key_alg_,
-                               {e.peer_key_, crypto::pubkey_len(static_cast<crypto::SigAlg>(e.peer_key_alg_))}));
-    LS_TRY(k.th.append(p, {inner + r5_len, 2 + a->sig.size()}));  // R6
-    LS_TRY(check_finished(p, k.s_hs, k, a->finished));
-    LS_TRY(k.th.append(p, a->finished));  // R7
+    const handshake::PeerKey server_key = peer_key(e);
+    LS_TRY(handshake::check_auth(p, k.th, {inner + r5_len, 2 + a->sig.size()}, cert ? &server_key : nullptr,
+                                 keys::kServerSigContext, k.s_hs.span(), a->finished));  // R6, R7
     install_epoch(e, now);
     e.state_ = e.request_outstanding_ ? State::wait_response : State::idle;
     e.awaiting_reply_ = e.request_outstanding_;

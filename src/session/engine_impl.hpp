@@ -16,6 +16,7 @@
 #include <new>
 #include <type_traits>
 
+#include "handshake/auth.hpp"
 #include "handshake/table.hpp"
 #include "keys/keys.hpp"
 #include "lockstep/engine.hpp"
@@ -111,6 +112,8 @@ struct Engine::Impl {
     static Status on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
     static Status on_rekey_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
     static bool rekey_due(Engine& e, Now now) noexcept;
+    // The peer's certificate key, remembered from the initial handshake.
+    static handshake::PeerKey peer_key(const Engine& e) noexcept;
 };
 
 // The best mutual choice under the published rule (spec §5.5): the highest

@@ -1,0 +1,44 @@
+#include "handshake/auth.hpp"
+
+#include "wire/wire.hpp"
+
+namespace lockstep::handshake {
+
+Status write_auth(crypto::Provider& p, keys::Transcript& th, crypto::Signer* signer, const char* context,
+                  ConstBytes secret, Writer& w) noexcept {
+    const std::size_t at = w.size();
+    const std::size_t slen = signer ? crypto::sig_len(signer->alg()) : 0;
+    w.u16(static_cast<std::uint16_t>(slen));
+    Bytes sig = w.reserve(slen);
+    LS_TRY(w.status());
+    if (signer) {
+        std::uint8_t content[64];
+        LS_TRY(signer->sign(keys::signed_content(context, th.span(), content), sig));
+    }
+    LS_TRY(th.append(p, w.written().subspan(at)));
+    Bytes fin = w.reserve(wire::kFinishedLen);
+    LS_TRY(w.status());
+    LS_TRY(keys::finished_mac(p, secret, th.span(), fin));
+    return th.append(p, fin);
+}
+
+Status check_auth(crypto::Provider& p, keys::Transcript& th, ConstBytes sig_field, const PeerKey* peer,
+                  const char* context, ConstBytes secret, ConstBytes finished) noexcept {
+    if (sig_field.size() < 2) return Err::truncated;
+    const ConstBytes sig = sig_field.subspan(2);
+    if (peer) {
+        if (sig.size() != crypto::sig_len(peer->alg)) return Err::bad_signature;
+        std::uint8_t content[64];
+        if (!p.verify(peer->alg, peer->key, keys::signed_content(context, th.span(), content), sig))
+            return Err::bad_signature;
+    } else if (!sig.empty()) {
+        return Err::bad_value;
+    }
+    LS_TRY(th.append(p, sig_field));
+    std::uint8_t expect[wire::kFinishedLen];
+    LS_TRY(keys::finished_mac(p, secret, th.span(), expect));
+    if (!ct_equal(expect, finished)) return Err::bad_mac;
+    return th.append(p, finished);
+}
+
+}  // namespace lockstep::handshake

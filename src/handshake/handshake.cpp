@@ -88,6 +88,25 @@ Result<Choice> negotiate(const wire::IdList& cv, const wire::IdList& cs, const w
     return c;
 }
 
+// Handshake secret and the epoch-0 traffic keys, once th2 is known (spec §5.1, §5.3).
+Result<keys::HandshakeSecret> I::handshake_keys(Engine& e, keys::EarlySecret&& early, keys::Secret32& shared) noexcept {
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    auto hs = keys::handshake_secret(p, std::move(early), mode_uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
+    shared.wipe();
+    if (!hs) return hs.error();
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
+    keylog(e, "th2", k.th.span());
+    keylog(e, "handshake secret", hs->s.span());
+    keylog(e, "c hs traffic", k.c_hs.span());
+    keylog(e, "s hs traffic", k.s_hs.span());
+    const bool client = e.cfg_.role == Role::client;
+    LS_TRY(record::derive(p, e.suite_, 0, (client ? k.c_hs : k.s_hs).span(), k.tx));
+    LS_TRY(record::derive(p, e.suite_, 0, (client ? k.s_hs : k.c_hs).span(), k.rx));
+    return hs;
+}
+
 // ---------------------------------------------------------------- client: HELLO
 Status I::client_start(Engine& e, Now now) noexcept {
     const Config& c = e.cfg_;
@@ -214,17 +233,8 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
         LS_TRY(w.status());
         LS_TRY(p.hmac(crypto::Hash::sha256, mk.span(), k.th.span(), {}, mac));
     }
-    auto hs = keys::handshake_secret(p, std::move(*early), mode_uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
+    auto hs = handshake_keys(e, std::move(*early), shared);
     if (!hs) return hs.error();
-    shared.wipe();
-    LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
-    LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
-    keylog(e, "th2", k.th.span());
-    keylog(e, "handshake secret", hs->s.span());
-    keylog(e, "c hs traffic", k.c_hs.span());
-    keylog(e, "s hs traffic", k.s_hs.span());
-    LS_TRY(record::derive(p, e.suite_, 0, k.s_hs.span(), k.tx));
-    LS_TRY(record::derive(p, e.suite_, 0, k.c_hs.span(), k.rx));
 
     // Sealed part: vec16 cert, vec16 sig, finished — written in place, then sealed.
     const bool cert = mode_uses_cert(e.mode_);
@@ -311,17 +321,8 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
         LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
         keylog(e, "ecdhe", shared.span());
     }
-    auto hs = keys::handshake_secret(p, std::move(*early), mode_uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
+    auto hs = handshake_keys(e, std::move(*early), shared);
     if (!hs) return hs.error();
-    shared.wipe();
-    LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
-    LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
-    keylog(e, "th2", k.th.span());
-    keylog(e, "handshake secret", hs->s.span());
-    keylog(e, "c hs traffic", k.c_hs.span());
-    keylog(e, "s hs traffic", k.s_hs.span());
-    LS_TRY(record::derive(p, e.suite_, 0, k.c_hs.span(), k.tx));
-    LS_TRY(record::derive(p, e.suite_, 0, k.s_hs.span(), k.rx));
 
     const std::size_t over = record::suite_overhead(e.suite_);
     if (h->sealed.size() < over || h->sealed.size() - over > e.inner_cap_) return Err::too_long;

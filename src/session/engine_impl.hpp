@@ -106,6 +106,8 @@ struct Engine::Impl {
     static Status client_start(Engine& e, Now now) noexcept;
     static Status on_hello(Engine& e, ConstBytes msg, Now now) noexcept;
     static Status on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept;
+    static Result<keys::HandshakeSecret> handshake_keys(Engine& e, keys::EarlySecret&& early,
+                                                        keys::Secret32& shared) noexcept;
     static Status on_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
     static Status start_rekey(Engine& e, Now now) noexcept;
     static Status on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept;

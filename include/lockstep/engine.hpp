@@ -165,7 +165,14 @@ private:
     Stats stats_{};
 
     // sequence numbers (spec §8.1)
-    std::uint32_t tx_seq_ = 0, tx_prev_seq_ = 0, tx_next_ = 0;
+    std::uint32_t tx_seq_ = 0, tx_next_ = 0;
+    std::uint32_t tx_recent_[4] = {};  // our last sent sequence numbers (acks may lag)
+    std::uint8_t tx_recent_pos_ = 0;
+    bool sent_recently(std::uint32_t seq) const noexcept {
+        for (auto s : tx_recent_)
+            if (s == seq) return true;
+        return false;
+    }
     std::uint32_t rx_seq_ = 0, rx_next_ = 0;
     MsgType rx_type_ = MsgType::hello;
     bool rx_any_ = false;

@@ -222,7 +222,8 @@ Engine::Kept& I::keep_slot(Engine& e) noexcept {
 }
 
 void I::commit_tx(Engine& e, MsgType, std::uint32_t seq, std::uint32_t nonce, bool awaits) noexcept {
-    e.tx_prev_seq_ = e.tx_seq_;
+    e.tx_recent_[e.tx_recent_pos_] = seq;
+    e.tx_recent_pos_ = static_cast<std::uint8_t>((e.tx_recent_pos_ + 1) % 4);
     e.tx_seq_ = seq;
     e.tx_next_ = seq + 1 + nonce;  // R5: advanced by the nonce the message carried
     e.awaiting_reply_ = awaits;
@@ -700,7 +701,9 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
         e.seq_refused_ = e.cfg_.policy == Policy::tolerant;
         return I::fault(e, Err::bad_sequence, now);
     }
-    const bool ack_ok = is_reply(m.type) ? m.ack == e.tx_seq_ : (m.ack == e.tx_seq_ || m.ack == e.tx_prev_seq_);
+    // A reply must answer our last message; anything else may have crossed up to
+    // three of ours (e.g. RESPONSE + CLOSE crossing DATA ACK + REQUEST).
+    const bool ack_ok = is_reply(m.type) ? m.ack == e.tx_seq_ : e.sent_recently(m.ack);
     if (!ack_ok) return I::fault(e, Err::bad_sequence, now);
     if (!t) return I::fault(e, Err::unexpected_message, now);
 

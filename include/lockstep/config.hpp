@@ -25,7 +25,7 @@ public:
     virtual std::span<const std::uint8_t> find(std::span<const std::uint8_t> identity) const noexcept = 0;
 };
 
-// Test and debugging aid ONLY: receives every secret the key schedule derives
+// Test and debugging aid ONLY: receives the secrets the key schedule derives
 // (like an SSLKEYLOGFILE). It defeats the protocol's security; production
 // configurations leave Config::insecure_key_log null. spec: PROTOCOL.md §14
 class InsecureKeyLog {

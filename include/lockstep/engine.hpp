@@ -167,30 +167,31 @@ private:
     // sequence numbers (spec §8.1)
     std::uint32_t tx_seq_ = 0, tx_next_ = 0;
     std::uint32_t tx_recent_[4] = {};  // our last sent sequence numbers (acks may lag)
-    std::uint8_t tx_recent_pos_ = 0;
+    std::uint8_t tx_recent_pos_ = 0, tx_recent_n_ = 0;
     bool sent_recently(std::uint32_t seq) const noexcept {
-        for (auto s : tx_recent_)
-            if (s == seq) return true;
+        for (std::uint8_t i = 0; i < tx_recent_n_; ++i)
+            if (tx_recent_[i] == seq) return true;
         return false;
     }
     std::uint32_t rx_seq_ = 0, rx_next_ = 0;
     MsgType rx_type_ = MsgType::hello;
     bool rx_any_ = false;
     std::uint32_t rx_recent_[4] = {};  // the last accepted sequence numbers (stale copies)
-    std::uint8_t rx_recent_pos_ = 0;
+    std::uint8_t rx_recent_pos_ = 0, rx_recent_n_ = 0;
     // Accept a new message from the peer (spec §8.1): the next one must carry
     // seq + 1 + the nonce this one carried.
     void commit_rx(std::uint32_t seq, MsgType type, std::uint32_t nonce) noexcept {
         rx_any_ = true;
         rx_recent_[rx_recent_pos_] = seq;
         rx_recent_pos_ = static_cast<std::uint8_t>((rx_recent_pos_ + 1) % 4);
+        if (rx_recent_n_ < 4) ++rx_recent_n_;
         rx_seq_ = seq;
         rx_type_ = type;
         rx_next_ = seq + 1 + nonce;
     }
     bool seen_recently(std::uint32_t seq) const noexcept {
-        for (auto s : rx_recent_)
-            if (s == seq && rx_any_) return true;
+        for (std::uint8_t i = 0; i < rx_recent_n_; ++i)
+            if (rx_recent_[i] == seq) return true;
         return false;
     }
 
@@ -205,8 +206,8 @@ private:
     std::uint64_t bytes_in_epoch_ = 0;
     bool request_outstanding_ = false;  // client: across a re-key
     bool stash_used_ = false;
-    bool stash_checked_ = false;
-    bool seq_refused_ = false;  // the record just opened was refused for its sequence number  // sequence already accepted (crossed a re-key)
+    bool stash_checked_ = false;  // the kept request's sequence was already accepted (crossed a re-key)
+    bool seq_refused_ = false;    // tolerant: the record just opened was refused for its seq; free its number
     Reason close_reason_ = Reason::normal;
     std::size_t stash_len_ = 0;
 

@@ -224,6 +224,7 @@ Engine::Kept& I::keep_slot(Engine& e) noexcept {
 void I::commit_tx(Engine& e, MsgType, std::uint32_t seq, std::uint32_t nonce, bool awaits) noexcept {
     e.tx_recent_[e.tx_recent_pos_] = seq;
     e.tx_recent_pos_ = static_cast<std::uint8_t>((e.tx_recent_pos_ + 1) % 4);
+    if (e.tx_recent_n_ < 4) ++e.tx_recent_n_;
     e.tx_seq_ = seq;
     e.tx_next_ = seq + 1 + nonce;  // R5: advanced by the nonce the message carried
     e.awaiting_reply_ = awaits;
@@ -437,6 +438,7 @@ Status I::handshake_step(Engine& e, Now now, FunctionRef step) noexcept {
             case Err::bad_sequence:
             case Err::expired:
             case Err::bad_mac:
+            case Err::unknown_psk:  // silent like a wrong MAC: no probing for identities
                 ks(e).th = saved;
                 if (e.tracer_) e.tracer_->on_fault(st.error(), false);
                 return {};
@@ -534,7 +536,8 @@ bool is_reply(MsgType t) noexcept {
 }
 
 std::uint32_t nonce_of(const wire::Inner& m) noexcept {
-    if ((m.type == MsgType::ack || m.type == MsgType::data_ack) && m.body.size() >= 4)
+    // ACK bodies start with the nonce; a DATA ACK body is exactly the nonce.
+    if ((m.type == MsgType::ack && m.body.size() >= 4) || (m.type == MsgType::data_ack && m.body.size() == 4))
         return load_be32(m.body.data());
     return 0;
 }
@@ -662,7 +665,9 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
         if (++e.rx_resends_ > 2 * e.cfg_.timers.max_resends) return I::fail(e, Err::resend_exhausted, now);
         const bool peer_ahead = m.seq != e.rx_seq_;  // they sent something we lack
         const bool ours_missing = !(e.kept_[1].used && e.kept_[1].seq == m.ack);
-        if (ours_missing) LS_TRY(I::retransmit_after(e, m.ack, now));
+        if (ours_missing) {
+            if (auto r = I::retransmit_after(e, m.ack, now); !r) return I::fail(e, r.error(), now);
+        }
         if (peer_ahead) return I::send_resend_last(e, now);
         return {};
     }
@@ -731,8 +736,8 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
             return {};
         }
         case Action::stash_request: {
-            if (m.body.size() > e.cfg_.max_data || (e.stash_used_ && e.stash_checked_))
-                return I::fail(e, Err::unexpected_message, now);
+            if (m.body.size() > e.cfg_.max_data) return I::fail(e, Err::too_long, now);
+            if (e.stash_used_ && e.stash_checked_) return I::fail(e, Err::unexpected_message, now);
             Writer w({e.stash_, e.inner_cap_});
             wire::encode_inner(m, 0, w);
             e.stash_len_ = w.size();

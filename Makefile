@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev openssl \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev libtomlplusplus-dev \
-  nlohmann-json3-dev clang-14 libclang-rt-14-dev valgrind spin
+  nlohmann-json3-dev python3 clang-14 libclang-rt-14-dev valgrind spin
 
 .PHONY: all deps configure build demo test bench clean
 

@@ -151,7 +151,8 @@ private:
         bool used = false;
         bool raw = false;  // a pre-key frame (HELLO / HELLO ACK) resent byte for byte
         MsgType type = MsgType::hello;
-        std::uint32_t seq = 0;
+        std::uint32_t seq = 0, ack = 0, ttl = 0, nonce = 0;  // for the trace of raw frames
+        std::uint32_t epoch = 0;
     };
 
     Config cfg_;

@@ -28,7 +28,7 @@ namespace lockstep::net {
 
 enum class Transport : std::uint8_t { tcp, udp };
 
-// The wall clock and monotonic clock as the engine's Now.
+// The engine's Now: steady_clock as Instant (ms since its epoch), system_clock as UnixTime.
 Now clock_now() noexcept;
 
 // TCP framing: a big-endian u16 length, then the message. A frame longer than
@@ -55,6 +55,8 @@ struct PeerInfo {
 using RequestHandler = std::function<std::vector<std::uint8_t>(std::span<const std::uint8_t> request,
                                                                 const PeerInfo& peer)>;
 // Optional per-connection tracer factory (trace lines); may return nullptr.
+// Called on the loop's thread when a connection is accepted; the tracer lives
+// as long as the connection.
 using TracerFactory = std::function<std::unique_ptr<Tracer>(const std::string& peer_address)>;
 
 struct ServerOptions {
@@ -117,7 +119,7 @@ class Client {
 public:
     Client(Config cfg, Transport t);
     ~Client();
-    void set_tracer(Tracer* t) noexcept;
+    void set_tracer(Tracer* t) noexcept;  // borrowed: must outlive the Client (its destructor sends CLOSE)
     // Resolves host:port, connects (TCP) and runs the handshake until done or timeout.
     // Errors: Err::invalid_argument (cannot resolve), Err::closed (refused, or the
     // handshake failed: see closed_event()), Err::timeout, Err::wrong_state (called twice).

@@ -166,6 +166,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
     KeyState& k = ks(e);
     auto h = wire::decode_hello(msg);
     if (!h) return h.error();
+    trace(e, false, wire::Inner{MsgType::hello, h->seq, 0, h->ttl, {}}, msg.size(), false);
     const wire::IdList sv = to_list(c.versions), ss = to_list(c.suites), sm = to_list(c.modes);
     auto choice = negotiate(h->versions, h->suites, h->modes, sv, ss, sm, !h->psk_id.empty(), h->kx == Kx::x25519);
     if (!choice) return choice.error();
@@ -297,6 +298,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
     KeyState& k = ks(e);
     auto h = wire::decode_hello_ack(msg);
     if (!h) return h.error();
+    trace(e, false, wire::Inner{MsgType::hello_ack, h->seq, h->ack, h->ttl, {}}, msg.size(), false);
     // The server may only pick what we offered.
     if (!c.versions.contains(h->version) || !c.suites.contains(h->suite) || !c.modes.contains(h->mode))
         return Err::downgrade;

@@ -4,7 +4,7 @@ namespace lockstep::handshake {
 
 using T = Transition;
 
-const std::array<Transition, 43> kTransitions = {{
+const std::array<Transition, 46> kTransitions = {{
     T{Role::client, State::wait_hello_ack, MsgType::hello_ack, Action::on_hello_ack, State::idle, State::idle},
     T{Role::client, State::idle, MsgType::hello, Action::on_rekey_hello, State::rekey_wait_ack, State::rekey_wait_ack},
     T{Role::client, State::wait_response, MsgType::hello, Action::on_rekey_hello, State::rekey_wait_ack, State::rekey_wait_ack},
@@ -42,12 +42,15 @@ const std::array<Transition, 43> kTransitions = {{
     T{Role::client, State::wait_close_ack, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
     T{Role::client, State::wait_close_ack, MsgType::data_response, Action::ignore, State::wait_close_ack, State::wait_close_ack},
     T{Role::client, State::wait_close_ack, MsgType::resend_last, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    T{Role::client, State::wait_close_ack, MsgType::hello, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    T{Role::client, State::wait_close_ack, MsgType::ack, Action::ignore, State::wait_close_ack, State::wait_close_ack},
     T{Role::server, State::wait_close_ack, MsgType::close_ack, Action::on_close_ack, State::closed, State::closed},
     T{Role::server, State::wait_close_ack, MsgType::close, Action::on_close, State::closed, State::closed},
     T{Role::server, State::wait_close_ack, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
     T{Role::server, State::wait_close_ack, MsgType::data_request, Action::ignore, State::wait_close_ack, State::wait_close_ack},
     T{Role::server, State::wait_close_ack, MsgType::data_ack, Action::ignore, State::wait_close_ack, State::wait_close_ack},
     T{Role::server, State::wait_close_ack, MsgType::resend_last, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    T{Role::server, State::wait_close_ack, MsgType::hello_ack, Action::ignore, State::wait_close_ack, State::wait_close_ack},
 }};
 
 std::optional<Transition> lookup(Role role, State from, MsgType msg) noexcept {

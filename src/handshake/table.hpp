@@ -29,7 +29,7 @@ enum class Action : std::uint8_t {
     on_close,              // both: send CLOSE ACK, closed
     on_close_ack,          // both: closed
     on_closed_without_ack, // both: closed
-    ignore,                // WAIT CLOSE ACK: late data is dropped silently
+    ignore,                // WAIT CLOSE ACK: what crossed our CLOSE is dropped (its seq still counts)
 };
 const char* action_name(Action a) noexcept;
 
@@ -43,7 +43,7 @@ struct Transition {
 };
 
 // The table. Kept in one place; tests walk every cell.
-extern const std::array<Transition, 43> kTransitions;
+extern const std::array<Transition, 46> kTransitions;
 
 std::optional<Transition> lookup(Role role, State from, MsgType msg) noexcept;
 

@@ -328,6 +328,8 @@ private:
         }
         if (c.timer) timers_.erase({*c.timer, c.id});
         c.timer.reset();
+        // A UDP connection is made by its HELLO: one the engine dropped leaves nothing to wait for.
+        if (c.t == Transport::udp && c.engine.state() == State::start) c.failed = c.dead = true;
         if (c.dead || c.engine.is_closed()) return remove(c);
         // The engine has no deadline before HELLO; the transport bounds that wait.
         const auto d = c.engine.state() == State::start ? std::optional(c.created + cfg_tcp_.timers.receive_timeout)

@@ -293,10 +293,31 @@ Status I::send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uin
     k.raw = true;
     k.type = meta.type;
     k.seq = meta.seq;
+    k.ack = meta.ack;
+    k.ttl = meta.ttl;
+    k.nonce = nonce;
+    k.epoch = e.epoch_;
     LS_TRY(queue_wire(e, {k.buf, len}, now));
-    trace(e, true, meta, len, false);
+    trace_raw(e, k, false);
     commit_tx(e, meta.type, meta.seq, nonce, awaits);
     return {};
+}
+
+void I::trace_raw(Engine& e, const Kept& k, bool retrans) noexcept {
+    // Raw frames are already sealed: trace from what was kept, never the bytes.
+    if (!e.tracer_) return;
+    TraceEntry t;
+    t.sent = true;
+    t.retransmission = retrans;
+    t.type = k.type;
+    t.seq = k.seq;
+    t.ack = k.ack;
+    t.ttl = k.ttl;
+    t.has_nonce = k.type == MsgType::ack;
+    t.nonce = k.nonce;
+    t.epoch = k.epoch;
+    t.wire_len = k.len;
+    e.tracer_->on_message(t);
 }
 
 Result<std::size_t> I::seal_in_place(Engine& e, record::DirectionKeys& k, std::uint8_t* buf,
@@ -317,16 +338,7 @@ Status I::retransmit(Engine& e, Kept& k, Now now) noexcept {
     if (!k.used) return {};
     if (k.raw) {
         LS_TRY(queue_wire(e, {k.buf, k.len}, now));
-        if (e.tracer_) {
-            TraceEntry t;
-            t.sent = true;
-            t.retransmission = true;
-            t.type = k.type;
-            t.seq = k.seq;
-            t.epoch = e.epoch_;
-            t.wire_len = k.len;
-            e.tracer_->on_message(t);
-        }
+        trace_raw(e, k, true);
         return {};
     }
     auto inner = wire::decode_inner({k.buf, k.len});
@@ -415,7 +427,8 @@ Status I::send_clear_close(Engine& e, Reason r, Now now) noexcept {
     wire::encode_clear_close(c, w);
     LS_TRY(w.status());
     LS_TRY(queue_wire(e, w.written(), now));
-    wire::Inner meta{MsgType::close, c.seq, c.ack, c.ttl, {}};
+    const std::uint8_t reason = static_cast<std::uint8_t>(r);
+    wire::Inner meta{MsgType::close, c.seq, c.ack, c.ttl, {&reason, 1}};
     trace(e, true, meta, w.size(), false);
     return {};
 }
@@ -609,7 +622,8 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             auto c = wire::decode_clear_close(msg);
             if (!c) return I::fault(*this, c.error(), now);
             if (state_ == State::wait_hello_ack || state_ == State::wait_ack) {
-                wire::Inner meta{MsgType::close, c->seq, c->ack, c->ttl, {}};
+                const std::uint8_t reason = static_cast<std::uint8_t>(c->reason);
+                wire::Inner meta{MsgType::close, c->seq, c->ack, c->ttl, {&reason, 1}};
                 I::trace(*this, false, meta, msg.size(), false);
                 I::enter_closed(*this, c->reason, true, false, Err::ok);
                 return {};

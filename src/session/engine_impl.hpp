@@ -97,6 +97,7 @@ struct Engine::Impl {
     static Status send_clear_close(Engine& e, Reason r, Now now) noexcept;
     static Status retransmit(Engine& e, Kept& k, Now now) noexcept;
     static void trace(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept;
+    static void trace_raw(Engine& e, const Kept& k, bool retrans) noexcept;
     static Status dispatch(Engine& e, const wire::Inner& m, Now now) noexcept;
     static void adopt_early_stash(Engine& e) noexcept;
     static Status process_stash(Engine& e, Now now) noexcept;

@@ -1,5 +1,5 @@
 // Messages that cross in flight, moved by hand between two engines so the
-// interleaving is exact (found with the real transports).
+// interleaving is exact (found with the real transports, tests/e2e/net_test).
 #include <gtest/gtest.h>
 
 #include "../support/sim.hpp"
@@ -34,7 +34,8 @@ std::optional<Event> closed_event(Engine& e) {
 // Strict policy, messages moved by hand: handshake plus one full exchange.
 struct Pair {
     Sim sim;
-    Pair() {
+    explicit Pair(std::uint32_t rekey_after_responses = 10) {
+        sim.server_cfg().rekey.after_responses = rekey_after_responses;
         sim.build();
         const Now now = sim.now();
         EXPECT_TRUE(sim.se().start(now));
@@ -48,7 +49,7 @@ struct Pair {
         EXPECT_TRUE(sim.se().send_response(Sim::body(4), now));
         give(sim.ce(), take(sim.se()), now);  // DATA RESPONSE
         give(sim.se(), take(sim.ce()), now);  // DATA ACK
-        EXPECT_EQ(sim.se().state(), State::idle);
+        EXPECT_EQ(sim.se().state(), rekey_after_responses == 1 ? State::rekey_wait_hello_ack : State::idle);
         drain();
     }
     void request() {
@@ -90,6 +91,34 @@ TEST(Crossing, CloseAfterResponseCrossingDataAckAndNextRequest) {
     ASSERT_TRUE(c) << "client rejected the CLOSE: " << err_name(s.ce().last_error());
     EXPECT_EQ(c->reason, Reason::shutdown);
     EXPECT_TRUE(c->acknowledged);
+}
+
+
+// The server closes (Server::stop: Reason::shutdown) while its re-key HELLO is
+// in flight. The client answers the HELLO with HELLO ACK, then accepts the
+// CLOSE and sends CLOSE ACK (it reports "shutdown, acknowledged"). The server,
+// in WAIT CLOSE ACK, rejects the HELLO ACK (a reply whose ack names the HELLO,
+// not the CLOSE: bad_sequence, fatal under strict) and then the CLOSE ACK (its
+// seq is past the refused HELLO ACK: bad_sequence). The server side never
+// closes cleanly; it ends at close_timeout (or the server's shutdown grace).
+// Seen in net_test Shutdown.StopMidExchange... with 4 busy clients (TCP and UDP).
+TEST(Crossing, CloseCrossingTheRekeyHelloAckIsAcknowledged) {
+    Pair p(1);  // the server re-keys after every response: its HELLO is queued now
+    Sim& s = p.sim;
+    const Msgs hello = take(s.se());
+    ASSERT_EQ(hello.size(), 1u);
+    ASSERT_TRUE(s.se().close(s.now(), Reason::shutdown));
+    const Msgs close = take(s.se());
+    give(s.ce(), hello, s.now());
+    const Msgs hello_ack = take(s.ce());
+    give(s.ce(), close, s.now());
+    const Msgs close_ack = take(s.ce());
+    auto c = closed_event(s.ce());
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c->acknowledged);
+    give(s.se(), hello_ack, s.now());
+    give(s.se(), close_ack, s.now());
+    EXPECT_TRUE(s.se().is_closed()) << state_name(s.se().state()) << ", last_error " << err_name(s.se().last_error());
 }
 
 }  // namespace

@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""lockstep e2e: the real `lockstep` CLI as separate processes over loopback.
+
+Usage: cli_e2e.py --lockstep PATH CASE...   (CASE: a name from CASES, or "all")
+
+Every case works in its own temporary directory with ephemeral ports, so cases
+run in parallel. Every wait is bounded (process timeouts, polling deadlines) and
+every server process is killed on every path. Standard library only.
+"""
+import argparse
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+WAIT = 30.0  # seconds: the longest any single command may take
+MODES = ["cert", "psk", "cert+psk", "psk-only"]
+READING = re.compile(r"^t=\d+ temp=-?\d+\.\d\d hum=\d+\.\d$")
+HELLO = r"hello\s+seq="  # "hello" padded, so "hello ack" does not match
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+class Env:
+    """A temporary directory with credentials made by the CLI itself."""
+
+    def __init__(self, exe, tmp):
+        self.exe = exe
+        self.tmp = tmp
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def run(self, *args, expect=None, timeout=WAIT):
+        p = subprocess.run([self.exe, *args], cwd=self.tmp, capture_output=True, text=True, timeout=timeout)
+        if expect is not None:
+            check(p.returncode == expect,
+                  f"lockstep {' '.join(args)}: exit {p.returncode}, expected {expect}\n"
+                  f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
+        return p
+
+    def error(self, args, code, pattern):
+        """Runs a command that must fail with `code` and one 'error:' line matching pattern."""
+        p = self.run(*args, expect=code)
+        lines = [l for l in p.stderr.splitlines() if l.strip() and not l.startswith("warning: ")]
+        check(len(lines) == 1 and lines[0].startswith("error: "),
+              f"lockstep {' '.join(args)}: expected one error line, got {p.stderr!r}")
+        check(re.search(pattern, lines[0]), f"lockstep {' '.join(args)}: {lines[0]!r} does not match {pattern!r}")
+        return lines[0]
+
+    def make_credentials(self):
+        self.run("ca", "init", "--out", "ca", expect=0)
+        self.run("ca", "init", "--out", "other-ca", "--subject", "Other CA", expect=0)
+        self.run("cert", "issue", "--ca", "ca", "--role", "server", "--subject", "server.test", "--out", "server",
+                 expect=0)
+        self.run("cert", "issue", "--ca", "ca", "--role", "client", "--subject", "device-1", "--out", "device",
+                 expect=0)
+        self.run("cert", "issue", "--ca", "other-ca", "--role", "client", "--subject", "intruder", "--out",
+                 "intruder", expect=0)
+        self.run("psk", "gen", "--out", "device.psk", "--id", "device-1", expect=0)
+        self.run("psk", "gen", "--out", "stranger.psk", "--id", "stranger", expect=0)
+
+    def client_creds(self):
+        return ["--cert", "device.cert", "--key", "device.key", "--ca", "ca", "--psk", "device.psk"]
+
+    def server_creds(self):
+        return ["--cert", "server.cert", "--key", "server.key", "--ca", "ca", "--psk", "device.psk"]
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise Fail(f"timed out waiting for {what}")
+
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+class Server:
+    """`lockstep serve` on ephemeral TCP and UDP ports; output goes to files (no pipe can fill)."""
+    count = 0
+
+    def __init__(self, env, *args):
+        Server.count += 1
+        self.env = env
+        self.out = env.path(f"serve{Server.count}.out")
+        self.err = env.path(f"serve{Server.count}.err")
+        with open(self.out, "w") as o, open(self.err, "w") as e:
+            self.p = subprocess.Popen([env.exe, "serve", "--tcp", "0", "--udp", "0", *args], cwd=env.tmp, stdout=o,
+                                      stderr=e, stdin=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: "listening" in read(self.out) or self.p.poll() is not None, 10, "the listening line")
+            m = re.search(r"^listening tcp=(\S+) udp=(\S+)$", read(self.out), re.M)
+            check(m is not None, f"serve printed no listening line: {read(self.out)!r} {read(self.err)!r}")
+        except BaseException:
+            self.kill()
+            raise
+        self.tcp, self.udp = m.group(1), m.group(2)
+
+    def addr(self, transport):
+        return self.tcp if transport == "tcp" else self.udp
+
+    def stop(self, timeout=10):
+        """SIGTERM; returns (exit code, seconds it took)."""
+        t0 = time.monotonic()
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise Fail("the server did not exit within 10 s of SIGTERM")
+        return rc, time.monotonic() - t0
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+def free_port():
+    """A loopback TCP port with nobody listening (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- cases
+def case_keys(env):
+    """ca init / cert issue / cert show / psk gen: files, modes, fields, verification."""
+    for f in ["ca/ca.key", "server.key", "device.key", "device.psk"]:
+        mode = stat.S_IMODE(os.stat(env.path(f)).st_mode)
+        check(mode == 0o600, f"{f} has mode {mode:o}, expected 600")
+    p = env.run("cert", "show", "server.cert", "--ca", "ca", expect=0)
+    for field in ["version:", "role:           server", "key alg:        ed25519", "subject:        server.test",
+                  "serial:         0x", "not before:", "not after:", "UTC", "issuer key id:", "public key:",
+                  "signature alg:  ed25519", "verifies:       yes"]:
+        check(field in p.stdout, f"cert show lacks {field!r}:\n{p.stdout}")
+    env.error(["cert", "show", "intruder.cert", "--ca", "ca"], 4, r"does not verify.*not issued by this CA")
+    p = env.run("cert", "show", "ca/ca.cert", expect=0)
+    check("self-signature: valid" in p.stdout, p.stdout)
+    env.run("cert", "issue", "--ca", "ca", "--role", "client", "--subject", "rsa-dev", "--out", "rsa", "--alg",
+            "rsa2048", expect=0)
+    p = env.run("cert", "show", "rsa.cert", "--ca", "ca", expect=0)
+    check("rsa2048" in p.stdout and "verifies:       yes" in p.stdout, p.stdout)
+    env.error(["psk", "gen", "--out", "device.psk"], 2, r"refusing to overwrite")
+    env.error(["ca", "init", "--out", "ca"], 2, r"refusing to overwrite")
+    env.error(["cert", "issue", "--ca", "nowhere", "--role", "server", "--subject", "x", "--out", "x"], 2,
+              r"not found")
+    env.error(["cert", "issue", "--ca", "ca", "--role", "admin", "--subject", "x", "--out", "x"], 1, r"role")
+    psk = read(env.path("device.psk"))
+    check(re.search(r"^id=device-1$", psk, re.M) and re.search(r"^key=[0-9a-f]{64}$", psk, re.M), psk)
+
+
+def case_modes(env):
+    """serve + request over TCP and UDP in every mode; responses arrive."""
+    with Server(env, "--mode", ",".join(MODES), *env.server_creds()) as srv:
+        for mode in MODES:
+            for tr in ["tcp", "udp"]:
+                p = env.run("request", srv.addr(tr), f"--{tr}", "--mode", mode, *env.client_creds(), "-n", "3",
+                            "--body", "m=2", "--summary", expect=0)
+                readings = [l for l in p.stdout.splitlines() if READING.match(l)]
+                check(len(readings) == 6, f"{mode}/{tr}: expected 6 readings, got:\n{p.stdout}")
+                check(f"mode {mode}," in p.stdout and "3 sent, 3 answered" in p.stdout, p.stdout)
+                check("clean (CLOSE, CLOSE ACK)" in p.stdout, p.stdout)
+                if mode == "psk-only":
+                    check("not forward secret" in p.stderr, f"request psk-only printed no warning: {p.stderr!r}")
+        rc, _ = srv.stop()
+        check(rc == 0, f"serve exited {rc}")
+        check("not forward secret" in read(srv.err), "serve with psk-only printed no warning")
+        check("8 established, 24 requests" in read(srv.out), read(srv.out))
+
+
+def case_trace(env):
+    """--trace: the seed's field notation on both ends, re-keys visible, no secret printed."""
+    with Server(env, "--mode", "cert+psk", *env.server_creds(), "--rekey-after", "2", "--trace") as srv:
+        p = env.run("request", srv.tcp, *env.client_creds(), "-n", "5", "--trace", "--summary", expect=0)
+        srv.stop()
+        client, server = p.stderr, read(srv.err)
+    check(len(re.findall(r"^\[client\] snd " + HELLO, client, re.M)) == 1, client)
+    check(len(re.findall(r"^\[client\] rcv " + HELLO, client, re.M)) == 2, client)
+    check(len(re.findall(r"^\[server 127\.0\.0\.1:\d+\] snd " + HELLO, server, re.M)) == 2, server)
+    check(re.search(r"^\[client\] snd hello\s+seq=0x[0-9a-f]{8} ttl=\d+ epoch=0 len=\d+$", client, re.M), client)
+    check(re.search(r"^\[client\] rcv data response\s+seq=0x[0-9a-f]{8} ack=0x[0-9a-f]{8} ttl=\d+ data=\d+ "
+                    r"epoch=\d+ len=\d+$", client, re.M), client)
+    check(re.search(r"^\[client\] snd data ack\s+seq=\S+ ack=\S+ ttl=\d+ nonce=0x[0-9a-f]{8} epoch", client, re.M),
+          client)
+    check(re.search(r"^\[client\] snd close\s+.* reason=normal ", client, re.M), client)
+    check(re.search(r"^\[client\] rcv close ack\s", client, re.M), client)
+    check("re-keys       2" in p.stdout, p.stdout)
+    key = re.search(r"^key=([0-9a-f]+)$", read(env.path("device.psk")), re.M).group(1)
+    for out in [p.stdout, client, server]:
+        check(key not in out and key[:16] not in out, "a trace printed the PSK")
+
+
+def case_errors(env):
+    """Every CLI error path: one clear line and its exit code."""
+    with Server(env, "--mode", "cert,psk", *env.server_creds()) as srv:
+        t, u = srv.tcp, srv.udp
+        env.error(["request", t, "--bogus"], 1, r"--bogus")
+        env.error(["request", t, "--mode", "nonsense", "--psk", "device.psk"], 1, r"unknown mode")
+        env.error(["serve", "--psk", "device.psk"], 1, r"--tcp PORT")
+        env.error(["request", t, "--mode", "cert", "--cert", "device.cert", "--key", "missing.key", "--ca", "ca"], 2,
+                  r"key file missing\.key not found")
+        with open(env.path("device.key"), "rb") as f, open(env.path("open.key"), "wb") as g:
+            g.write(f.read())
+        os.chmod(env.path("open.key"), 0o644)
+        env.error(["request", t, "--mode", "cert", "--cert", "device.cert", "--key", "open.key", "--ca", "ca"], 2,
+                  r"readable by group/others \(mode 0644\); run chmod 600")
+        with open(env.path("device.psk"), "rb") as f, open(env.path("open.psk"), "wb") as g:
+            g.write(f.read())
+        os.chmod(env.path("open.psk"), 0o640)
+        env.error(["request", t, "--psk", "open.psk"], 2, r"chmod 600")
+        with open(env.path("bad.cert"), "wb") as f:
+            f.write(b"\x01\x02garbage that is not a certificate")
+        env.error(["request", t, "--mode", "cert", "--cert", "bad.cert", "--key", "device.key", "--ca", "ca"], 2,
+                  r"certificate bad\.cert is malformed")
+        env.error(["request", t, "--mode", "cert", "--cert", "server.cert", "--key", "server.key", "--ca", "ca"], 2,
+                  r"not a client certificate")
+        with open(env.path("bad.toml"), "w") as f:
+            f.write("mode = [\n")
+        env.error(["serve", "--config", "bad.toml"], 2, r"config file bad\.toml:\d+:\d+")
+        with open(env.path("unknown.toml"), "w") as f:
+            f.write("tcp = 0\nfrobnicate = 1\n")
+        env.error(["serve", "--config", "unknown.toml"], 2, r"unknown key 'frobnicate'")
+
+        port = free_port()
+        env.error(["request", f"127.0.0.1:{port}", "--psk", "device.psk"], 3, r"refused")
+        env.error(["request", f"127.0.0.1:{port}", "--udp", "--timeout", "1000", "--psk", "device.psk"], 3,
+                  r"no answer")
+        # Wrong CA on the client: it rejects the server's certificate.
+        for tr, a in [("tcp", t), ("udp", u)]:
+            env.error(["request", a, f"--{tr}", "--mode", "cert", "--cert", "intruder.cert", "--key", "intruder.key",
+                       "--ca", "other-ca"], 4, r"authentication failed: .*not issued by our CA")
+            # The server rejects the client's certificate (issued by another CA).
+            env.error(["request", a, f"--{tr}", "--timeout", "2000", "--mode", "cert", "--cert", "intruder.cert",
+                       "--key", "intruder.key", "--ca", "ca"], 4, r"handshake failed|authentication failed")
+            if tr == "tcp":
+                env.error(["request", a, f"--{tr}", "--mode", "psk", "--psk", "stranger.psk"], 4,
+                          r"rejected our PSK \(identity 'stranger'")
+            else:  # a datagram server stays silent to a PSK it does not know (no identity probing)
+                env.error(["request", a, f"--{tr}", "--timeout", "1500", "--mode", "psk", "--psk", "stranger.psk"], 3,
+                          r"no answer .* does not answer a PSK identity or key it does not know")
+            env.error(["request", a, f"--{tr}", "--mode", "psk-only", "--psk", "device.psk"], 4,
+                      r"no_common_parameters")
+        rc, _ = srv.stop()
+        check(rc == 0, f"serve exited {rc}")
+    # Port in use.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        env.error(["serve", "--tcp", str(s.getsockname()[1]), "--psk", "device.psk"], 3, r"cannot listen")
+
+
+def case_sigterm(env):
+    """SIGTERM to the server mid-exchange: the client reports reason shutdown, the server exits 0 promptly."""
+    for tr in ["tcp", "udp"]:
+        with Server(env, "--psk", "device.psk") as srv:
+            out, err = env.path(f"client-{tr}.out"), env.path(f"client-{tr}.err")
+            with open(out, "w") as o, open(err, "w") as e:
+                c = subprocess.Popen([env.exe, "request", srv.addr(tr), f"--{tr}", "--psk", "device.psk", "-n", "500",
+                                      "--interval", "20", "--body", "m=1"], cwd=env.tmp, stdout=o, stderr=e)
+            try:
+                wait_for(lambda: len(read(out).splitlines()) >= 3, 10, "three responses")
+                rc, took = srv.stop()
+                check(rc == 0, f"{tr}: serve exited {rc} after SIGTERM")
+                check(took < 5, f"{tr}: serve took {took:.1f} s to stop")
+                crc = c.wait(timeout=WAIT)
+            finally:
+                if c.poll() is None:
+                    c.kill()
+                    c.wait(timeout=10)
+            check(crc == 5, f"{tr}: client exited {crc}, expected 5: {read(err)!r}")
+            check(re.search(r"^error: connection closed by the server \(reason shutdown\) during request \d+ of 500; "
+                            r"unanswered: \d+-500$", read(err), re.M), read(err))
+
+
+def case_unanswered(env):
+    """Exit 6: request 2 gets no response in time; the client goes on over a new connection."""
+    cmd = ('cmd:n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; '
+           'if [ $n -eq 2 ]; then sleep 1.5; fi; echo ok $n')
+    with Server(env, "--psk", "device.psk", "--source", cmd, "--cmd-timeout", "5000") as srv:
+        p = env.run("request", srv.tcp, "--psk", "device.psk", "-n", "4", "--timeout", "1000", "--summary", expect=6)
+        srv.stop()
+    check(re.search(r"^error: 1 of 4 requests unanswered: 2 \(request 2: no response within 1000 ms\)$", p.stderr,
+                    re.M), p.stderr)
+    check("ok 1" in p.stdout and "ok 3" in p.stdout and "ok 4" in p.stdout, p.stdout)
+
+
+def case_sources(env):
+    """file: and cmd: sources; a command that hangs is cut off, and the server stays responsive."""
+    with open(env.path("data.bin"), "wb") as f:
+        f.write(bytes(range(256)))
+    with Server(env, "--psk", "device.psk", "--source", "file:data.bin") as srv:
+        p = env.run("request", srv.tcp, "--psk", "device.psk", expect=0)
+        check(p.stdout.strip() == "hex:" + bytes(range(256)).hex(), p.stdout)
+    with Server(env, "--psk", "device.psk", "--source", "cmd:tr a-z A-Z") as srv:
+        p = env.run("request", srv.udp, "--udp", "--psk", "device.psk", "--body", "hello lockstep", expect=0)
+        check(p.stdout.strip() == "HELLO LOCKSTEP", p.stdout)
+    with Server(env, "--psk", "device.psk", "--source", "cmd:sleep 30", "--cmd-timeout", "300") as srv:
+        t0 = time.monotonic()
+        p = env.run("request", srv.tcp, "--psk", "device.psk", "-n", "2", expect=0)
+        check(time.monotonic() - t0 < 5, "a hanging command held the server")
+        check(p.stdout.count("error: command timed out after 300 ms") == 2, p.stdout)
+        rc, took = srv.stop()
+        check(rc == 0 and took < 5, f"serve exited {rc} after {took:.1f} s")
+    with Server(env, "--psk", "device.psk", "--source", "cmd:exit 3") as srv:
+        p = env.run("request", srv.tcp, "--psk", "device.psk", expect=0)
+        check("error: command exited with status 3" in p.stdout, p.stdout)
+
+
+def case_config(env):
+    """--config: TOML keys as flags, several PSK identities, flags win."""
+    with open(env.path("server.toml"), "w") as f:
+        f.write('mode = ["psk", "cert+psk"]\ncert = "server.cert"\nkey = "server.key"\nca = "ca"\n'
+                'source = "sensor:4"\nrekey-after = 3\n'
+                '[[psks]]\nfile = "device.psk"\n[[psks]]\nfile = "stranger.psk"\nid = "second"\n')
+    with Server(env, "--config", "server.toml", "--source", "sensor:1") as srv:
+        p = env.run("request", srv.tcp, "--psk", "stranger.psk", "--psk-id", "second", "-n", "4", "--summary",
+                    expect=0)
+        readings = [l for l in p.stdout.splitlines() if READING.match(l)]
+        check(len(readings) == 4, f"the --source flag did not win over the config file:\n{p.stdout}")
+        check("re-keys       1" in p.stdout, p.stdout)
+        env.run("request", srv.udp, "--udp", *env.client_creds(), "--mode", "cert+psk", expect=0)
+        with open(env.path("client.toml"), "w") as f:
+            f.write('psk = "device.psk"\ncount = 2\nsummary = true\n')
+        p = env.run("request", srv.tcp, "--config", "client.toml", expect=0)
+        check("2 sent, 2 answered" in p.stdout, p.stdout)
+
+
+def case_demo(env):
+    """lockstep demo: exit 0; per connection three HELLOs (1 sent by the client, 2 re-keys by the server)."""
+    p = env.run("demo", timeout=120, expect=0)
+    out = p.stdout
+    parts = re.split(r"^== \d+\. ", out, flags=re.M)
+    conns = [s for s in parts if s.startswith("TCP:") or s.startswith("UDP:")]
+    check(len(conns) == 2, f"demo output has no TCP and UDP sections:\n{out[-3000:]}")
+    for sec in conns:
+        name = sec[:3]
+        snd = re.findall(r"^\[(client|server [^\]]+)\] snd " + HELLO, sec, re.M)
+        check(len(snd) == 3, f"{name}: {len(snd)} 'snd hello' lines, expected 3")
+        check(snd.count("client") == 1, f"{name}: the client sent {snd.count('client')} HELLOs")
+        check(len(re.findall(r"^\[client\] rcv " + HELLO, sec, re.M)) == 2, f"{name}: client received != 2 HELLOs")
+        check("25 sent, 25 answered" in sec and "re-keys       2" in sec, f"{name}: summary missing")
+        check("clean (CLOSE, CLOSE ACK)" in sec, f"{name}: no clean close")
+    check("demo finished: 50 of 50 requests answered" in out, out[-1000:])
+    check(not re.search(r"^key=", out, re.M), "the demo printed a PSK")
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lockstep", required=True, help="path to the lockstep binary")
+    ap.add_argument("cases", nargs="+", help="case names, or all: " + ", ".join(CASES))
+    args = ap.parse_args()
+    names = list(CASES) if args.cases == ["all"] else args.cases
+    failed = 0
+    for name in names:
+        if name not in CASES:
+            print(f"unknown case {name}", file=sys.stderr)
+            return 2
+        with tempfile.TemporaryDirectory(prefix=f"lockstep-e2e-{name}-") as tmp:
+            env = Env(os.path.abspath(args.lockstep), tmp)
+            t0 = time.monotonic()
+            try:
+                env.make_credentials()
+                CASES[name](env)
+                print(f"PASS {name} ({time.monotonic() - t0:.1f} s)")
+            except (Fail, subprocess.TimeoutExpired) as e:
+                failed += 1
+                print(f"FAIL {name}: {e}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -278,5 +278,106 @@ TEST(BitFlip, EverySingleBitFlipIsRejected) {
     }
 }
 
+// Every truncation of every message of a full exchange is rejected (strict).
+TEST(Truncation, EveryTruncatedMessageIsRejected) {
+    Sim ref({.seed = 51});
+    ref.build();
+    ASSERT_TRUE(ref.handshake());
+    ASSERT_EQ(ref.exchange(2), 2);
+    ASSERT_TRUE(ref.close_from_client());
+    const std::size_t messages = ref.wire_log.size();
+    for (std::size_t i = 0; i < messages; ++i)
+        for (std::size_t keep : {std::size_t{0}, std::size_t{1}, std::size_t{6}, ref.wire_log[i].bytes.size() / 2,
+                                 ref.wire_log[i].bytes.size() - 1}) {
+            Sim sim({.seed = 51});
+            std::size_t seen = 0;
+            sim.hook = [&](Dir, Buf& b) {
+                if (seen++ == i) b.resize(keep);
+                return Verdict::deliver;
+            };
+            sim.build();
+            sim.start();
+            sim.run_until([&] { return sim.client().handshakes == 1 || sim.client().closed; }, 200'000);
+            if (sim.client().handshakes == 1 && !sim.client().closed) {
+                sim.exchange(2);
+                if (!sim.client().closed) sim.close_from_client();
+            }
+            sim.run_until([&] { return sim.client().closed && sim.server().closed; }, 400'000);
+            EXPECT_TRUE(!sim.client().faults.empty() || !sim.server().faults.empty())
+                << "message " << i << " cut to " << keep;
+        }
+}
+
+// Reflection: a party's own messages sent back to it are rejected.
+TEST(Reflection, OwnMessagesReflectedBackAreRejected) {
+    for (Mode m : kModes) {
+        SCOPED_TRACE(mode_name(m));
+        Sim sim({.mode = m});
+        sim.build();
+        ASSERT_TRUE(sim.handshake());
+        ASSERT_EQ(sim.exchange(1), 1);
+        Buf own;  // the client's last record (its DATA ACK)
+        for (const auto& p : sim.wire_log)
+            if (p.dir == Dir::c2s && p.bytes[0] == 0x17) own = p.bytes;
+        sim.inject(Dir::s2c, own);
+        sim.run_until([&] { return !sim.client().faults.empty(); }, 1000);
+        ASSERT_FALSE(sim.client().faults.empty());
+        EXPECT_EQ(sim.client().faults.front(), Err::bad_mac);  // other direction's key
+        EXPECT_EQ(sim.client().responses, 1);
+    }
+}
+
+// A forged (unauthenticated) CLOSE cannot end an established connection; a
+// replayed authenticated CLOSE is caught as a replay.
+TEST(ForgedClose, ClearCloseAfterTheHandshakeIsIgnoredAndReplayedCloseRejected) {
+    Sim sim;
+    sim.build();
+    ASSERT_TRUE(sim.handshake());
+    const Buf forged{0x08, 0x00, 0, 0, 0, 1, 0, 0, 0, 2, 0x7f, 0xff, 0xff, 0xff};
+    sim.inject(Dir::s2c, forged);
+    sim.inject(Dir::c2s, forged);
+    EXPECT_EQ(sim.exchange(1), 1);
+    EXPECT_FALSE(sim.client().closed);
+    EXPECT_FALSE(sim.server().closed);
+
+    // A CLOSE recorded from another run of the same connection parameters is a
+    // different key; a CLOSE replayed within the connection is a duplicate record.
+    Sim a({.seed = 61});
+    a.build();
+    ASSERT_TRUE(a.handshake());
+    ASSERT_TRUE(a.close_from_client());
+    Buf close;
+    for (const auto& p : a.wire_log)
+        if (p.dir == Dir::c2s && p.bytes[0] == 0x17) close = p.bytes;  // the CLOSE is the last
+    Sim b({.seed = 62});
+    b.build();
+    ASSERT_TRUE(b.handshake());
+    b.inject(Dir::c2s, close);
+    b.run_until([&] { return !b.server().faults.empty(); }, 1000);
+    ASSERT_FALSE(b.server().faults.empty());
+    EXPECT_EQ(b.server().faults.front(), Err::bad_mac);
+}
+
+// Every message of a connection (each type, from every state it was sent in)
+// delivered again later in the same connection is refused and changes nothing.
+TEST(Injection, EveryEarlierMessageInjectedLaterIsRefused) {
+    Sim ref({.seed = 71});
+    ref.build();
+    ASSERT_TRUE(ref.handshake());
+    ASSERT_EQ(ref.exchange(12), 12);  // includes a re-key
+    const auto log = ref.wire_log;
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        Sim sim({.seed = 71});  // the same connection, deterministically
+        sim.build();
+        ASSERT_TRUE(sim.handshake());
+        ASSERT_EQ(sim.exchange(12), 12);
+        sim.inject(log[i].dir, log[i].bytes);
+        sim.run_until([&] { return !sim.client().faults.empty() || !sim.server().faults.empty(); }, 1000);
+        EXPECT_TRUE(!sim.client().faults.empty() || !sim.server().faults.empty()) << "message " << i;
+        EXPECT_EQ(sim.server().requests, 12) << "message " << i;
+        EXPECT_EQ(sim.client().responses, 12) << "message " << i;
+    }
+}
+
 }  // namespace
 }  // namespace lockstep::sim

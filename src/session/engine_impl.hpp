@@ -51,7 +51,9 @@ struct Engine::Impl {
     static void keylog(Engine& e, const char* label, ConstBytes v) noexcept {
         if (e.cfg_.insecure_key_log) e.cfg_.insecure_key_log->on_secret(label, e.epoch_, v);
     }
-    static KeyState& ks(Engine& e) noexcept { return *std::launder(reinterpret_cast<KeyState*>(e.keystate_)); }
+    static KeyState& ks(Engine& e) noexcept {
+        return *std::launder(static_cast<KeyState*>(static_cast<void*>(e.keystate_)));
+    }
     static crypto::Provider& P(Engine& e) noexcept { return *e.cfg_.provider; }
 
     // ---- session (src/session/engine.cpp)

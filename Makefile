@@ -40,7 +40,13 @@ demo: build
 	$(BUILD)/tools/lockstep demo
 
 bench: build
-	@echo "benchmarks: see bench/ (not built yet)"
+	@# Release build in build-bench (not $(BUILD)); QUICK=1: 2 runs, smaller sizes (< 2 min). docs/PERFORMANCE.md
+	cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BENCH=ON $(CMAKE_FLAGS)
+	cmake --build build-bench -j $(JOBS) --target bench_handshake bench_rekey bench_record bench_wire bench_memory
+	mkdir -p $(BUILD)/bench && rm -f $(BUILD)/bench/summary.json
+	set -e; for b in bench_handshake bench_rekey bench_record bench_wire bench_memory; do \
+	  build-bench/bench/$$b $(if $(QUICK),--quick,) --json $(BUILD)/bench/summary.json; done
+	@echo "summary: $(BUILD)/bench/summary.json"
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,127 @@
+// bench_handshake — full handshakes per second on one core, both roles in one
+// process over memory, per mode; against OpenSSL TLS 1.3 (mutual auth, Ed25519
+// certificates, X25519, memory BIOs) and against the crypto-only floor (the
+// exact primitive calls one lockstep handshake makes, recorded and replayed).
+#include "common.hpp"
+
+using namespace bench;
+
+namespace {
+
+// Runs fn repeatedly for at least `secs`; returns operations per second.
+template <class F>
+double rate(double secs, F&& fn) {
+    long n = 0;
+    auto t0 = Clock::now();
+    double el = 0;
+    do {
+        for (int i = 0; i < 8; ++i) fn();
+        n += 8;
+        el = seconds_since(t0);
+    } while (el < secs);
+    return static_cast<double>(n) / el;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Args a = parse_args(argc, argv);
+    const double secs = a.quick ? 0.15 : 0.6;
+    const auto& cases = mode_cases();
+    const std::size_t M = cases.size();
+
+    Recorder rec;
+    OnePsk store;
+    TlsWorld tls;
+
+    struct PerMode {
+        RecordingProvider pc, ps;
+        std::unique_ptr<RecordingSigner> csig, ssig;
+        PairConfig cfg;
+        Pair pair;
+        std::vector<Call> calls;
+        long counts[kOps] = {};
+        std::vector<double> hs, floor;
+        PerMode(Recorder& r) : pc(r), ps(r) {}
+    };
+    std::vector<std::unique_ptr<PerMode>> pm;
+    for (const ModeCase& m : cases) {
+        auto p = std::make_unique<PerMode>(rec);
+        crypto::Signer *cs = nullptr, *ss = nullptr;
+        if (mode_uses_cert(m.mode)) {
+            const Creds& cr = creds(m.alg);
+            p->csig = std::make_unique<RecordingSigner>(rec, *cr.client_key);
+            p->ssig = std::make_unique<RecordingSigner>(rec, *cr.server_key);
+            cs = p->csig.get();
+            ss = p->ssig.get();
+        }
+        p->cfg = pair_config(m, p->pc, p->ps, cs, ss, store);
+        // Record the primitive calls of one handshake (both roles).
+        rec.reset();
+        rec.recording = true;
+        p->pair.make(p->cfg.c, p->cfg.s);
+        if (!p->pair.handshake()) die("lockstep handshake failed");
+        rec.recording = false;
+        p->calls = rec.calls;
+        std::copy(std::begin(rec.counts), std::end(rec.counts), std::begin(p->counts));
+        Buf scratch;
+        if (!replay(p->pc.real(), p->calls, scratch)) die("replay of recorded primitives failed");
+        pm.push_back(std::move(p));
+    }
+    {
+        TlsPair t(tls);
+        if (!t.handshake()) die("TLS 1.3 handshake failed");
+    }
+
+    std::vector<double> tls_rates;
+    for (int r = 0; r < a.runs; ++r) {
+        tls_rates.push_back(rate(secs, [&] {
+            TlsPair t(tls);
+            if (!t.handshake()) die("TLS 1.3 handshake failed");
+        }));
+        for (std::size_t i = 0; i < M; ++i) {
+            PerMode& p = *pm[i];
+            p.hs.push_back(rate(secs, [&] {
+                p.pair.make(p.cfg.c, p.cfg.s);
+                if (!p.pair.handshake()) die("lockstep handshake failed");
+            }));
+            Buf scratch;
+            crypto::openssl::OpenSslProvider fp;
+            p.floor.push_back(rate(secs, [&] { (void)replay(fp, p.calls, scratch); }));
+        }
+    }
+
+    std::printf("\nbench_handshake: full handshakes/s, one core, client+server in one process over memory\n");
+    note_noise(a);
+    Stat ts = stat_of(tls_rates);
+    std::printf("baseline: OpenSSL %s TLS 1.3, mutual auth, Ed25519 certs, X25519, TLS_AES_256_GCM_SHA384, "
+                "no tickets: %.0f hs/s [%.0f..%.0f]\n\n",
+                OpenSSL_version(OPENSSL_VERSION_STRING), ts.median, ts.min, ts.max);
+    std::printf("%-18s %10s %17s %12s %9s %11s\n", "mode", "hs/s", "[min..max]", "floor hs/s", "vs TLS", "of floor");
+    rule(84);
+    for (std::size_t i = 0; i < M; ++i) {
+        PerMode& p = *pm[i];
+        Stat hs = stat_of(p.hs), fl = stat_of(p.floor);
+        double r_tls = hs.median / ts.median, r_floor = hs.median / fl.median;
+        std::printf("%-18s %10.0f  [%6.0f..%6.0f] %12.0f %8.2fx %10.0f%%\n", cases[i].name, hs.median, hs.min, hs.max,
+                    fl.median, r_tls, 100 * r_floor);
+        std::string n = std::string("handshake/") + cases[i].name;
+        json_metric(a, n + "/vs_tls13", hs.median, ts.median, "openssl-tls13-mutual-ed25519-x25519", r_tls, "handshakes/s", hs);
+        json_metric(a, n + "/vs_floor", hs.median, fl.median, "crypto-floor-replay", r_floor, "handshakes/s", hs);
+    }
+    std::printf("\n'vs TLS' = lockstep hs/s / TLS hs/s (higher is better); 'of floor' = lockstep hs/s / floor hs/s\n"
+                "(100%% = the engine adds nothing beyond its primitive calls).\n");
+
+    std::printf("\nprimitive calls per handshake (client + server), counted by a recording Provider/Signer:\n");
+    std::printf("%-18s", "mode");
+    for (int o = 0; o < kOps; ++o) std::printf(" %8.8s", op_name(static_cast<Op>(o)));
+    std::printf("\n");
+    rule(18 + 9 * kOps);
+    for (std::size_t i = 0; i < M; ++i) {
+        std::printf("%-18s", cases[i].name);
+        for (int o = 0; o < kOps; ++o) std::printf(" %8ld", pm[i]->counts[o]);
+        std::printf("\n");
+    }
+    std::printf("(x25519_keygen = ephemeral keygen; verify includes certificate-chain checks)\n");
+    return 0;
+}

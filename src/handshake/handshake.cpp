@@ -267,20 +267,23 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
 
 namespace {
 
-// Verify a peer certificate and remember its key and subject.
-Status accept_peer_cert(crypto::Provider& p, const Config& c, ConstBytes cert, CertRole role,
-                        Now now, std::uint8_t* key_out, std::uint8_t& alg_out, std::uint8_t* subj_out,
-                        std::size_t& subj_len) noexcept {
-    auto pc = certs::verify(p, cert, c.ca_certificate, role, now.wall.seconds(), c.insecure_skip_cert_validity);
+}  // namespace
+
+// Cert modes carry a certificate and a signature, PSK modes neither. A peer
+// certificate is verified against the CA and its key and subject remembered.
+Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, Now now) noexcept {
+    const bool want = mode_uses_cert(e.mode_);
+    if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
+    if (!want) return {};
+    const Config& c = e.cfg_;
+    auto pc = certs::verify(P(e), cert, c.ca_certificate, role, now.wall.seconds(), c.insecure_skip_cert_validity);
     if (!pc) return pc.error();
-    std::memcpy(key_out, pc->pubkey.data(), pc->pubkey.size());
-    alg_out = static_cast<std::uint8_t>(pc->key_alg);
-    std::memcpy(subj_out, pc->subject.data(), pc->subject.size());
-    subj_len = pc->subject.size();
+    std::memcpy(e.peer_key_, pc->pubkey.data(), pc->pubkey.size());
+    e.peer_key_alg_ = static_cast<std::uint8_t>(pc->key_alg);
+    std::memcpy(e.peer_subject_, pc->subject.data(), pc->subject.size());
+    e.peer_subject_len_ = pc->subject.size();
     return {};
 }
-
-}  // namespace
 
 handshake::PeerKey I::peer_key(const Engine& e) noexcept {
     const auto alg = static_cast<crypto::SigAlg>(e.peer_key_alg_);
@@ -336,10 +339,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
     if (!auth) return auth.error();
 
     const bool cert = mode_uses_cert(e.mode_);
-    if (cert != !auth->cert.empty() || cert != !auth->sig.empty()) return Err::bad_value;
-    if (cert)
-        LS_TRY(accept_peer_cert(p, c, auth->cert, CertRole::server, now, e.peer_key_, e.peer_key_alg_,
-                                e.peer_subject_, e.peer_subject_len_));
+    LS_TRY(accept_peer_cert(e, auth->cert, auth->sig, CertRole::server, now));
     LS_TRY(k.th.append(p, pt.first(2 + auth->cert.size())));  // T3
     const handshake::PeerKey server_key = peer_key(e);
     LS_TRY(handshake::check_auth(p, k.th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()),
@@ -403,16 +403,12 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
 
 // ---------------------------------------------------------------- server: ACK
 Status I::on_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
-    const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     auto a = wire::decode_ack_body(m.body);
     if (!a) return a.error();
     const bool cert = mode_uses_cert(e.mode_);
-    if (cert != !a->cert.empty() || cert != !a->sig.empty()) return Err::bad_value;
-    if (cert)
-        LS_TRY(accept_peer_cert(p, c, a->cert, CertRole::client, now, e.peer_key_, e.peer_key_alg_,
-                                e.peer_subject_, e.peer_subject_len_));
+    LS_TRY(accept_peer_cert(e, a->cert, a->sig, CertRole::client, now));
     const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
     const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
     LS_TRY(k.th.append(p, {inner, t6_len}));  // T6

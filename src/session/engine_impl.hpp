@@ -117,6 +117,7 @@ struct Engine::Impl {
     static Status on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
     static Status on_rekey_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
     static bool rekey_due(Engine& e, Now now) noexcept;
+    static Status accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, Now now) noexcept;
     // The peer's certificate key, remembered from the initial handshake.
     static handshake::PeerKey peer_key(const Engine& e) noexcept;
 };

@@ -88,7 +88,9 @@ struct Config {
     // cert modes
     crypto::Signer* signer = nullptr;             // our private key
     std::span<const std::uint8_t> certificate;    // our certificate (wire encoding)
-    std::span<const std::uint8_t> ca_certificate; // the trust anchor (self-signed CA certificate)
+    // The trust anchor (self-signed CA certificate). Its self-signature is not
+    // re-checked per handshake: check it once when loading (certs::verify_ca).
+    std::span<const std::uint8_t> ca_certificate;
     // For devices without a real-time clock only: skip certificate validity dates.
     bool insecure_skip_cert_validity = false;
 

@@ -72,8 +72,12 @@ Result<wire::Cert> verify_ca(crypto::Provider& p, ConstBytes ca_cert) noexcept {
 
 Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
                           std::int64_t now_unix_seconds, bool skip_validity) noexcept {
-    auto ca = verify_ca(p, ca_cert);
-    if (!ca) return ca.error();
+    // The CA certificate is the configured trust anchor: its role is checked
+    // here, its self-signature once when it is loaded (verify_ca), not on every
+    // handshake — a self-signature adds no trust to an anchor.
+    auto ca = wire::decode_cert(ca_cert);
+    if (!ca) return Err::bad_certificate;
+    if (ca->role != CertRole::ca) return Err::cert_wrong_role;
     auto c = wire::decode_cert(cert);
     if (!c) return Err::bad_certificate;
     auto id = key_id(p, ca->key_alg, ca->pubkey);

@@ -17,8 +17,10 @@ Result<std::size_t> issue(crypto::Provider& p, crypto::Signer& issuer, wire::Cer
 // Checks a CA certificate: role CA, self-issued, self-signed.
 Result<wire::Cert> verify_ca(crypto::Provider& p, ConstBytes ca_cert) noexcept;
 
-// Checks `cert` against the CA certificate: issuer key id, CA signature, role,
-// and (unless skip_validity) that now lies within [not_before, not_after].
+// Checks `cert` against the CA certificate (the trust anchor, whose own
+// signature the application checks once with verify_ca when loading it):
+// issuer key id, CA signature, role, and (unless skip_validity) that now lies
+// within [not_before, not_after] of both certificates.
 Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
                           std::int64_t now_unix_seconds, bool skip_validity) noexcept;
 

@@ -48,5 +48,29 @@ bench: build
 	  build-bench/bench/$$b $(if $(QUICK),--quick,) --json $(BUILD)/bench/summary.json; done
 	@echo "summary: $(BUILD)/bench/summary.json"
 
+# Sanitizers and fuzzing (tests/fuzz/CMakeLists.txt).
+#   make test-sanitize   the whole CTest suite under ASan+UBSan (g++) in $(ASAN_BUILD)
+#   make fuzz            libFuzzer targets (clang-14, ASan+UBSan) in $(FUZZ_BUILD): replay
+#                        the seed corpora, then run each target FUZZ_SECONDS (default 60)
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+.PHONY: fuzz test-sanitize
+
+test-sanitize: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOCKSTEP_WERROR=ON \
+	  -DLOCKSTEP_SANITIZE=address,undefined $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DLOCKSTEP_FUZZ=ON $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) --target lockstep_fuzz -j $(JOBS)
+	cd $(FUZZ_BUILD) && ctest -L fuzz -R _replay --output-on-failure
+	tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
 	rm -rf $(BUILD)

@@ -192,10 +192,10 @@ Status Engine::on_timeout(Now now) noexcept {
     if (cfg_.role == Role::server && state_ == State::idle && I::rekey_due(*this, now))
         return I::start_rekey(*this, now);
     if (awaiting_reply_ && cfg_.policy == Policy::tolerant) {
-        if (resends_ >= t.max_resends) return I::fail(*this, Err::resend_exhausted, now);
-        ++resends_;
         // Before keys exist the handshake message itself is resent; afterwards RESEND LAST.
         if (state_ == State::wait_hello_ack || state_ == State::wait_ack) {
+            if (resends_ >= t.max_resends) return I::fail(*this, Err::resend_exhausted, now);
+            ++resends_;
             ++stats_.retransmissions;
             return I::retransmit(*this, kept_[1], now);
         }
@@ -364,6 +364,10 @@ Status I::retransmit_after(Engine& e, std::uint32_t ack, Now now) noexcept {
 }
 
 Status I::send_resend_last(Engine& e, Now now) noexcept {
+    // At most max_resends RESEND LAST in a row, whatever prompted them (timer,
+    // a refused message, or the peer's own RESEND LAST); progress resets the count.
+    if (e.resends_ >= e.cfg_.timers.max_resends) return fail(e, Err::resend_exhausted, now);
+    ++e.resends_;
     wire::Inner m;
     m.type = MsgType::resend_last;
     m.seq = e.tx_seq_;
@@ -478,8 +482,6 @@ Status I::fault(Engine& e, Err err, Now now) noexcept {
             case Err::unexpected_message:
                 if (e.tracer_) e.tracer_->on_fault(err, false);
                 if (!e.established()) return {};  // nothing authenticated to answer with
-                if (e.resends_ >= e.cfg_.timers.max_resends) return fail(e, Err::resend_exhausted, now);
-                ++e.resends_;
                 return send_resend_last(e, now);
             default: break;
         }
@@ -690,6 +692,14 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
     // number still counts, so the peer's CLOSE ACK that follows it fits.
     if (t && t->action == Action::ignore) {
         if (m.seq == e.rx_next_) e.commit_rx(m.seq, m.type, nonce_of(m));
+        return {};
+    }
+
+    // A CLOSE ACK that acknowledges our CLOSE ends the close even if a message
+    // of the peer before it was refused (e.g. a CLOSE of its own, reordered).
+    if (e.state_ == State::wait_close_ack && m.type == MsgType::close_ack && m.ack == e.tx_seq_ && t) {
+        if (auto b = wire::decode_empty_body(m.body); !b) return I::fail(e, b.error(), now);
+        I::enter_closed(e, e.close_reason_, false, true, e.fatal_);
         return {};
     }
 

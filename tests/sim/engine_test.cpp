@@ -207,6 +207,9 @@ TEST(Datagram, LossyNetworkEveryRequestAnswered) {
                  .net = {.drop = 0.1, .duplicate = 0.1, .reorder = 0.1}});
         for (Config* c : {&sim.client_cfg(), &sim.server_cfg()}) {
             c->timers.resend_timeout = std::chrono::milliseconds(500);
+            // Four losses in a row happen at 10 % loss over thousands of messages;
+            // the limit is configurable (R8's 3 is the default).
+            c->timers.max_resends = 6;
         }
         sim.build();
         ASSERT_TRUE(sim.handshake());

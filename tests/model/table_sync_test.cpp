@@ -1,0 +1,155 @@
+// The Spin model (tests/model/lockstep.pml) and the engine's transition table
+// (src/handshake/table.cpp, handshake::kTransitions) must hold the same rows.
+//
+// Every row of the model's c_lookup / s_lookup is one line:
+//   :: (st[S] == WAIT_DATA_ACK && cur_type == DATA_ACK) -> ROW(on_data_ack, IDLE, REKEY_WAIT_HELLO_ACK) /* row: server wait_data_ack data_ack on_data_ack idle rekey_wait_hello_ack */
+// The test reads both the guard and the comment, checks they agree with each
+// other and with the lookup they sit in, and compares the set of rows
+// (role, state, message, action, to, alt) with kTransitions in both directions.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "handshake/table.hpp"
+
+namespace lockstep::handshake {
+namespace {
+
+// The enumerators' own spelling (engine.hpp, types.hpp), in enum order.
+constexpr std::array<const char*, kStateCount> kStateIds = {
+    "start",         "wait_hello_ack",       "wait_ack",       "idle",           "wait_response", "serving",
+    "wait_data_ack", "rekey_wait_hello_ack", "rekey_wait_ack", "wait_close_ack", "closed",
+};
+constexpr std::array<const char*, kMsgTypeCount - 1> kMsgIds = {
+    "hello",       "hello_ack",   "ack",   "data_request", "data_response",
+    "data_ack",    "resend_last", "close", "close_ack",    "closed_without_ack",
+};
+
+const char* state_id(State s) { return kStateIds.at(static_cast<std::size_t>(s)); }
+const char* msg_id(MsgType m) { return kMsgIds.at(static_cast<std::size_t>(m) - 1); }
+
+std::string upper(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return s;
+}
+
+// role, from, msg, action, to, alt (the table's spelling)
+using Row = std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
+
+std::string show(const Row& r) {
+    return std::get<0>(r) + " " + std::get<1>(r) + " " + std::get<2>(r) + " -> " + std::get<3>(r) + ", to " +
+           std::get<4>(r) + ", alt " + std::get<5>(r);
+}
+
+std::string model_path() { return std::string(LOCKSTEP_SOURCE_DIR) + "/tests/model/lockstep.pml"; }
+
+std::vector<std::string> model_lines() {
+    std::ifstream in(model_path());
+    EXPECT_TRUE(in) << "cannot read " << model_path();
+    std::vector<std::string> v;
+    for (std::string ln; std::getline(in, ln);) v.push_back(ln);
+    return v;
+}
+
+std::set<Row> table_rows() {
+    std::set<Row> rows;
+    for (const auto& t : kTransitions)
+        rows.insert({t.role == Role::client ? "client" : "server", state_id(t.from), msg_id(t.msg),
+                     action_name(t.action), state_id(t.to), state_id(t.alt)});
+    EXPECT_EQ(rows.size(), kTransitions.size()) << "kTransitions holds a row twice";
+    return rows;
+}
+
+struct ModelRows {
+    std::set<Row> rows;
+    std::vector<std::string> problems;
+    int lines = 0;
+};
+
+ModelRows parse_model() {
+    static const std::regex guard(
+        R"(^\s*::\s*\(st\[([CS])\] == (\w+) && cur_type == (\w+)\)\s*->\s*ROW\((\w+), (\w+), (\w+)\)\s*)"
+        R"(/\* row: (client|server) (\w+) (\w+) (\w+) (\w+) (\w+) \*/\s*$)");
+    ModelRows out;
+    std::string lookup;  // the inline the line is in: c_lookup / s_lookup / other
+    int n = 0;
+    for (const std::string& ln : model_lines()) {
+        ++n;
+        if (ln.rfind("inline ", 0) == 0) lookup = ln.substr(7, ln.find('(') - 7);
+        const bool tagged = ln.find("/* row:") != std::string::npos;
+        const bool in_table = lookup == "c_lookup" || lookup == "s_lookup";
+        if (!tagged) {
+            if (in_table && ln.find(":: (st[") != std::string::npos)
+                out.problems.push_back("line " + std::to_string(n) + ": a guard in " + lookup + " without a row comment");
+            continue;
+        }
+        std::smatch m;
+        const std::string where = "lockstep.pml line " + std::to_string(n) + ": ";
+        if (!std::regex_match(ln, m, guard)) {
+            out.problems.push_back(where + "row comment not in the expected form: " + ln);
+            continue;
+        }
+        ++out.lines;
+        const std::string side = m[1], g_state = m[2], g_msg = m[3], g_act = m[4], g_to = m[5], g_alt = m[6];
+        const std::string role = m[7], from = m[8], msg = m[9], act = m[10], to = m[11], alt = m[12];
+        const std::string expected_lookup = role == "client" ? "c_lookup" : "s_lookup";
+        if (lookup != expected_lookup) out.problems.push_back(where + "a " + role + " row inside " + lookup);
+        if ((side == "C") != (role == "client")) out.problems.push_back(where + "guard st[" + side + "] for a " + role + " row");
+        if (g_state != upper(from)) out.problems.push_back(where + "guard state " + g_state + ", comment " + from);
+        if (g_msg != upper(msg)) out.problems.push_back(where + "guard message " + g_msg + ", comment " + msg);
+        if (g_act != act) out.problems.push_back(where + "ROW action " + g_act + ", comment " + act);
+        if (g_to != upper(to)) out.problems.push_back(where + "ROW to " + g_to + ", comment " + to);
+        if (g_alt != upper(alt)) out.problems.push_back(where + "ROW alt " + g_alt + ", comment " + alt);
+        if (!out.rows.insert({role, from, msg, act, to, alt}).second)
+            out.problems.push_back(where + "row listed twice: " + show({role, from, msg, act, to, alt}));
+    }
+    return out;
+}
+
+TEST(ModelTableSync, EveryModelRowIsWellFormed) {
+    const ModelRows model = parse_model();
+    EXPECT_GT(model.lines, 0) << "no rows found in " << model_path();
+    for (const auto& p : model.problems) ADD_FAILURE() << p;
+}
+
+TEST(ModelTableSync, EveryTableRowIsInTheModel) {
+    const ModelRows model = parse_model();
+    for (const Row& r : table_rows())
+        if (!model.rows.count(r)) ADD_FAILURE() << "table.cpp row missing from lockstep.pml: " << show(r);
+}
+
+TEST(ModelTableSync, EveryModelRowIsInTheTable) {
+    const std::set<Row> table = table_rows();
+    for (const Row& r : parse_model().rows)
+        if (!table.count(r)) ADD_FAILURE() << "lockstep.pml row not in table.cpp (kTransitions): " << show(r);
+}
+
+// The model's names for states and messages are the enumerators in upper case.
+TEST(ModelTableSync, ModelDeclaresEveryStateAndMessage) {
+    std::string all;
+    for (const auto& ln : model_lines()) all += ln + "\n";
+    std::string decls;
+    static const std::regex mtype(R"(mtype\s*=\s*\{([^}]*)\})");
+    for (std::sregex_iterator it(all.begin(), all.end(), mtype), end; it != end; ++it) decls += (*it)[1].str() + ",";
+    std::set<std::string> names;
+    std::stringstream ss(decls);
+    for (std::string tok; std::getline(ss, tok, ',');) {
+        tok.erase(std::remove_if(tok.begin(), tok.end(), [](unsigned char c) { return std::isspace(c); }), tok.end());
+        if (!tok.empty()) names.insert(tok);
+    }
+    for (const char* s : kStateIds) EXPECT_TRUE(names.count(upper(s))) << "state " << s << " not declared in the model";
+    for (const char* m : kMsgIds) EXPECT_TRUE(names.count(upper(m))) << "message " << m << " not declared in the model";
+}
+
+}  // namespace
+}  // namespace lockstep::handshake

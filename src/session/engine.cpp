@@ -770,6 +770,7 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
             return {};
         }
         case Action::on_data_response: {
+            if (m.body.size() > e.cfg_.max_data) return I::fail(e, Err::too_long, now);
             std::uint32_t nonce = 0;
             if (!I::P(e).random({reinterpret_cast<std::uint8_t*>(&nonce), sizeof nonce}))
                 return I::fail(e, Err::rng_failure, now);

@@ -332,6 +332,7 @@ public:
     }
     void on_fault(Err e, bool fatal) noexcept override {
         std::printf("%s fault %s%s\n", who_, err_name(e), fatal ? " (fatal)" : "");
+        std::fflush(stdout);
     }
 
 private:
@@ -347,6 +348,12 @@ int trace_script(const char* path) {
     PrintTracer tc("C"), ts("S");
     h.client().set_tracer(&tc);
     h.server().set_tracer(&ts);
+    static const char* const kKinds[] = {"handshake_done", "request", "response", "rekeyed", "closed"};
+    h.on_event = [](Role at, const Event& ev) {
+        std::printf("%s event %s epoch=%u len=%zu reason=%s\n", at == Role::client ? "C" : "S",
+                    kKinds[static_cast<int>(ev.kind)], ev.epoch, ev.data.size(), reason_name(ev.reason));
+        std::fflush(stdout);
+    };
     h.start();
     for (std::size_t pos = kHeaderLen; pos < in.size();) {
         std::printf("-- op %02x at %zu, t=%lld ms\n", in[pos], pos, static_cast<long long>(h.now_ms()));

@@ -4,6 +4,7 @@
 //   <build>/tests/fuzz/lockstep_fuzz_corpus --trace FILE
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "fuzz_support.hpp"
@@ -52,6 +53,27 @@ TEST(FuzzRegressions, ServerCloseCrossingRekeyHelloAck) {
 // pump rounds, server close(), deliver everything both ways.
 TEST(FuzzRegressions, ServerCloseAcknowledgingAnOlderClientMessage) {
     expect_clean_close(run({0x09, 0x01, 0x00, 0x64, 0xfb, 0x1a, 0x00, 0x0f, 0x1f, 0x0f, 0x1f, 0x0f}));
+}
+
+// Fixed. The client delivered a DATA RESPONSE whose body is longer than its
+// max_data (the server refuses such a request with too_long; the client has
+// no such check), so an application sizing its buffers by max_data can
+// overflow. Any authenticated server can do it — e.g. one configured with a
+// larger max_data; here the fuzzer flips the body length inside the record
+// (accept_any_tag). Script: psk, tolerant, max_data 1, padding 256; 12 pump
+// rounds, a 1-byte response, delivered with its length byte flipped to 33.
+TEST(FuzzRegressions, ClientRefusesResponseOverMaxData) {
+    const std::vector<std::uint8_t> script = {0x5d, 0xff, 0x7e, 0x04, 0xbb, 0x00, 0x00, 0x59,
+                                              0x25, 0x00, 0xd1, 0x60, 0x25, 0x00, 0x20};
+    Harness h(ScriptSetup::from_header(script.data()));
+    std::size_t longest = 0;
+    h.on_event = [&](Role, const Event& ev) {
+        if (ev.kind == EventKind::response) longest = std::max(longest, ev.data.size());
+    };
+    h.start();
+    h.run(script.data() + kHeaderLen, script.size() - kHeaderLen);
+    EXPECT_LE(longest, 1u);
+    EXPECT_STREQ(err_name(h.client().last_error()), err_name(Err::too_long));
 }
 
 }  // namespace

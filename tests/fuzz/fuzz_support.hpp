@@ -176,6 +176,7 @@ public:
 
     std::function<void(Role from, crypto::ConstBytes msg)> on_send;
     std::function<void(crypto::ConstBytes plaintext)> on_open;  // set before start()
+    std::function<void(Role at, const Event& ev)> on_event;       // before the checks
 
     void start();
     // Run a whole script (header already consumed by the caller).

@@ -105,10 +105,14 @@ void apply_config_file(CLI::App& sub, ConnSettings& s) {
     if (s.config.empty()) return;
     const std::string path = s.config;
     const Buf bytes = read_file(path, kMaxConfigFile, "config file");
+    apply_config_text(sub, s, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
+}
+
+void apply_config_text(CLI::App& sub, ConnSettings& s, std::string_view text, const std::string& path) {
     const fs::path base = fs::path(path).parent_path();
     toml::table tbl;
     try {
-        tbl = toml::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
+        tbl = toml::parse(text, path);
     } catch (const toml::parse_error& e) {
         fail(Exit::file, fmt::format("config file {}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
                                      e.description()));
@@ -215,6 +219,7 @@ std::unique_ptr<EngineSetup> make_engine_setup(Role role, const ConnSettings& s)
     }
     // Left at its default, the transport picks it (strict on TCP, tolerant on UDP).
     if (s.policy == "tolerant") cfg.policy = Policy::tolerant;
+    if (s.policy == "strict") cfg.policy = Policy::strict;
     cfg.max_data = static_cast<std::uint16_t>(s.max_data);
 
     if (need_cert) {

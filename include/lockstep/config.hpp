@@ -78,7 +78,7 @@ struct Config {
     Prefs<Suite, 3> suites{Suite::aes256gcm, Suite::chacha20poly1305, Suite::aes256gcm_hmac_sha512};
     Prefs<std::uint8_t, 4> versions{kVersion1};
 
-    Policy policy = Policy::strict;
+    Policy policy = Policy::transport_default;  // the Engine runs it as strict
     TtlMode ttl_mode = TtlMode::absolute;  // client's request; the server accepts either
     Timers timers{};
     RekeyPolicy rekey{};

@@ -37,10 +37,10 @@ Now clock_now() noexcept;
 inline constexpr std::size_t kFrameHeader = 2;
 
 // Per-transport defaults, applied by Server and Client/AsyncClient to the
-// Config they are given: over UDP, a Config that keeps the default policy
-// (strict) runs Policy::tolerant, and one that keeps the default
-// timers.resend_timeout runs kUdpResendTimeout; anything set explicitly is
-// kept. TCP uses the Config unchanged (strict by default).
+// Config they are given: Policy::transport_default (the Config default) runs
+// strict on TCP and tolerant on UDP; over UDP a Config that keeps the default
+// timers.resend_timeout runs kUdpResendTimeout. An explicit Policy::strict or
+// Policy::tolerant is kept on both transports.
 inline constexpr std::chrono::milliseconds kUdpResendTimeout{1000};
 Config with_transport_defaults(Config cfg, Transport t) noexcept;
 

@@ -55,7 +55,9 @@ enum class Kx : std::uint8_t { none = 0, x25519 = 1 };
 enum class CertRole : std::uint8_t { ca = 1, server = 2, client = 3 };
 
 // Strict: any fault closes. Tolerant: RESEND LAST up to max_resends first (R8).
-enum class Policy : std::uint8_t { strict, tolerant };
+// transport_default: the transport decides (src/net: strict on TCP, tolerant on
+// UDP); an Engine given it directly runs strict.
+enum class Policy : std::uint8_t { strict, tolerant, transport_default };
 
 // ttl: absolute Unix seconds (default) or milliseconds since connection start
 // for devices without a real-time clock (R7).

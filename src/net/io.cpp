@@ -20,8 +20,9 @@ Now clock_now() noexcept {
 }
 
 Config with_transport_defaults(Config cfg, Transport t) noexcept {
+    if (cfg.policy == Policy::transport_default)
+        cfg.policy = t == Transport::udp ? Policy::tolerant : Policy::strict;
     if (t != Transport::udp) return cfg;
-    if (cfg.policy == Config{}.policy) cfg.policy = Policy::tolerant;
     if (cfg.timers.resend_timeout == Timers{}.resend_timeout) cfg.timers.resend_timeout = kUdpResendTimeout;
     return cfg;
 }

@@ -29,6 +29,7 @@ const char* state_name(State s) noexcept {
 }
 
 Engine::Engine(const Config& cfg, std::span<std::uint8_t> ws) noexcept : cfg_(cfg) {
+    if (cfg_.policy != Policy::tolerant) cfg_.policy = Policy::strict;
     static_assert(sizeof(KeyState) <= sizeof(keystate_), "grow Engine::keystate_");
     static_assert(alignof(KeyState) <= 8, "align Engine::keystate_");
     new (keystate_) KeyState();

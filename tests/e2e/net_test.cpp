@@ -715,6 +715,10 @@ TEST(Transport, UdpDefaultsApplyOnlyToDefaults) {
     EXPECT_EQ(with_transport_defaults(c, Transport::tcp).policy, Policy::strict);
     EXPECT_EQ(with_transport_defaults(c, Transport::udp).policy, Policy::tolerant);
     EXPECT_EQ(with_transport_defaults(c, Transport::udp).timers.resend_timeout, kUdpResendTimeout);
+    c.policy = Policy::strict;  // chosen explicitly: kept on datagrams too
+    EXPECT_EQ(with_transport_defaults(c, Transport::udp).policy, Policy::strict);
+    c.policy = Policy::tolerant;
+    EXPECT_EQ(with_transport_defaults(c, Transport::tcp).policy, Policy::tolerant);
     c.timers.resend_timeout = 300ms;
     EXPECT_EQ(with_transport_defaults(c, Transport::udp).timers.resend_timeout, 300ms);
 }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli.hpp"
@@ -52,6 +53,9 @@ void add_conn_options(CLI::App& sub, ConnSettings& s);
 // Reads s.config (if set) into the options of `sub` that were not given as
 // flags. Unknown keys, wrong types and bad values are Exit::file errors.
 void apply_config_file(CLI::App& sub, ConnSettings& s);
+// The same for TOML text read from `path`, which names it in errors and
+// anchors relative paths.
+void apply_config_text(CLI::App& sub, ConnSettings& s, std::string_view text, const std::string& path);
 
 // A server-side PSK store over the PSK files given.
 class PskTable final : public PskStore {

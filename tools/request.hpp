@@ -52,6 +52,10 @@ ClientRun run_client(const RequestArgs& a, EngineSetup& setup, TraceSink* trace,
 
 void print_summary(std::FILE* out, const ClientRun& r);
 
+// Registers the `request` subcommand and its options (bound to `a`, which must
+// outlive `app`) without a callback; add_request_command (cli.hpp) adds the run.
+CLI::App* add_request_options(CLI::App& app, RequestArgs& a);
+
 // Throws the Failure for an incomplete run: Exit::closed if it ended early,
 // Exit::unanswered if it went on but some requests got no response.
 void check_complete(const ClientRun& r);

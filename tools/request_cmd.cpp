@@ -338,8 +338,8 @@ void check_complete(const ClientRun& r) {
     }
 }
 
-void add_request_command(CLI::App& app) {
-    auto a = std::make_shared<RequestArgs>();
+CLI::App* add_request_options(CLI::App& app, RequestArgs& args) {
+    RequestArgs* a = &args;
     auto* sub = app.add_subcommand("request", "Connect to a lockstep server, send requests, print the responses");
     sub->add_option("HOST:PORT", a->target, "Server address")->required();
     auto* tcp = sub->add_flag("--tcp", a->tcp, "Use TCP (the default)");
@@ -359,6 +359,12 @@ void add_request_command(CLI::App& app) {
         "Responses go to stdout (text as is, anything else as hex:...). Exit 0 only if every request was "
         "answered; otherwise the unanswered request numbers are named."
         "\n\n" + std::string(kExitCodeHelp));
+    return sub;
+}
+
+void add_request_command(CLI::App& app) {
+    auto a = std::make_shared<RequestArgs>();
+    CLI::App* sub = add_request_options(app, *a);
     sub->callback([sub, a] { run_request(*sub, *a); });
 }
 

@@ -37,6 +37,10 @@ struct RunningServer {
 // trace: where trace lines go (nullptr: no trace).
 std::unique_ptr<RunningServer> make_server(const ServeArgs& a, TraceSink* trace);
 
+// Registers the `serve` subcommand and its options (bound to `a`, which must
+// outlive `app`) without a callback; add_serve_command (cli.hpp) adds the run.
+CLI::App* add_serve_options(CLI::App& app, ServeArgs& a);
+
 // One line for stdout when the server has stopped.
 std::string server_totals(const net::Server& s);
 

@@ -89,8 +89,8 @@ std::string server_totals(const net::Server& s) {
                        c.accepted, c.established, c.requests, c.rekeys, c.rejected, c.errors);
 }
 
-void add_serve_command(CLI::App& app) {
-    auto a = std::make_shared<ServeArgs>();
+CLI::App* add_serve_options(CLI::App& app, ServeArgs& args) {
+    ServeArgs* a = &args;
     auto* sub = app.add_subcommand("serve", "Run a lockstep server that answers requests from a data source");
     sub->add_option("--tcp", a->tcp_port, "Listen on this TCP port (0: an ephemeral port)")->check(CLI::Range(0, 65535));
     sub->add_option("--udp", a->udp_port, "Listen on this UDP port (0: an ephemeral port)")->check(CLI::Range(0, 65535));
@@ -111,6 +111,12 @@ void add_serve_command(CLI::App& app) {
         "The server prints one line \"listening tcp=ADDR:PORT udp=ADDR:PORT\" when it is ready and stops "
         "cleanly on SIGINT/SIGTERM (every connection gets CLOSE with reason shutdown)."
         "\n\n" + std::string(kExitCodeHelp));
+    return sub;
+}
+
+void add_serve_command(CLI::App& app) {
+    auto a = std::make_shared<ServeArgs>();
+    CLI::App* sub = add_serve_options(app, *a);
     sub->callback([sub, a] { run_serve(*sub, *a); });
 }
 

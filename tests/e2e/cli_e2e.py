@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """lockstep e2e: the real `lockstep` CLI as separate processes over loopback.
 
-Usage: cli_e2e.py --lockstep PATH CASE...   (CASE: a name from CASES, or "all")
+Usage: cli_e2e.py --lockstep PATH [--valgrind] CASE...   (CASE: a name from CASES, or "all")
+
+--valgrind runs every lockstep process under valgrind memcheck (its report goes
+to a log file per process, not to the streams the cases check); a case then
+passes only if every process reported zero errors and nothing definitely,
+indirectly or possibly lost. Timeouts are multiplied by SLOW.
 
 Every case works in its own temporary directory with ephemeral ports, so cases
 run in parallel. Every wait is bounded (process timeouts, polling deadlines) and
@@ -19,6 +24,10 @@ import tempfile
 import time
 
 WAIT = 30.0  # seconds: the longest any single command may take
+SLOW = 1.0   # timeout multiplier (set from --valgrind)
+MEMCHECK = ["valgrind", "--tool=memcheck", "--error-exitcode=97", "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible", "--errors-for-leak-kinds=definite,indirect,possible",
+            "--track-fds=no", "--num-callers=30"]
 MODES = ["cert", "psk", "cert+psk", "psk-only"]
 READING = re.compile(r"^t=\d+ temp=-?\d+\.\d\d hum=\d+\.\d$")
 HELLO = r"hello\s+seq="  # "hello" padded, so "hello ack" does not match
@@ -36,15 +45,39 @@ def check(cond, msg):
 class Env:
     """A temporary directory with credentials made by the CLI itself."""
 
-    def __init__(self, exe, tmp):
+    def __init__(self, exe, tmp, valgrind=False):
         self.exe = exe
         self.tmp = tmp
+        self.valgrind = valgrind
 
     def path(self, name):
         return os.path.join(self.tmp, name)
 
+    def cmd(self, *args):
+        """The command line that runs `lockstep args...` (under memcheck with --valgrind)."""
+        if not self.valgrind:
+            return [self.exe, *args]
+        return [*MEMCHECK, f"--log-file={self.path('memcheck.%p.log')}", self.exe, *args]
+
+    def memcheck_failures(self):
+        """With --valgrind: the reports of processes that had errors or leaks, or ended without a report."""
+        logs = {}  # pid -> report
+        for name in os.listdir(self.tmp):
+            m = re.fullmatch(r"memcheck\.(\d+)\.log", name)
+            if m:
+                logs[m.group(1)] = read(self.path(name))
+        bad = []
+        for pid, text in sorted(logs.items()):
+            parent = re.search(r"^==\d+== Parent PID: (\d+)$", text, re.M)
+            if "ERROR SUMMARY" not in text and parent and parent.group(1) in logs:
+                continue  # a child the server forked for a cmd: source; it exec'd /bin/sh, which is not ours
+            if not re.search(r"^==\d+== ERROR SUMMARY: 0 errors from 0 contexts", text, re.M):
+                command = re.search(r"^==\d+== Command: (.*)$", text, re.M)
+                bad.append(f"{command.group(1) if command else pid}:\n{text[-4000:]}")
+        return bad
+
     def run(self, *args, expect=None, timeout=WAIT):
-        p = subprocess.run([self.exe, *args], cwd=self.tmp, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(self.cmd(*args), cwd=self.tmp, capture_output=True, text=True, timeout=timeout * SLOW)
         if expect is not None:
             check(p.returncode == expect,
                   f"lockstep {' '.join(args)}: exit {p.returncode}, expected {expect}\n"
@@ -61,6 +94,14 @@ class Env:
         return lines[0]
 
     def make_credentials(self):
+        """The credentials every case uses, made without memcheck (case_keys checks these commands under it)."""
+        valgrind, self.valgrind = self.valgrind, False
+        try:
+            self._make_credentials()
+        finally:
+            self.valgrind = valgrind
+
+    def _make_credentials(self):
         self.run("ca", "init", "--out", "ca", expect=0)
         self.run("ca", "init", "--out", "other-ca", "--subject", "Other CA", expect=0)
         self.run("cert", "issue", "--ca", "ca", "--role", "server", "--subject", "server.test", "--out", "server",
@@ -106,10 +147,11 @@ class Server:
         self.out = env.path(f"serve{Server.count}.out")
         self.err = env.path(f"serve{Server.count}.err")
         with open(self.out, "w") as o, open(self.err, "w") as e:
-            self.p = subprocess.Popen([env.exe, "serve", "--tcp", "0", "--udp", "0", *args], cwd=env.tmp, stdout=o,
+            self.p = subprocess.Popen(env.cmd("serve", "--tcp", "0", "--udp", "0", *args), cwd=env.tmp, stdout=o,
                                       stderr=e, stdin=subprocess.DEVNULL)
         try:
-            wait_for(lambda: "listening" in read(self.out) or self.p.poll() is not None, 10, "the listening line")
+            wait_for(lambda: "listening" in read(self.out) or self.p.poll() is not None, 10 * SLOW,
+                     "the listening line")
             m = re.search(r"^listening tcp=(\S+) udp=(\S+)$", read(self.out), re.M)
             check(m is not None, f"serve printed no listening line: {read(self.out)!r} {read(self.err)!r}")
         except BaseException:
@@ -125,10 +167,10 @@ class Server:
         t0 = time.monotonic()
         self.p.send_signal(signal.SIGTERM)
         try:
-            rc = self.p.wait(timeout=timeout)
+            rc = self.p.wait(timeout=timeout * SLOW)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise Fail("the server did not exit within 10 s of SIGTERM")
+            raise Fail(f"the server did not exit within {timeout * SLOW:.0f} s of SIGTERM")
         return rc, time.monotonic() - t0
 
     def kill(self):
@@ -139,7 +181,11 @@ class Server:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
+        """A case that ends normally stops the server cleanly (so memcheck reports); a failing one kills it."""
+        if exc_type is None and self.p.poll() is None:
+            rc, _ = self.stop()
+            check(rc == 0, f"serve exited {rc} after SIGTERM:\n{read(self.err)[-2000:]}")
         self.kill()
 
 
@@ -283,8 +329,8 @@ def case_sigterm(env):
         with Server(env, "--psk", "device.psk") as srv:
             out, err = env.path(f"client-{tr}.out"), env.path(f"client-{tr}.err")
             with open(out, "w") as o, open(err, "w") as e:
-                c = subprocess.Popen([env.exe, "request", srv.addr(tr), f"--{tr}", "--psk", "device.psk", "-n", "500",
-                                      "--interval", "20", "--body", "m=1"], cwd=env.tmp, stdout=o, stderr=e)
+                c = subprocess.Popen(env.cmd("request", srv.addr(tr), f"--{tr}", "--psk", "device.psk", "-n", "500",
+                                             "--interval", "20", "--body", "m=1"), cwd=env.tmp, stdout=o, stderr=e)
             try:
                 wait_for(lambda: len(read(out).splitlines()) >= 3, 10, "three responses")
                 rc, took = srv.stop()
@@ -302,13 +348,14 @@ def case_sigterm(env):
 
 def case_unanswered(env):
     """Exit 6: request 2 gets no response in time; the client goes on over a new connection."""
+    timeout_ms = int(1000 * SLOW)
     cmd = ('cmd:n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; '
-           'if [ $n -eq 2 ]; then sleep 1.5; fi; echo ok $n')
-    with Server(env, "--psk", "device.psk", "--source", cmd, "--cmd-timeout", "5000") as srv:
-        p = env.run("request", srv.tcp, "--psk", "device.psk", "-n", "4", "--timeout", "1000", "--summary", expect=6)
-        srv.stop()
-    check(re.search(r"^error: 1 of 4 requests unanswered: 2 \(request 2: no response within 1000 ms\)$", p.stderr,
-                    re.M), p.stderr)
+           f'if [ $n -eq 2 ]; then sleep {1.5 * SLOW}; fi; echo ok $n')
+    with Server(env, "--psk", "device.psk", "--source", cmd, "--cmd-timeout", str(5 * timeout_ms)) as srv:
+        p = env.run("request", srv.tcp, "--psk", "device.psk", "-n", "4", "--timeout", str(timeout_ms), "--summary",
+                    expect=6)
+    check(re.search(rf"^error: 1 of 4 requests unanswered: 2 \(request 2: no response within {timeout_ms} ms\)$",
+                    p.stderr, re.M), p.stderr)
     check("ok 1" in p.stdout and "ok 3" in p.stdout and "ok 4" in p.stdout, p.stdout)
 
 
@@ -378,8 +425,11 @@ CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lockstep", required=True, help="path to the lockstep binary")
+    ap.add_argument("--valgrind", action="store_true", help="run every lockstep process under valgrind memcheck")
     ap.add_argument("cases", nargs="+", help="case names, or all: " + ", ".join(CASES))
     args = ap.parse_args()
+    global SLOW
+    SLOW = 6.0 if args.valgrind else 1.0
     names = list(CASES) if args.cases == ["all"] else args.cases
     failed = 0
     for name in names:
@@ -387,11 +437,13 @@ def main():
             print(f"unknown case {name}", file=sys.stderr)
             return 2
         with tempfile.TemporaryDirectory(prefix=f"lockstep-e2e-{name}-") as tmp:
-            env = Env(os.path.abspath(args.lockstep), tmp)
+            env = Env(os.path.abspath(args.lockstep), tmp, valgrind=args.valgrind)
             t0 = time.monotonic()
             try:
                 env.make_credentials()
                 CASES[name](env)
+                bad = env.memcheck_failures()
+                check(not bad, "memcheck reported errors or leaks:\n" + "\n".join(bad))
                 print(f"PASS {name} ({time.monotonic() - t0:.1f} s)")
             except (Fail, subprocess.TimeoutExpired) as e:
                 failed += 1

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -339,6 +340,22 @@ private:
     const char* who_;
 };
 
+// TOML config files for `serve --config` / `request --config` (tools/README.md).
+void config_files(Corpus& corpus) {
+    static const char* const kFiles[] = {
+        ("tcp = 7400\nudp = 7400\nmode = [\"cert+psk\", \"psk\"]\ncert = \"server.cert\"\nkey = \"server.key\"\n"
+         "ca = \"ca\"\nsource = \"sensor:5\"\nrekey-after = 3\ntrace = true\n"
+         "[[psks]]\nfile = \"device-1.psk\"\n[[psks]]\nfile = \"d2.psk\"\nid = \"second\"\n"),
+        ("psk = \"device.psk\"\ncount = 2\nsummary = true\nmode = \"psk,cert+psk\"\nsuite = [\"chacha20poly1305\"]\n"
+         "policy = \"tolerant\"\nmax-data = 1024\ntimeout = 2000\ninterval = 10\nudp = true\n"),
+        "source = \"file:data/readings.txt\"\nbind = \"::1\"\nthreads = 2\ncmd-timeout = 500\n",
+        "mode = [\n",
+        "frobnicate = 1\n",
+        ("tcp = \"seven\"\n[table]\nx = [1, [2]]\n"),
+    };
+    for (const char* f : kFiles) corpus.add("config", Buf(f, f + std::strlen(f)));
+}
+
 int trace_script(const char* path) {
     std::ifstream f(path, std::ios::binary);
     const Buf in{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
@@ -380,6 +397,7 @@ int main(int argc, char** argv) {
     lockstep::fuzz::engine_scripts(corpus);
     lockstep::fuzz::clear_closes(corpus);
     lockstep::fuzz::certificates(corpus);
+    lockstep::fuzz::config_files(corpus);
     corpus.report();
     return 0;
 }

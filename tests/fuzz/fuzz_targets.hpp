@@ -12,7 +12,8 @@
     X(clear_close)               \
     X(cert)                      \
     X(certs_verify)              \
-    X(engine)
+    X(engine)                    \
+    X(config)
 
 #define LOCKSTEP_FUZZ_DECLARE(name) extern "C" int lockstep_fuzz_##name(const std::uint8_t* data, std::size_t size);
 LOCKSTEP_FUZZ_TARGETS(LOCKSTEP_FUZZ_DECLARE)

@@ -402,22 +402,9 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: ACK
-Status I::on_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::server_enter_epoch1(Engine& e, Now now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
-    auto a = wire::decode_ack_body(m.body);
-    if (!a) return a.error();
-    const bool cert = mode_uses_cert(e.mode_);
-    LS_TRY(accept_peer_cert(e, a->cert, a->sig, CertRole::client, now));
-    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
-    const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
-    LS_TRY(k.th.append(p, {inner, t6_len}));  // T6
-    const handshake::PeerKey client_key = peer_key(e);
-    LS_TRY(handshake::check_auth(p, k.th, {inner + t6_len, 2 + a->sig.size()}, cert ? &client_key : nullptr,
-                                 keys::kClientSigContext, k.c_hs.span(), a->finished));  // T7, T8
-    // Downgrade (S2): the server chose by the published rule from the lists in
-    // HELLO; the client's finished now authenticates exactly those lists, so a
-    // tampered HELLO cannot reach this point (spec §5.5).
     keys::Secret32 cap, sap;
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
@@ -431,6 +418,43 @@ Status I::on_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
     e.epoch_ = 1;
     e.epoch_start_ = now.mono;
     e.state_ = State::idle;
+    return {};
+}
+
+Status I::on_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+    crypto::Provider& p = P(e);
+    KeyState& k = ks(e);
+    auto a = wire::decode_ack_body(m.body);
+    if (!a) return a.error();
+    const bool cert = mode_uses_cert(e.mode_);
+    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
+    const ConstBytes t6{inner, t6_len}, t7{inner + t6_len, 2 + a->sig.size()};
+    const keys::Transcript th5 = k.th;
+    Status checked = accept_peer_cert(e, a->cert, a->sig, CertRole::client, now);
+    if (checked) checked = k.th.append(p, t6);  // T6
+    if (checked) {
+        const handshake::PeerKey client_key = peer_key(e);
+        checked = handshake::check_auth(p, k.th, t7, cert ? &client_key : nullptr, keys::kClientSigContext,
+                                        k.c_hs.span(), a->finished);  // T7, T8
+    }
+    if (!checked) {
+        // Refused (certificate, signature or finished). The ACK opened under
+        // c_hs, so its sender holds this handshake's keys and has entered
+        // epoch 1: complete the transcript as it sent it and enter epoch 1 too,
+        // so the caller's fail() sends CLOSE(reason) that the client can open
+        // (spec §8.5). Nothing but CLOSE ACK is accepted after it.
+        k.th = th5;
+        LS_TRY(k.th.append(p, t6));
+        LS_TRY(k.th.append(p, t7));
+        LS_TRY(k.th.append(p, a->finished));
+        LS_TRY(server_enter_epoch1(e, now));
+        return checked;
+    }
+    // Downgrade (S2): the server chose by the published rule from the lists in
+    // HELLO; the client's finished now authenticates exactly those lists, so a
+    // tampered HELLO cannot reach this point (spec §5.5).
+    LS_TRY(server_enter_epoch1(e, now));
     e.awaiting_reply_ = false;
     ++e.stats_.handshakes;
     Event ev;

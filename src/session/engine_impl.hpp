@@ -112,6 +112,8 @@ struct Engine::Impl {
     static Result<keys::HandshakeSecret> handshake_keys(Engine& e, keys::EarlySecret&& early,
                                                         keys::Secret32& shared) noexcept;
     static Status on_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
+    // Server: epoch 1 from the master secret and th8 (the transcript through ACK); state IDLE.
+    static Status server_enter_epoch1(Engine& e, Now now) noexcept;
     static Status start_rekey(Engine& e, Now now) noexcept;
     static Status on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept;
     static Status on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept;

@@ -229,11 +229,19 @@ TEST(Certificates, WrongCaWrongRoleExpiredAreRefused) {
         sim.client_cfg().certificate = c.cert;
         sim.build();
         sim.start();
-        sim.run_until([&] { return sim.server().closed; });
+        sim.run_until([&] { return sim.server().closed && sim.client().closed; });
         EXPECT_EQ(sim.server().handshakes, 0);
         ASSERT_FALSE(sim.server().faults.empty());
         EXPECT_EQ(sim.server().faults.front(), c.expect);
         EXPECT_EQ(sim.server().closed_event.reason, Reason::bad_certificate);
+        // The client, already past its ACK, learns why: the CLOSE is sealed
+        // under the epoch-1 keys of the transcript it sent, and it answers it.
+        ASSERT_TRUE(sim.client().closed);
+        EXPECT_TRUE(sim.client().closed_event.by_peer);
+        EXPECT_EQ(sim.client().closed_event.reason, Reason::bad_certificate);
+        EXPECT_TRUE(sim.client().closed_event.acknowledged);
+        EXPECT_TRUE(sim.server().closed_event.acknowledged);
+        EXPECT_EQ(sim.server().requests, 0);
     }
 }
 

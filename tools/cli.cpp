@@ -31,6 +31,18 @@ const char* const kExitCodeHelp =
 
 void fail(Exit code, const std::string& what) { throw Failure(code, what); }
 
+std::string Failure::one_line(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '\n') out += "\\n";
+        else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+        else out += ch;
+    }
+    return out;
+}
+
 SecretBuf& SecretBuf::operator=(SecretBuf&& o) noexcept {
     if (this != &o) {
         secure_wipe(b_.data(), b_.size());

@@ -35,7 +35,10 @@ extern const char* const kExitCodeHelp;
 
 class Failure : public std::runtime_error {
 public:
-    Failure(Exit code, const std::string& what) : std::runtime_error(what), code_(code) {}
+    // `what` is printed as one line: control characters (text quoted from a
+    // file, such as a parser's view of a bad config) are escaped as \n, \xNN.
+    Failure(Exit code, const std::string& what) : std::runtime_error(one_line(what)), code_(code) {}
+    static std::string one_line(const std::string& text);
     Exit code() const noexcept { return code_; }
 
 private:

@@ -172,14 +172,16 @@ private:
     }
 
     void dispatch(const epoll_event& ev, Now now) {
-        switch (ev.data.u64) {
+        // A copy: epoll_event is packed on x86-64, so its u64 is misaligned for a reference.
+        const std::uint64_t id = ev.data.u64;
+        switch (id) {
             case kListenerId: accept_all(now); return;
             case kUdpId: receive_datagrams(now); return;
             case kStopId:
             case kSignalId: begin_stop(now); return;
             default: break;
         }
-        auto it = conns_.find(ev.data.u64);
+        auto it = conns_.find(id);
         if (it == conns_.end()) return;
         Conn& c = *it->second;
         if (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) read_stream(c, now);

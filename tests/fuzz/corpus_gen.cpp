@@ -352,6 +352,7 @@ void config_files(Corpus& corpus) {
         "mode = [\n",
         "frobnicate = 1\n",
         ("tcp = \"seven\"\n[table]\nx = [1, [2]]\n"),
+        "summary = t\ncount = 1\n",  // a finding: the parser's error quoted the newline
     };
     for (const char* f : kFiles) corpus.add("config", Buf(f, f + std::strlen(f)));
 }

@@ -28,7 +28,9 @@ void apply(std::string_view text, AddOptions add_options) {
     } catch (const cli::Failure& f) {
         const std::string what = f.what();
         require(f.code() == cli::Exit::file, "config error with an exit code other than 2 (file)");
-        require(!what.empty() && what.find('\n') == std::string::npos, "config error is not one line");
+        require(!what.empty(), "config error without a message");
+        for (const char ch : what)
+            require(static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f, "config error is not one printable line");
     }
 }
 

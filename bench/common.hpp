@@ -51,8 +51,10 @@ struct Args {
     std::string json = "build/bench/summary.json";
     long n = -1;  // program-specific size override
 };
-inline Args parse_args(int argc, char** argv, const char* usage_extra = "") {
+// full_runs: the default --runs outside --quick (quick mode defaults to 2).
+inline Args parse_args(int argc, char** argv, const char* usage_extra = "", int full_runs = 5) {
     Args a;
+    a.runs = full_runs;
     bool runs_set = false;
     for (int i = 1; i < argc; ++i) {
         std::string s = argv[i];
@@ -89,6 +91,15 @@ inline Stat stat_of(std::vector<double> v) {
     std::size_t m = v.size() / 2;
     s.median = v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
     return s;
+}
+
+// The p-th percentile (0..100) of samples, nearest rank; 0 when empty. Reorders v.
+inline double percentile(std::vector<double>& v, double p) {
+    if (v.empty()) return 0;
+    auto k = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
+    k = std::min(k, v.size() - 1);
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return v[k];
 }
 
 // ---------------------------------------------------------------- JSON summary

@@ -27,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
 #include <random>
 #include <set>
 #include <thread>
@@ -81,27 +83,9 @@ void raise_fd_limit(long want) {
     }
 }
 
-// Whole-buffer pipe I/O; false if the other process is gone.
-bool read_all(int fd, void* p, std::size_t n) {
-    auto* b = static_cast<std::uint8_t*>(p);
-    while (n > 0) {
-        const ssize_t r = ::read(fd, b, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        b += r;
-        n -= static_cast<std::size_t>(r);
-    }
-    return true;
-}
+// Messages between the two processes over pipes; the other one gone is fatal.
 void write_all(int fd, const void* p, std::size_t n) {
-    const auto* b = static_cast<const std::uint8_t*>(p);
-    while (n > 0) {
-        const ssize_t r = ::write(fd, b, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) _exit(3);
-        b += r;
-        n -= static_cast<std::size_t>(r);
-    }
+    if (!write_full(fd, p, n)) die("the other process is gone");
 }
 
 // What the client process reports (plain data through the pipe).
@@ -352,7 +336,7 @@ RunResult one_run(long n, int requests) {
         ::close(to_child[1]);
         ::close(from_child[0]);
         std::uint16_t port = 0;
-        if (!read_all(to_child[0], &port, sizeof port)) _exit(2);
+        if (!read_full(to_child[0], &port, sizeof port)) _exit(2);
         Clients clients(cfg.c, port, n, requests, from_child[1]);
         const ClientReport r = clients.run();
         write_all(from_child[1], &kDone, 1);
@@ -377,7 +361,7 @@ RunResult one_run(long n, int requests) {
 
     double steady_cpu0 = 0;
     TimePoint steady_t0{};
-    for (char m = 0; read_all(from_child[0], &m, 1);) {
+    for (char m = 0; read_full(from_child[0], &m, 1);) {
         if (m == kAllEstablished) {
             steady_cpu0 = cpu_seconds(RUSAGE_SELF);
             steady_t0 = Clock::now();
@@ -385,7 +369,7 @@ RunResult one_run(long n, int requests) {
             res.steady_cpu_s = cpu_seconds(RUSAGE_SELF) - steady_cpu0;
             res.steady_wall_s = seconds_since(steady_t0);
         } else if (m == kDone) {
-            res.child_ok = read_all(from_child[0], &res.c, sizeof res.c);
+            res.child_ok = read_full(from_child[0], &res.c, sizeof res.c);
             break;
         }
     }
@@ -406,6 +390,7 @@ RunResult one_run(long n, int requests) {
 
 int main(int argc, char** argv) {
     Args a = parse_args(argc, argv, "  (--n: connections)", 3);
+    (void)std::signal(SIGPIPE, SIG_IGN);
     const long n = a.n > 0 ? a.n : (a.quick ? 1000 : 10000);
     // One per second; quick: 11, so each connection re-keys once (at 10) before it closes.
     const int requests = a.quick ? 11 : 60;

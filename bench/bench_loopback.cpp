@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
+#include <csignal>
 #include <thread>
 
 #include "common.hpp"
@@ -78,26 +78,8 @@ int connect_loopback(std::uint16_t port) {
 // Whole-buffer reads and writes over a blocking socket, plain or TLS.
 struct PlainIo {
     int fd;
-    bool read(std::uint8_t* p, std::size_t n) const {
-        while (n > 0) {
-            const ssize_t r = ::read(fd, p, n);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) return false;
-            p += r;
-            n -= static_cast<std::size_t>(r);
-        }
-        return true;
-    }
-    bool write(const std::uint8_t* p, std::size_t n) const {
-        while (n > 0) {
-            const ssize_t r = ::send(fd, p, n, MSG_NOSIGNAL);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) return false;
-            p += r;
-            n -= static_cast<std::size_t>(r);
-        }
-        return true;
-    }
+    bool read(std::uint8_t* p, std::size_t n) const { return read_full(fd, p, n); }
+    bool write(const std::uint8_t* p, std::size_t n) const { return write_full(fd, p, n); }
 };
 struct TlsIo {
     SSL* ssl;
@@ -324,6 +306,7 @@ const char* const kVariantKey[kVariants] = {"lockstep-cert-ed25519", "lockstep-p
 
 int main(int argc, char** argv) {
     Args a = parse_args(argc, argv);
+    (void)std::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error return, not a signal
     const double secs = a.quick ? 0.05 : 0.5;
     const SizeCase sizes[] = {{"64 B", "64B", 64}, {"16 KiB", "16KiB", 16384}, {"1 MiB", "1MiB", 1u << 20}};
     constexpr int S = 3;

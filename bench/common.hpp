@@ -11,7 +11,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +77,31 @@ inline Args parse_args(int argc, char** argv, const char* usage_extra = "", int 
     if (a.quick && !runs_set) a.runs = 2;
     if (a.runs < 1) a.runs = 1;
     return a;
+}
+
+// ---------------------------------------------------------------- blocking fd I/O
+// The whole buffer or false (EOF, error). Programs writing to sockets ignore SIGPIPE.
+inline bool read_full(int fd, void* p, std::size_t n) {
+    auto* b = static_cast<std::uint8_t*>(p);
+    while (n > 0) {
+        const ssize_t r = ::read(fd, b, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        b += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+inline bool write_full(int fd, const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::uint8_t*>(p);
+    while (n > 0) {
+        const ssize_t r = ::write(fd, b, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        b += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
 }
 
 // ---------------------------------------------------------------- statistics

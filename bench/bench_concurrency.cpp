@@ -13,10 +13,12 @@
 // takes one if the previous exchange or a re-key is still under way. Latency runs
 // from the moment a request is due and the client gets to it (its timer fired)
 // to the response, so a send held back by a re-key counts against it.
-// After its D-th response a connection closes (CLOSE, CLOSE ACK). The child
-// reports through a pipe: 'R' at T0, 'F' when the first connection has finished
-// (the window in between has all N active: the server CPU of that window is the
-// steady-state figure), then its totals.
+// After its D-th response, or when the window ends (T0 + D + 1 s) and it has no
+// request outstanding, a connection closes (CLOSE, CLOSE ACK): a machine that
+// cannot keep up sends fewer than N x D requests (reported) rather than piling
+// them up. The child reports through a pipe: 'R' at T0, 'F' when the first
+// connection closes (the window in between has all N active: the server CPU of
+// that window is the steady-state figure), then its totals.
 //
 // Errors: a connection that fails to connect or handshake, closes other than
 // by its own acknowledged CLOSE, or misses a response; on the server side
@@ -125,6 +127,11 @@ public:
             }
             fire_timers();
             maybe_begin_requests();
+            if (requesting_ && !ending_ && Clock::now() >= end_) {
+                ending_ = true;  // close every connection not waiting for a response
+                for (Conn& c : conns_)
+                    if (c.a) settle(c);
+            }
         }
         for (Conn& c : conns_)
             if (c.a) fail(c, "still open when the run ended");
@@ -170,6 +177,8 @@ private:
         if (!c.a) return;
         const TimePoint now = Clock::now();
         const bool ready = c.phase == Phase::active && !c.outstanding;
+        // Done: all D requests answered, or the window is over (what is not sent by then is not sent).
+        if (ready && requesting_ && (c.sent == requests_ || now >= end_)) return close(c);
         const bool due = ready && requesting_ && c.sent < requests_ && now >= c.due;
         if (due && !c.wanted) c.wanted = now;
         if ((due || (ready && c.warm > 0)) && c.a->engine().can_send_request()) {
@@ -206,16 +215,8 @@ private:
                 latencies_.push_back(std::chrono::duration<double, std::micro>(now - c.wanted.value_or(now)).count());
                 c.wanted.reset();
                 ++r_.responses;
+                ++c.answered;
                 c.due += kInterval;
-                if (++c.answered == requests_) {
-                    if (!first_finished_) {
-                        first_finished_ = true;
-                        write_all(out_, &kFirstFinished, 1);
-                    }
-                    c.phase = Phase::closing;
-                    (void)c.a->engine().close(net::clock_now());
-                    (void)c.a->flush();
-                }
                 break;
             case EventKind::rekeyed: ++r_.rekeys; break;
             case EventKind::request: break;
@@ -232,6 +233,19 @@ private:
                 }
                 break;
         }
+    }
+
+    void close(Conn& c) {
+        if (!first_finished_) {
+            first_finished_ = true;
+            write_all(out_, &kFirstFinished, 1);
+        }
+        c.phase = Phase::closing;
+        (void)c.a->engine().close(net::clock_now());
+        (void)c.a->flush();
+        Event ev;
+        while (c.a && c.a->poll_event(ev)) on_event(c, ev);
+        if (c.a) arm(c);
     }
 
     void fail(Conn& c, const char* why) {
@@ -280,7 +294,8 @@ private:
         requesting_ = true;
         const TimePoint t0 = Clock::now();
         r_.ramp_s = seconds_since(start_);
-        give_up_ = t0 + requests_ * kInterval + kInterval + kGrace;
+        end_ = t0 + requests_ * kInterval + kInterval;  // the last request is due before t0 + D + 1 s
+        give_up_ = end_ + kGrace;
         write_all(out_, &kAllEstablished, 1);
         for (Conn& c : conns_) {
             if (!c.a) continue;
@@ -303,11 +318,11 @@ private:
     int ep_;
     std::set<std::pair<std::int64_t, std::ptrdiff_t>> timers_;  // (ms, connection index)
     long next_ = 0, connecting_ = 0, warming_ = 0, finished_ = 0;
-    bool requesting_ = false, first_finished_ = false;
+    bool requesting_ = false, ending_ = false, first_finished_ = false;
     std::vector<double> latencies_;  // µs
     std::mt19937 rng_{12345};
     std::uniform_int_distribution<int> jitter_{0, 999};
-    TimePoint start_ = Clock::now(), give_up_{};
+    TimePoint start_ = Clock::now(), end_{}, give_up_{};
     ClientReport r_;
 };
 
@@ -424,6 +439,8 @@ int main(int argc, char** argv) {
         {"phase-offset requests before T0", "offset_requests", "requests", col([](auto& r) { return r.c.warmups; })},
         {"requests sent (timed)", "requests", "requests", col([](auto& r) { return r.c.requests; })},
         {"responses received", "responses", "responses", col([](auto& r) { return r.c.responses; })},
+        {"request rate (offered: N per second)", "request_rate", "requests/s",
+         col([&](auto& r) { return static_cast<double>(r.c.requests) / requests; })},
         {"clean closes (CLOSE ACK)", "clean_closes", "connections", col([](auto& r) { return r.c.clean_closes; })},
         {"errors, client side", "client_errors", "errors", col([](auto& r) { return r.c.errors + !r.child_ok; })},
         {"errors, server Counters::errors", "server_errors", "errors", col([](auto& r) { return r.s.errors; })},

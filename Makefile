@@ -44,12 +44,14 @@ test: deps
 demo: build
 	$(BUILD)/tools/lockstep demo
 
+BENCH_PROGRAMS := bench_handshake bench_rekey bench_record bench_wire bench_memory bench_loopback bench_concurrency
+
 bench: build
 	@# Release build in build-bench (not $(BUILD)); QUICK=1: 2 runs, smaller sizes (< 2 min). docs/PERFORMANCE.md
 	cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BENCH=ON $(CMAKE_FLAGS)
-	cmake --build build-bench -j $(JOBS) --target bench_handshake bench_rekey bench_record bench_wire bench_memory
+	cmake --build build-bench -j $(JOBS) --target $(BENCH_PROGRAMS)
 	mkdir -p $(BUILD)/bench && rm -f $(BUILD)/bench/summary.json
-	set -e; for b in bench_handshake bench_rekey bench_record bench_wire bench_memory; do \
+	set -e; for b in $(BENCH_PROGRAMS); do \
 	  build-bench/bench/$$b $(if $(QUICK),--quick,) --json $(BUILD)/bench/summary.json; done
 	@echo "summary: $(BUILD)/bench/summary.json"
 

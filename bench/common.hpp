@@ -11,7 +11,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,8 +54,10 @@ struct Args {
     std::string json = "build/bench/summary.json";
     long n = -1;  // program-specific size override
 };
-inline Args parse_args(int argc, char** argv, const char* usage_extra = "") {
+// full_runs: the default --runs outside --quick (quick mode defaults to 2).
+inline Args parse_args(int argc, char** argv, const char* usage_extra = "", int full_runs = 5) {
     Args a;
+    a.runs = full_runs;
     bool runs_set = false;
     for (int i = 1; i < argc; ++i) {
         std::string s = argv[i];
@@ -74,6 +79,31 @@ inline Args parse_args(int argc, char** argv, const char* usage_extra = "") {
     return a;
 }
 
+// ---------------------------------------------------------------- blocking fd I/O
+// The whole buffer or false (EOF, error). Programs writing to sockets ignore SIGPIPE.
+inline bool read_full(int fd, void* p, std::size_t n) {
+    auto* b = static_cast<std::uint8_t*>(p);
+    while (n > 0) {
+        const ssize_t r = ::read(fd, b, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        b += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+inline bool write_full(int fd, const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::uint8_t*>(p);
+    while (n > 0) {
+        const ssize_t r = ::write(fd, b, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        b += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+
 // ---------------------------------------------------------------- statistics
 struct Stat {
     double median = 0, min = 0, max = 0;
@@ -89,6 +119,15 @@ inline Stat stat_of(std::vector<double> v) {
     std::size_t m = v.size() / 2;
     s.median = v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
     return s;
+}
+
+// The p-th percentile (0..100) of samples, nearest rank; 0 when empty. Reorders v.
+inline double percentile(std::vector<double>& v, double p) {
+    if (v.empty()) return 0;
+    auto k = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
+    k = std::min(k, v.size() - 1);
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return v[k];
 }
 
 // ---------------------------------------------------------------- JSON summary

@@ -73,6 +73,7 @@ std::size_t ix(Dir d) { return static_cast<std::size_t>(d); }
 struct MsgRef {
     Dir dir = Dir::c2s;
     std::uint32_t n = 0;  // 1-based index in its connection and direction
+    int epoch = -1;       // >= 0 (n = 0): the first record of this epoch in `dir` ("@DIR:eE")
     bool operator==(const MsgRef&) const = default;
 };
 
@@ -102,6 +103,7 @@ Dir parse_dir(const std::string& s, const std::string& what) {
 }
 
 MsgRef parse_ref(const std::string& dir, const std::string& n, const std::string& what) {
+    if (!n.empty() && n[0] == 'e') return {parse_dir(dir, what), 0, static_cast<int>(parse_u32(n.substr(1), what, 255))};
     const MsgRef r{parse_dir(dir, what), parse_u32(n, what)};
     if (r.n == 0) throw Error(fmt::format("{}: messages are numbered from 1", what));
     return r;
@@ -230,11 +232,12 @@ constexpr ActionSpec kActions[] = {
     {"--flip", Kind::flip, "DIR:N:BYTE:BIT", "Flip bit BIT (0..7) of byte BYTE (0: the frame byte) of message N"},
     {"--truncate", Kind::truncate, "DIR:N:LEN", "Forward only the first LEN bytes of message N"},
     {"--replay", Kind::replay, "DIR:N[@[DIR2:]M]",
-     "Send a copy of message N to its receiver again after message M of DIR2 has passed (default: N+1 of DIR)"},
+     "Send a copy of message N to its receiver again after message M of DIR2 has passed (default: N+1 of DIR; "
+     "M = eE: the first record of epoch E)"},
     {"--replay-recorded", Kind::replay_recorded, "DIR:N@[DIR2:]M",
      "Send message N of the first connection in --replay-from FILE after message M of this connection"},
     {"--reflect", Kind::reflect, "DIR:N", "Forward message N and also send it back to its own sender"},
-    {"--inject", Kind::inject, "DIR:M:HEX", "After message M of DIR, send these bytes to DIR's receiver"},
+    {"--inject", Kind::inject, "DIR:M:HEX", "After message M of DIR (or eE), send these bytes to DIR's receiver"},
     {"--inject-close", Kind::inject_close, "DIR:M",
      "After message M of DIR, send a forged clear CLOSE (frame 0x08, reason normal) to DIR's receiver"},
     {"--strip", Kind::strip, "DIR:LIST",
@@ -264,7 +267,7 @@ Action parse_action(Kind kind, const std::string& flag, const std::string& v) {
         a.src = parse_ref(src[0], src[1], what);
         if (at == std::string::npos) {
             if (kind == Kind::replay_recorded) throw Error(fmt::format("{}: say after which message (@M)", what));
-            a.at = {a.src.dir, a.src.n + 1};
+            a.at = {a.src.dir, a.src.n + 1, -1};
             return a;
         }
         const auto trig = split(v.substr(at + 1), ':');
@@ -310,6 +313,8 @@ Action parse_action(Kind kind, const std::string& flag, const std::string& v) {
         case Kind::replay_recorded: break;
     }
     a.at = parse_ref(p[0], p[1], what);
+    if (a.at.epoch >= 0 && kind != Kind::inject && kind != Kind::inject_close)
+        throw Error(fmt::format("{}: eE names a message to send after, not one to change", what));
     if (kind == Kind::delay) a.x = parse_u32(p[2], what, 600'000);
     if (kind == Kind::truncate) a.x = parse_u32(p[2], what, kMaxMessage);
     if (kind == Kind::flip) {
@@ -421,6 +426,7 @@ struct Conn {
     std::array<Buf, 2> inbuf;                          // TCP: bytes not yet a whole frame
     std::array<bool, 2> eof{};                         // TCP: the sender of DIR closed its side
     std::array<bool, 2> shut{};                        // TCP: we closed the write side towards DIR's receiver
+    std::array<std::array<bool, 256>, 2> epoch_seen{};  // a record of this epoch has passed
     bool dead = false;
 };
 
@@ -466,7 +472,7 @@ private:
     void read_udp_client();
     void read_udp_server(Conn& c);
     void on_message(Conn& c, Dir d, Buf m);
-    void after(Conn& c, const MsgRef& r);
+    void after(Conn& c, const MsgRef& r, const std::optional<MsgRef>& first_of_epoch);
     void forward(Conn& c, Dir d, const Buf& m);
     void send_now(Conn& c, Dir d, const Buf& m);
     void tick(Clock::time_point now);
@@ -594,8 +600,13 @@ void Mitm::read_udp_server(Conn& c) {
 // A message from a real peer: change it, keep a copy, then forward, hold,
 // delay, duplicate or drop it, and fire what waits for it.
 void Mitm::on_message(Conn& c, Dir d, Buf m) {
-    const MsgRef r{d, ++c.count[ix(d)]};
+    const MsgRef r{d, ++c.count[ix(d)], -1};
     if (verbose_) log(c, r, fmt::format("{} len={}", describe(m), m.size()));
+    std::optional<MsgRef> first_of_epoch;  // as it came from the peer
+    if (auto rec = wire::decode_record(m, 0); rec && !c.epoch_seen[ix(d)][rec->header.epoch]) {
+        c.epoch_seen[ix(d)][rec->header.epoch] = true;
+        first_of_epoch = MsgRef{d, 0, rec->header.epoch};
+    }
     if (record_ != nullptr) {
         std::fprintf(record_, "%u %s %u %s\n", c.id, dir_name(d), r.n, hex(m).c_str());
         std::fflush(record_);
@@ -662,13 +673,13 @@ void Mitm::on_message(Conn& c, Dir d, Buf m) {
         forward(c, d, h->bytes);
         h.reset();
     }
-    after(c, r);
+    after(c, r, first_of_epoch);
 }
 
 // The actions that add a message once message `r` has passed.
-void Mitm::after(Conn& c, const MsgRef& r) {
+void Mitm::after(Conn& c, const MsgRef& r, const std::optional<MsgRef>& first_of_epoch) {
     for (const Action& a : actions_) {
-        if (!(a.at == r)) continue;
+        if (!(a.at == r) && !(first_of_epoch && a.at == *first_of_epoch)) continue;
         switch (a.kind) {
             case Kind::replay: {
                 const auto& kept = c.kept[ix(a.src.dir)];

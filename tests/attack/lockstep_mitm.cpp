@@ -56,6 +56,7 @@ constexpr std::size_t kMaxKept = 4096;       // messages kept per connection and
 constexpr std::size_t kMaxConns = 256;       // live connections (TCP and UDP peers)
 constexpr std::size_t kMaxRecordFile = 64u << 20;
 constexpr milliseconds kPollCap{100};        // re-check the stop flag at least this often
+constexpr milliseconds kUdpIdle{120'000};    // a UDP peer silent this long is forgotten
 
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
@@ -143,6 +144,7 @@ std::string describe(std::span<const std::uint8_t> m) {
 // ---------------------------------------------------------------- the HELLO / HELLO ACK lists
 // HELLO: frame, then the lists versions, suites, modes (§6.2). HELLO ACK: frame,
 // the chosen version, suite and mode, flags, then the server's lists (§6.3).
+// In wire order: the three lists (edit_field skips the ones before), then the HELLO ACK's choices.
 enum class Field : std::uint8_t { versions, suites, modes, version, suite, mode };
 struct FieldName {
     const char* name;
@@ -427,6 +429,7 @@ struct Conn {
     std::array<bool, 2> eof{};                         // TCP: the sender of DIR closed its side
     std::array<bool, 2> shut{};                        // TCP: we closed the write side towards DIR's receiver
     std::array<std::array<bool, 256>, 2> epoch_seen{};  // a record of this epoch has passed
+    Clock::time_point last_seen = Clock::now();         // UDP: the last datagram either way
     bool dead = false;
 };
 
@@ -510,8 +513,7 @@ void Mitm::load_recorded(const std::string& path) {
 }
 
 Conn* Mitm::new_conn(bool tcp) {
-    std::erase_if(conns_, [](const auto& c) { return c->dead; });
-    if (conns_.size() >= kMaxConns) return nullptr;
+    if (conns_.size() >= kMaxConns) return nullptr;  // dead ones are gone: tick() removes them
     auto c = std::make_unique<Conn>();
     c->id = next_id_++;
     c->tcp = tcp;
@@ -601,6 +603,7 @@ void Mitm::read_udp_server(Conn& c) {
 // delay, duplicate or drop it, and fire what waits for it.
 void Mitm::on_message(Conn& c, Dir d, Buf m) {
     const MsgRef r{d, ++c.count[ix(d)], -1};
+    c.last_seen = Clock::now();
     if (verbose_) log(c, r, fmt::format("{} len={}", describe(m), m.size()));
     std::optional<MsgRef> first_of_epoch;  // as it came from the peer
     if (auto rec = wire::decode_record(m, 0); rec && !c.epoch_seen[ix(d)][rec->header.epoch]) {
@@ -768,6 +771,10 @@ void Mitm::tick(Clock::time_point now) {
                 ::shutdown(d == Dir::c2s ? c.server.get() : c.client.get(), SHUT_WR);
                 c.shut[ix(d)] = true;
             }
+        }
+        if (!c.tcp && !c.dead && now - c.last_seen > kUdpIdle) {
+            c.dead = true;
+            if (verbose_) log_conn(c, "udp peer idle, forgotten");
         }
         if (c.tcp && c.shut[0] && c.shut[1] && !c.dead) {
             c.dead = true;

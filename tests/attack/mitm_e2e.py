@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from cli_e2e import READING, Listener, Server, check, read, run_in_env, start_listener, wait_for  # noqa: E402
 
 TIMEOUT_MS = 2500  # the client's bound on every network wait
-PARALLEL = 4         # runs of one scenario at a time (each its own server, mitm and client)
+PARALLEL = 4       # runs of one scenario at a time (each its own server, mitm and client)
 START = threading.Lock()  # Server numbers its files with a class counter
 TRACE = re.compile(r"^\[(client|server [^\]]+)\] (snd|rcv) (\w+(?: \w+)*?)\s+seq=\S+.* epoch=(\d+) len=(\d+)( \(resent\))?$")
 REJECT = re.compile(r"^\[(client|server [^\]]+)\] reject: (\w+) \((fatal|tolerated)\)$", re.M)
@@ -318,7 +318,8 @@ ALWAYS_FATAL = {("hello ack", 1): "downgrade"}
 
 
 def tampered_runs(lab, make):
-    """One run per message kind of FLOW and per change that make(name, length) lists as (actions, label)."""
+    """One run per message kind of FLOW and per change make(name, dir, number, length) lists as (mitm actions,
+    label, key); yields (Outcome, (name, dir, key))."""
     runs = []
     for name, (d, i, length) in sorted(first_of_each(learn_flow(lab)).items()):
         for actions, label, key in make(name, d, i, length):

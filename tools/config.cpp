@@ -98,6 +98,13 @@ void add_conn_options(CLI::App& sub, ConnSettings& s) {
     sub.add_option("--max-data", s.max_data, "Largest request/response body in bytes")
         ->check(CLI::Range(1, static_cast<int>(wire::kMaxData)))
         ->capture_default_str();
+    // spec: PROTOCOL.md §8.3. Absolute ttls are whole seconds, so both count in seconds on the wire.
+    sub.add_option("--ttl-lifetime", s.ttl_lifetime_ms, "ttl of the messages we send: send time + this, in ms")
+        ->check(CLI::Range(1000, 3'600'000))
+        ->capture_default_str();
+    sub.add_option("--clock-skew", s.clock_skew_ms, "Accept a received message until its ttl + this, in ms")
+        ->check(CLI::Range(0, 3'600'000))
+        ->capture_default_str();
     sub.add_flag("--trace", s.trace, "Print every message sent and received (stderr), never a secret");
 }
 
@@ -221,6 +228,8 @@ std::unique_ptr<EngineSetup> make_engine_setup(Role role, const ConnSettings& s)
     if (s.policy == "tolerant") cfg.policy = Policy::tolerant;
     if (s.policy == "strict") cfg.policy = Policy::strict;
     cfg.max_data = static_cast<std::uint16_t>(s.max_data);
+    cfg.timers.ttl_lifetime = std::chrono::milliseconds(s.ttl_lifetime_ms);
+    cfg.timers.clock_skew = std::chrono::milliseconds(s.clock_skew_ms);
 
     if (need_cert) {
         if (s.cert.empty() || s.key.empty() || s.ca.empty())

@@ -43,11 +43,13 @@ struct ConnSettings {
     std::vector<PskEntry> psks;      // TOML [[psks]] (serve)
     std::string policy;              // "": the transport's default (net::with_transport_defaults)
     int max_data = 16384;
+    int ttl_lifetime_ms = 25'000;  // Timers::ttl_lifetime
+    int clock_skew_ms = 2'000;     // Timers::clock_skew
     bool trace = false;
 };
 
 // Registers --config, --mode, --suite, --cert, --key, --ca, --psk, --psk-id,
-// --policy, --max-data, --trace on `sub`.
+// --policy, --max-data, --ttl-lifetime, --clock-skew, --trace on `sub`.
 void add_conn_options(CLI::App& sub, ConnSettings& s);
 
 // Reads s.config (if set) into the options of `sub` that were not given as

@@ -386,7 +386,9 @@ void add_key_commands(CLI::App& app) {
     issue->add_option("--subject", ci->subject, "Subject name (1..64 bytes)")->required();
     issue->add_option("--out", ci->prefix, "Output prefix: writes PREFIX.key and PREFIX.cert")->required();
     issue->add_option("--alg", ci->alg, "Key algorithm")->check(CLI::IsMember(algs))->capture_default_str();
-    issue->add_option("--days", ci->days, "Validity in days")->check(CLI::Range(1, 36500))->capture_default_str();
+    issue->add_option("--days", ci->days, "Validity in days (0: it expires at once; for tests of expiry)")
+        ->check(CLI::Range(0, 36500))
+        ->capture_default_str();
     issue->callback([ci] { cert_issue(*ci); });
 
     auto show_file = std::make_shared<std::string>();

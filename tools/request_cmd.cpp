@@ -109,7 +109,13 @@ std::string peer_auth_text(Reason r, const EngineSetup& s) {
 }
 
 // Exit::auth with a clear line, if the closed event is an authentication failure.
-void throw_if_auth(const Event& ev, const EngineSetup& s) {
+// Once the handshake is done a bad MAC is a record that failed its tag check:
+// traffic altered or injected on the path, not a wrong credential.
+void throw_if_auth(const Event& ev, const EngineSetup& s, bool established = false) {
+    if (established && (ev.by_peer ? ev.reason == Reason::bad_mac : ev.error == Err::bad_mac))
+        fail(Exit::auth, fmt::format("authentication failed: {} a record that failed its MAC check (altered or "
+                                     "injected on the path?) (reason bad_mac)",
+                                     ev.by_peer ? "the server received" : "we received"));
     if (!ev.by_peer && auth_err(ev.error))
         fail(Exit::auth, fmt::format("authentication failed: {} ({})", local_auth_text(ev.error), err_name(ev.error)));
     if (ev.by_peer && auth_reason(ev.reason))
@@ -276,7 +282,7 @@ ClientRun run_client(const RequestArgs& a, EngineSetup& setup, TraceSink* trace,
         }
         r.unanswered.push_back(i);
         const auto ev = client->closed_event();
-        if (ev) throw_if_auth(*ev, setup);
+        if (ev) throw_if_auth(*ev, setup, true);
         const bool silent_end = resp.error() == Err::timeout || (ev && ev->by_peer && ev->error == Err::closed);
         if (answered_here == 0 && silent_end && tracer.ignored > 0) {
             // See ClientTracer: an unauthenticated CLOSE right after the handshake.

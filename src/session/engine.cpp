@@ -706,9 +706,12 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
 
     // Sequence checks (spec §8.1).
     if (e.rx_any_ && m.seq == e.rx_seq_ && m.type == e.rx_type_) {
+        // A retransmission we did not need: dropped. Its ack is older than our
+        // reply, which may just be in flight; answering copies with copies would
+        // double every later message (spec §8.4 "Duplicates"). A lost reply is
+        // recovered by the peer's reply timer and RESEND LAST.
         if (e.cfg_.policy == Policy::strict) return I::fail(e, Err::bad_sequence, now);
         if (e.tracer_) e.tracer_->on_fault(Err::replay, false);
-        if (e.kept_[1].used && e.kept_[1].seq != m.ack) return I::retransmit_after(e, m.ack, now);
         return {};
     }
     if (e.cfg_.policy == Policy::tolerant && m.seq != e.rx_next_ && e.seen_recently(m.seq)) {

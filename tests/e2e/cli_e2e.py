@@ -137,26 +137,48 @@ def read(path):
         return ""
 
 
-class Server:
+def start_listener(env, cmd, tag, pattern):
+    """Starts cmd with its output in the files tag.out and tag.err (no pipe can fill) and waits for its
+    listening line; returns (process, out, err, the line's match for pattern). Killed if it never listens."""
+    out, err = env.path(f"{tag}.out"), env.path(f"{tag}.err")
+    with open(out, "w") as o, open(err, "w") as e:
+        p = subprocess.Popen(cmd, cwd=env.tmp, stdout=o, stderr=e, stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "listening" in read(out) or p.poll() is not None, 10 * SLOW, f"the listening line of {tag}")
+        m = re.search(pattern, read(out), re.M)
+        check(m is not None, f"{tag} printed no listening line: {read(out)!r} {read(err)!r}")
+    except BaseException:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+        raise
+    return p, out, err, m
+
+
+class Listener:
+    """A process from start_listener (self.p), killed on every path: `with`, or kill()."""
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+class Server(Listener):
     """`lockstep serve` on ephemeral TCP and UDP ports; output goes to files (no pipe can fill)."""
     count = 0
 
     def __init__(self, env, *args):
         Server.count += 1
         self.env = env
-        self.out = env.path(f"serve{Server.count}.out")
-        self.err = env.path(f"serve{Server.count}.err")
-        with open(self.out, "w") as o, open(self.err, "w") as e:
-            self.p = subprocess.Popen(env.cmd("serve", "--tcp", "0", "--udp", "0", *args), cwd=env.tmp, stdout=o,
-                                      stderr=e, stdin=subprocess.DEVNULL)
-        try:
-            wait_for(lambda: "listening" in read(self.out) or self.p.poll() is not None, 10 * SLOW,
-                     "the listening line")
-            m = re.search(r"^listening tcp=(\S+) udp=(\S+)$", read(self.out), re.M)
-            check(m is not None, f"serve printed no listening line: {read(self.out)!r} {read(self.err)!r}")
-        except BaseException:
-            self.kill()
-            raise
+        self.p, self.out, self.err, m = start_listener(env, env.cmd("serve", "--tcp", "0", "--udp", "0", *args),
+                                                       f"serve{Server.count}", r"^listening tcp=(\S+) udp=(\S+)$")
         self.tcp, self.udp = m.group(1), m.group(2)
 
     def addr(self, transport):
@@ -173,21 +195,12 @@ class Server:
             raise Fail(f"the server did not exit within {timeout * SLOW:.0f} s of SIGTERM")
         return rc, time.monotonic() - t0
 
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(timeout=10)
-
-    def __enter__(self):
-        return self
-
     def __exit__(self, exc_type, *exc):
         """A case that ends normally stops the server cleanly (so memcheck reports); a failing one kills it."""
         if exc_type is None and self.p.poll() is None:
             rc, _ = self.stop()
             check(rc == 0, f"serve exited {rc} after SIGTERM:\n{read(self.err)[-2000:]}")
         self.kill()
-
 
 def free_port():
     """A loopback TCP port with nobody listening (bound, then released)."""
@@ -426,6 +439,25 @@ def case_demo(env):
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
+def run_in_env(exe, label, body, valgrind=False):
+    """body(env) in a new temporary directory with credentials made by `exe`; prints PASS or FAIL and returns
+    whether it passed. With valgrind, every lockstep process of body runs under memcheck, and a report with
+    errors or leaks fails it."""
+    with tempfile.TemporaryDirectory(prefix=f"lockstep-e2e-{label}-") as tmp:
+        env = Env(os.path.abspath(exe), tmp, valgrind=valgrind)
+        t0 = time.monotonic()
+        try:
+            env.make_credentials()
+            body(env)
+            bad = env.memcheck_failures()
+            check(not bad, "memcheck reported errors or leaks:\n" + "\n".join(bad))
+            print(f"PASS {label} ({time.monotonic() - t0:.1f} s)")
+            return True
+        except (Fail, subprocess.TimeoutExpired) as e:
+            print(f"FAIL {label}: {e}")
+            return False
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lockstep", required=True, help="path to the lockstep binary")
@@ -440,18 +472,7 @@ def main():
         if name not in CASES:
             print(f"unknown case {name}", file=sys.stderr)
             return 2
-        with tempfile.TemporaryDirectory(prefix=f"lockstep-e2e-{name}-") as tmp:
-            env = Env(os.path.abspath(args.lockstep), tmp, valgrind=args.valgrind)
-            t0 = time.monotonic()
-            try:
-                env.make_credentials()
-                CASES[name](env)
-                bad = env.memcheck_failures()
-                check(not bad, "memcheck reported errors or leaks:\n" + "\n".join(bad))
-                print(f"PASS {name} ({time.monotonic() - t0:.1f} s)")
-            except (Fail, subprocess.TimeoutExpired) as e:
-                failed += 1
-                print(f"FAIL {name}: {e}")
+        failed += not run_in_env(args.lockstep, name, CASES[name], valgrind=args.valgrind)
     return 1 if failed else 0
 
 

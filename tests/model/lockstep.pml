@@ -841,12 +841,9 @@ inline dispatch(me) {
      fi
   :: cur_type != RESEND_LAST && cur_type != CLOSED_WITHOUT_ACK && act != ignore &&
      rx_any[me] && cur_seq == rx_seq[me] && cur_type == rx_type[me] ->
-     /* a duplicate of the last accepted message */
+     /* a duplicate of the last accepted message: dropped, nothing resent in answer (§8.4) */
 #if TOLERANT
-     if
-     :: NEWER(me, used) && NEWER(me, seq) != cur_ack -> req_retransmit_after(me, cur_ack)
-     :: else -> skip
-     fi
+     skip
 #else
      req_fail(me)
 #endif

@@ -219,6 +219,37 @@ TEST(Datagram, LossyNetworkEveryRequestAnswered) {
     }
 }
 
+// One spurious RESEND LAST (here the answer to a forged record) crosses the
+// client's next messages, so the client re-sends messages the server already
+// has. Those copies must not be answered with copies of the replies, or each
+// side's copy draws one from the other for the rest of the connection (the
+// Sorcerer's Apprentice syndrome of TFTP, RFC 1123 §4.2.3.1): every message
+// would travel twice. Found over loopback by attack.replay_across_epochs.udp.
+TEST(Datagram, OneSpuriousResendLastDoesNotDoubleTheRestOfTheConnection) {
+    Sim sim({.mode = Mode::psk, .policy = Policy::tolerant});
+    sim.build();
+    ASSERT_TRUE(sim.handshake());
+    ASSERT_EQ(sim.exchange(2), 2);
+    Buf forged;  // the client's last record with a fresh record number: bad_mac, not a replay
+    for (const auto& p : sim.wire_log)
+        if (p.dir == Dir::c2s) forged = p.bytes;
+    ASSERT_EQ(forged.at(0), 0x17);
+    forged[2] = 0x7f;
+    bool injected = false;
+    sim.hook = [&](Dir d, Buf&) {
+        if (!injected && d == Dir::c2s && sim.client().sent.back().type == MsgType::data_request) {
+            injected = true;
+            sim.inject(Dir::c2s, forged);
+        }
+        return Verdict::deliver;
+    };
+    EXPECT_EQ(sim.exchange(20), 22);  // responses so far
+    ASSERT_TRUE(injected);
+    EXPECT_EQ(sim.server().requests, 22);
+    EXPECT_EQ(sim.client().responses, 22);
+    EXPECT_LE(sim.ce().stats().retransmissions + sim.se().stats().retransmissions, 4u);
+}
+
 TEST(Datagram, DataAckAndNextRequestReordered) {
     Sim sim({.mode = Mode::cert, .policy = Policy::tolerant});
     sim.build();

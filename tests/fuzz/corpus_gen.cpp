@@ -1,10 +1,11 @@
 // lockstep fuzzing — writes the seed corpora: `lockstep_fuzz_corpus DIR` fills
 // DIR/<target>/ (tests/fuzz/corpus when regenerating the committed seeds; delete
-// the old folders first). Everything comes from real exchanges between two
-// engines on the insecure provider (handshake in every mode, requests, re-keys,
-// close), recorded through the fuzz harness, so the seeds follow the current
-// wire format. File names are a hash of the content; output is deterministic.
+// the old folders first). First the messages and certificates of the spec's test
+// vectors (docs/PROTOCOL.md §14); then real exchanges between two engines on the
+// insecure provider (handshake in every mode, requests, re-keys, close), recorded
+// through the fuzz harness, so the seeds follow the current wire format. File names are a hash of the content; output is deterministic.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <algorithm>
 #include <cstring>
@@ -340,6 +341,54 @@ private:
     const char* who_;
 };
 
+// The messages and certificates of the specification's test vectors
+// (docs/PROTOCOL.md §14, made with the real provider): hex blocks under a
+// "C->S ..."/"S->C ..." or "... certificate:" line, sorted by their first byte.
+void spec_vectors(Corpus& corpus, const fs::path& spec) {
+    std::ifstream in(spec);
+    if (!in) {
+        std::fprintf(stderr, "cannot read %s\n", spec.string().c_str());
+        std::exit(1);
+    }
+    std::string line, target;
+    Buf block;
+    bool inside = false;
+    std::size_t blocks = 0;
+    auto flush = [&] {
+        if (!target.empty() && !block.empty()) {
+            corpus.add(target == "msg" ? std::string(block[0] == 0x01   ? "hello"
+                                                     : block[0] == 0x02 ? "hello_ack"
+                                                     : block[0] == 0x08 ? "clear_close"
+                                                                        : "record")
+                                       : target,
+                       block);
+            ++blocks;
+        }
+        target.clear();
+        block.clear();
+    };
+    while (std::getline(in, line)) {
+        if (line.find("<!-- VECTORS:BEGIN -->") != std::string::npos) inside = true;
+        if (line.find("<!-- VECTORS:END -->") != std::string::npos) break;
+        if (!inside) continue;
+        const bool hex = line.size() > 4 && line.compare(0, 4, "    ") == 0 &&
+                         line.find_first_not_of("0123456789abcdef", 4) == std::string::npos;
+        if (hex) {
+            for (std::size_t i = 4; i + 1 < line.size(); i += 2)
+                block.push_back(static_cast<std::uint8_t>(std::stoi(line.substr(i, 2), nullptr, 16)));
+            continue;
+        }
+        flush();
+        if (line.rfind("C->S ", 0) == 0 || line.rfind("S->C ", 0) == 0) target = "msg";
+        else if (line.size() > 12 && line.compare(line.size() - 12, 12, "certificate:") == 0) target = "cert";
+    }
+    flush();
+    if (blocks < 10) {
+        std::fprintf(stderr, "%s: only %zu test-vector blocks found\n", spec.string().c_str(), blocks);
+        std::exit(1);
+    }
+}
+
 // TOML config files for `serve --config` / `request --config` (tools/README.md).
 void config_files(Corpus& corpus) {
     static const char* const kFiles[] = {
@@ -395,6 +444,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     lockstep::fuzz::Corpus corpus(argv[1]);
+    lockstep::fuzz::spec_vectors(corpus, std::filesystem::path(LOCKSTEP_SOURCE_DIR) / "docs/PROTOCOL.md");
     lockstep::fuzz::engine_scripts(corpus);
     lockstep::fuzz::clear_closes(corpus);
     lockstep::fuzz::certificates(corpus);

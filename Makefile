@@ -46,7 +46,7 @@ demo: build
 
 BENCH_PROGRAMS := bench_handshake bench_rekey bench_record bench_wire bench_memory bench_loopback bench_concurrency
 
-bench: build
+bench: deps
 	@# Release build in build-bench (not $(BUILD)); QUICK=1: 2 runs, smaller sizes (< 2 min). docs/PERFORMANCE.md
 	cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BENCH=ON $(CMAKE_FLAGS)
 	cmake --build build-bench -j $(JOBS) --target $(BENCH_PROGRAMS)

@@ -20,6 +20,7 @@
 #include "handshake/table.hpp"
 #include "keys/keys.hpp"
 #include "lockstep/engine.hpp"
+#include "lockstep/features.hpp"
 #include "record/record.hpp"
 #include "wire/wire.hpp"
 
@@ -49,7 +50,16 @@ struct KeyState {
 
 struct Engine::Impl {
     static void keylog(Engine& e, const char* label, ConstBytes v) noexcept {
-        if (e.cfg_.insecure_key_log) e.cfg_.insecure_key_log->on_secret(label, e.epoch_, v);
+        if constexpr (features::kInsecureKeyLog)
+            if (e.cfg_.insecure_key_log) e.cfg_.insecure_key_log->on_secret(label, e.epoch_, v);
+    }
+    // The engine's role, folded to a constant when one role is compiled (features.hpp).
+    static bool client(const Engine& e) noexcept { return features::is_client(e.cfg_.role); }
+    static bool server(const Engine& e) noexcept { return features::is_server(e.cfg_.role); }
+    // A rejected message, for the tracer (fatal: the connection closes).
+    static void note_fault(const Engine& e, Err err, bool fatal) noexcept {
+        if constexpr (features::kTrace)
+            if (e.tracer_) e.tracer_->on_fault(err, fatal);
     }
     static KeyState& ks(Engine& e) noexcept {
         return *std::launder(static_cast<KeyState*>(static_cast<void*>(e.keystate_)));
@@ -98,9 +108,24 @@ struct Engine::Impl {
     static Status retransmit_after(Engine& e, std::uint32_t ack, Now now) noexcept;
     static Status send_clear_close(Engine& e, Reason r, Now now) noexcept;
     static Status retransmit(Engine& e, Kept& k, Now now) noexcept;
-    static void trace(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept;
-    static void trace_raw(Engine& e, const Kept& k, bool retrans) noexcept;
+    // The tracer's view of a message (nothing at all in a build without kTrace).
+    static void trace(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept {
+        if constexpr (features::kTrace)
+            if (e.tracer_) trace_message(e, sent, m, wire_len, retrans);
+    }
+    static void trace_raw(Engine& e, const Kept& k, bool retrans) noexcept {
+        if constexpr (features::kTrace)
+            if (e.tracer_) trace_kept(e, k, retrans);
+    }
+    static void trace_message(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept;
+    static void trace_kept(Engine& e, const Kept& k, bool retrans) noexcept;
     static Status dispatch(Engine& e, const wire::Inner& m, Now now) noexcept;
+    // The handler of a role-specific action; a role left out of the build has none.
+    static Status role_action(Engine& e, handshake::Action a, const wire::Inner& m, Now now) noexcept;
+    static Status on_data_request(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static Status stash_request(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static Status on_data_response(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static Status on_data_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
     static void adopt_early_stash(Engine& e) noexcept;
     static Status process_stash(Engine& e, Now now) noexcept;
     static void install_epoch(Engine& e, Now now) noexcept;  // next_* -> current, epoch++

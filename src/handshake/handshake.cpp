@@ -108,7 +108,7 @@ Result<keys::HandshakeSecret> I::handshake_keys(Engine& e, keys::EarlySecret&& e
 }
 
 // ---------------------------------------------------------------- client: HELLO
-Status I::client_start(Engine& e, Now now) noexcept {
+Status I::client_start(Engine& e, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
@@ -160,7 +160,7 @@ Status I::client_start(Engine& e, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: HELLO -> HELLO ACK
-Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
+Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
@@ -271,7 +271,7 @@ namespace {
 
 // Cert modes carry a certificate and a signature, PSK modes neither. A peer
 // certificate is verified against the CA and its key and subject remembered.
-Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, Now now) noexcept {
+Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept {
     const bool want = features::uses_cert(e.mode_);
     if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
     if (!want) return {};
@@ -295,7 +295,7 @@ namespace {
 }  // namespace
 
 // ---------------------------------------------------------------- client: HELLO ACK -> ACK
-Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
+Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
@@ -402,7 +402,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: ACK
-Status I::server_enter_epoch1(Engine& e, Now now) noexcept {
+Status I::server_enter_epoch1(Engine& e, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     keys::Secret32 cap, sap;
@@ -421,7 +421,7 @@ Status I::server_enter_epoch1(Engine& e, Now now) noexcept {
     return {};
 }
 
-Status I::on_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     auto a = wire::decode_ack_body(m.body);

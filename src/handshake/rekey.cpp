@@ -62,7 +62,7 @@ Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, Co
 
 }  // namespace
 
-bool I::rekey_due(Engine& e, Now now) noexcept {
+bool I::rekey_due(Engine& e, const Now& now) noexcept {
     if (!server(e) || e.state_ != State::idle) return false;
     const RekeyPolicy& r = e.cfg_.rekey;
     if (r.after_responses > 0 && e.responses_in_epoch_ >= r.after_responses) return true;
@@ -73,7 +73,7 @@ bool I::rekey_due(Engine& e, Now now) noexcept {
     return k.tx.next_rn >= record::kRnSoftLimit || k.rx.window.highest() >= record::kRnSoftLimit;
 }
 
-void I::install_epoch(Engine& e, Now now) noexcept {
+void I::install_epoch(Engine& e, const Now& now) noexcept {
     KeyState& k = ks(e);
     if (server(e)) {
         // Keep the old receive key until the client shows it has the new one,
@@ -99,7 +99,7 @@ void I::install_epoch(Engine& e, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: re-key HELLO
-Status I::start_rekey(Engine& e, Now now) noexcept {
+Status I::start_rekey(Engine& e, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     wire::RekeyHello h;
@@ -133,7 +133,7 @@ Status I::start_rekey(Engine& e, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- client: HELLO -> HELLO ACK
-Status I::on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
@@ -175,7 +175,7 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: HELLO ACK -> ACK
-Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
@@ -222,7 +222,7 @@ Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept 
 }
 
 // ---------------------------------------------------------------- client: ACK
-Status I::on_rekey_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_rekey_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     auto a = wire::decode_ack_body(m.body);

@@ -115,7 +115,7 @@ bool Engine::poll_event(Event& ev) noexcept {
     return true;
 }
 
-Status I::queue_wire(Engine& e, ConstBytes bytes, Now now) noexcept {
+Status I::queue_wire(Engine& e, ConstBytes bytes, const Now& now) noexcept {
     if (e.txq_len_ + 2 + bytes.size() > e.txq_cap_) return Err::buffer_too_small;
     store_be16(e.txq_ + e.txq_len_, static_cast<std::uint16_t>(bytes.size()));
     std::memmove(e.txq_ + e.txq_len_ + 2, bytes.data(), bytes.size());
@@ -156,7 +156,7 @@ void I::trace_message(Engine& e, bool sent, const wire::Inner& m, std::size_t wi
 }
 
 // ---------------------------------------------------------------- time
-std::uint32_t I::make_ttl(Engine& e, Now now) noexcept {
+std::uint32_t I::make_ttl(Engine& e, const Now& now) noexcept {
     const auto life = e.cfg_.timers.ttl_lifetime;
     if (e.relative_ttl_) {
         auto ms = (now.mono.since_origin - e.origin_.since_origin + life).count();
@@ -166,7 +166,7 @@ std::uint32_t I::make_ttl(Engine& e, Now now) noexcept {
     return static_cast<std::uint32_t>(s < 0 ? 0 : s);
 }
 
-Status I::check_ttl(Engine& e, std::uint32_t ttl, Now now) noexcept {
+Status I::check_ttl(Engine& e, std::uint32_t ttl, const Now& now) noexcept {
     const auto skew = e.cfg_.timers.clock_skew;
     if (e.relative_ttl_) {
         const std::int64_t age = (now.mono.since_origin - e.origin_.since_origin).count();
@@ -225,7 +225,7 @@ Status Engine::on_timeout(Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- sending
-wire::Inner I::next_inner(Engine& e, MsgType t, Now now) noexcept {
+wire::Inner I::next_inner(Engine& e, MsgType t, const Now& now) noexcept {
     wire::Inner m;
     m.type = t;
     m.seq = e.tx_next_;
@@ -251,7 +251,7 @@ void I::commit_tx(Engine& e, MsgType, std::uint32_t seq, std::uint32_t nonce, bo
     e.resends_ = 0;
 }
 
-Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner& m, Now now,
+Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner& m, const Now& now,
                          bool retrans) noexcept {
     // Build the padded plaintext in the scratch area of the rx buffer's tail? No:
     // seal straight into the queue, building the plaintext in place first.
@@ -286,7 +286,7 @@ Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner&
 }
 
 Status I::send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonce, bool awaits,
-                       Now now) noexcept {
+                       const Now& now) noexcept {
     wire::Inner m = next_inner(e, t, now);
     Kept& k = keep_slot(e);
     if (wire::kInnerHeaderLen + body.size() > e.inner_cap_) return Err::too_long;
@@ -306,7 +306,7 @@ Status I::send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonc
 }
 
 Status I::send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
-                   Now now) noexcept {
+                   const Now& now) noexcept {
     Kept& k = e.kept_[1];
     k.len = len;
     k.used = true;
@@ -353,7 +353,7 @@ Result<std::size_t> I::seal_in_place(Engine& e, record::DirectionKeys& k, std::u
     return total;
 }
 
-Status I::retransmit(Engine& e, Kept& k, Now now) noexcept {
+Status I::retransmit(Engine& e, Kept& k, const Now& now) noexcept {
     if (!k.used) return {};
     if (k.raw) {
         LS_TRY(queue_wire(e, {k.buf, k.len}, now));
@@ -368,7 +368,7 @@ Status I::retransmit(Engine& e, Kept& k, Now now) noexcept {
     return seal_and_queue(e, ks(e).tx, m, now, true);
 }
 
-Status I::retransmit_after(Engine& e, std::uint32_t ack, Now now) noexcept {
+Status I::retransmit_after(Engine& e, std::uint32_t ack, const Now& now) noexcept {
     // Resend every kept message sent after `ack`, the peer's last accepted
     // sequence number (spec §8.4): none, the newest, or both.
     Kept& older = e.kept_[0];
@@ -382,7 +382,7 @@ Status I::retransmit_after(Engine& e, std::uint32_t ack, Now now) noexcept {
     return retransmit(e, newer, now);
 }
 
-Status I::send_resend_last(Engine& e, Now now) noexcept {
+Status I::send_resend_last(Engine& e, const Now& now) noexcept {
     // At most max_resends RESEND LAST in a row, whatever prompted them (timer,
     // a refused message, or the peer's own RESEND LAST); progress resets the count.
     if (e.resends_ >= e.cfg_.timers.max_resends) return fail(e, Err::resend_exhausted, now);
@@ -419,7 +419,7 @@ void I::enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err e
     push_event(e, ev);
 }
 
-Status I::fail(Engine& e, Err err, Now now) noexcept {
+Status I::fail(Engine& e, Err err, const Now& now) noexcept {
     note_fault(e, err, true);
     if (e.fatal_ == Err::ok) e.fatal_ = err;
     if (e.state_ == State::closed || e.state_ == State::wait_close_ack) return err;
@@ -442,7 +442,7 @@ Status I::fail(Engine& e, Err err, Now now) noexcept {
     return err;
 }
 
-Status I::send_clear_close(Engine& e, Reason r, Now now) noexcept {
+Status I::send_clear_close(Engine& e, Reason r, const Now& now) noexcept {
     // No authenticated channel yet: an unauthenticated CLOSE (spec §6.6).
     wire::ClearClose c{r, e.tx_next_, e.rx_seq_, make_ttl(e, now)};
     std::uint8_t buf[16];
@@ -456,7 +456,7 @@ Status I::send_clear_close(Engine& e, Reason r, Now now) noexcept {
     return {};
 }
 
-Status I::handshake_step(Engine& e, Now now, FunctionRef step) noexcept {
+Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
     // HELLO and HELLO ACK arrive unauthenticated. Under the tolerant policy a
     // forged or corrupted one (malformed, wrong numbers, expired, failing a MAC)
     // is dropped and the transcript restored, so the genuine one can still
@@ -484,7 +484,7 @@ Status I::handshake_step(Engine& e, Now now, FunctionRef step) noexcept {
     return fail(e, st.error(), now);
 }
 
-Status I::fault(Engine& e, Err err, Now now) noexcept {
+Status I::fault(Engine& e, Err err, const Now& now) noexcept {
     if (e.cfg_.policy == Policy::tolerant) {
         switch (err) {
             case Err::replay:  // a duplicated datagram: drop silently
@@ -590,7 +590,7 @@ void I::adopt_early_stash(Engine& e) noexcept {
     e.stash_checked_ = true;
 }
 
-Status I::process_stash(Engine& e, Now) noexcept {
+Status I::process_stash(Engine& e, const Now&) noexcept {
     if (!e.stash_used_ || !e.stash_checked_ || e.state_ != State::idle) return {};
     e.stash_used_ = false;
     e.stash_checked_ = false;
@@ -679,7 +679,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     return st;
 }
 
-Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     auto st = I::check_ttl(e, m.ttl, now);
     if (!st) return I::fault(e, st.error(), now);
     const Role role = e.cfg_.role;
@@ -782,11 +782,11 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
 namespace {
 
 // A handler that leaves its faults to the caller: the first fault is fatal.
-Status fatal_on_error(Engine& e, Status r, Now now) noexcept { return r ? r : I::fail(e, r.error(), now); }
+Status fatal_on_error(Engine& e, Status r, const Now& now) noexcept { return r ? r : I::fail(e, r.error(), now); }
 
 }  // namespace
 
-Status I::role_action(Engine& e, Action a, const wire::Inner& m, Now now) noexcept {
+Status I::role_action(Engine& e, Action a, const wire::Inner& m, const Now& now) noexcept {
     // Only the compiled roles' handlers are named here, so a build without a
     // role links none of them; the compiled table has no row that selects them.
     if constexpr (features::kClientRole) {
@@ -811,7 +811,7 @@ Status I::role_action(Engine& e, Action a, const wire::Inner& m, Now now) noexce
 }
 
 // ---------------------------------------------------------------- data messages
-Status I::on_data_request(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_data_request(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     if (m.body.size() > e.cfg_.max_data) return fail(e, Err::too_long, now);
     e.state_ = State::serving;
     e.awaiting_reply_ = false;
@@ -823,7 +823,7 @@ Status I::on_data_request(Engine& e, const wire::Inner& m, Now now) noexcept {
     return {};
 }
 
-Status I::stash_request(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::stash_request(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     if (m.body.size() > e.cfg_.max_data) return fail(e, Err::too_long, now);
     if (e.stash_used_ && e.stash_checked_) return fail(e, Err::unexpected_message, now);
     Writer w({e.stash_, e.inner_cap_});
@@ -834,7 +834,7 @@ Status I::stash_request(Engine& e, const wire::Inner& m, Now now) noexcept {
     return {};
 }
 
-Status I::on_data_response(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_data_response(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     if (m.body.size() > e.cfg_.max_data) return fail(e, Err::too_long, now);
     std::uint32_t nonce = 0;
     if (!P(e).random({reinterpret_cast<std::uint8_t*>(&nonce), sizeof nonce})) return fail(e, Err::rng_failure, now);
@@ -851,7 +851,7 @@ Status I::on_data_response(Engine& e, const wire::Inner& m, Now now) noexcept {
     return {};
 }
 
-Status I::on_data_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_data_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     auto n = wire::decode_nonce_body(m.body);
     if (!n) return fail(e, n.error(), now);
     e.awaiting_reply_ = false;

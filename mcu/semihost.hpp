@@ -22,7 +22,8 @@ public:
         buf_[n_] = 0;
         return *this;
     }
-    Line& u(std::uint64_t v) noexcept {
+    // 32-bit on purpose: a 64-bit division would pull libgcc's __aeabi_uldivmod into the image.
+    Line& u(std::uint32_t v) noexcept {
         char tmp[21];
         int i = 0;
         do {

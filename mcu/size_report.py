@@ -19,6 +19,14 @@ BSS_SECTIONS = {".bss"}
 HEAP_SYMBOLS = ["malloc", "free", "calloc", "realloc", "_malloc_r", "_free_r", "_sbrk", "_sbrk_r",
                 "_Znwj", "_Znaj", "_ZnwjRKSt9nothrow_t", "_ZnajRKSt9nothrow_t"]
 ENGINE_LAYERS = ["common", "wire", "keys", "record", "handshake+session"]
+# handshake+session is built once per feature set ("handshake+session (client+psk build)");
+# each image links one of them.
+ENGINE_VARIANT = "handshake+session"
+
+
+def is_engine_layer(name):
+    return name in ENGINE_LAYERS or name.startswith(ENGINE_VARIANT + " (")
+
 TARGETS = {"client role + psk only": 8 * 1024, "everything": 16 * 1024}
 
 
@@ -105,13 +113,17 @@ def main():
     md.append("### Layer libraries (all code of each library, `arm-none-eabi-size -t lib.a`)\n")
     md.append("| library | text | data | bss |")
     md.append("|---|---:|---:|---:|")
-    eng = [0, 0, 0]
+    totals = {}  # engine variant -> [text, data, bss] of common..that variant
+    below = [0, 0, 0]
     for name, path in libs:
         t, d, b = size_totals(a.size, path)
         md.append(f"| {name} | {t} | {d} | {b} |")
-        if name in ENGINE_LAYERS:
-            eng = [eng[0] + t, eng[1] + d, eng[2] + b]
-    md.append(f"| **engine total (common..handshake+session)** | **{eng[0]}** | **{eng[1]}** | **{eng[2]}** |")
+        if name in ENGINE_LAYERS and name != ENGINE_VARIANT:
+            below = [below[0] + t, below[1] + d, below[2] + b]
+        elif is_engine_layer(name):
+            totals[name] = [t, d, b]
+    for name, (t, d, b) in totals.items():
+        md.append(f"| **engine total (common..{name})** | **{below[0] + t}** | **{below[1] + d}** | **{below[2] + b}** |")
     md.append("")
 
     for iname, path in images:
@@ -125,8 +137,13 @@ def main():
         eng = [0, 0, 0]
         for name, _ in libs:
             s = shares.get(name, [0, 0, 0])
+            if name not in ENGINE_LAYERS and is_engine_layer(name) and s == [0, 0, 0]:
+                continue  # an engine variant this image does not link
+            if name == ENGINE_VARIANT and s == [0, 0, 0] and any(
+                    is_engine_layer(n) and n != ENGINE_VARIANT and shares.get(n) for n, _ in libs):
+                continue
             md.append(f"| {name} | {s[0]} | {s[1]} | {s[2]} |")
-            if name in ENGINE_LAYERS:
+            if is_engine_layer(name):
                 eng = [x + y for x, y in zip(eng, s)]
         for bucket in sorted(k for k in shares if k not in dict(libs)):
             s = shares[bucket]

@@ -115,6 +115,7 @@ public:
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
 
+    // Borrowed; null stops tracing. No effect in a build without the tracer (features::kTrace).
     void set_tracer(Tracer* t) noexcept { tracer_ = t; }
 
     Status start(Now now) noexcept;

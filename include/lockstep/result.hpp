@@ -79,6 +79,7 @@ enum class Err : std::uint8_t {
     timeout,
     resend_exhausted,
     internal,
+    unsupported,  // the configured role or mode is not compiled into this build (lockstep/features.hpp)
 };
 
 const char* err_name(Err e) noexcept;

@@ -71,11 +71,26 @@ struct Instant {
     friend constexpr auto operator<=>(Instant a, Instant b) { return a.since_origin <=> b.since_origin; }
     constexpr Instant operator+(std::chrono::milliseconds d) const { return Instant{since_origin + d}; }
 };
+// Whole seconds in `ms` milliseconds, truncated toward zero like
+// std::chrono::duration_cast, but without a 64-bit division (on a 32-bit
+// microcontroller that is a libgcc routine of about 1 KB): the magnitude is
+// divided by 1000 one 16-bit digit at a time, in 32-bit arithmetic.
+constexpr std::int64_t whole_seconds(std::chrono::milliseconds ms) noexcept {
+    const std::int64_t v = ms.count();
+    const std::uint64_t mag = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+    std::uint64_t q = 0;
+    std::uint32_t r = 0;  // < 1000, so r << 16 | digit fits in 32 bits
+    for (int shift = 48; shift >= 0; shift -= 16) {
+        const std::uint32_t cur = (r << 16) | static_cast<std::uint32_t>((mag >> shift) & 0xffff);
+        q = (q << 16) | (cur / 1000);
+        r = cur % 1000;
+    }
+    return v < 0 ? -static_cast<std::int64_t>(q) : static_cast<std::int64_t>(q);
+}
+
 struct UnixTime {
     std::chrono::milliseconds since_epoch{0};
-    constexpr std::int64_t seconds() const {
-        return std::chrono::duration_cast<std::chrono::seconds>(since_epoch).count();
-    }
+    constexpr std::int64_t seconds() const { return whole_seconds(since_epoch); }
 };
 struct Now {
     Instant mono;

@@ -58,6 +58,7 @@ const char* err_name(Err e) noexcept {
         case Err::timeout: return "timeout";
         case Err::resend_exhausted: return "resend_exhausted";
         case Err::internal: return "internal";
+        case Err::unsupported: return "unsupported";
     }
     return "unknown";
 }
@@ -90,7 +91,8 @@ Category err_category(Err e) noexcept {
         case Err::buffer_too_small:
         case Err::invalid_argument:
         case Err::wrong_state:
-        case Err::closed: return Category::usage;
+        case Err::closed:
+        case Err::unsupported: return Category::usage;
         case Err::ok:
         case Err::rng_failure:
         case Err::internal: return Category::internal;

@@ -1,11 +1,13 @@
 #include "handshake/auth.hpp"
 
+#include "lockstep/features.hpp"
 #include "wire/wire.hpp"
 
 namespace lockstep::handshake {
 
 Status write_auth(crypto::Provider& p, keys::Transcript& th, crypto::Signer* signer, const char* context,
                   ConstBytes secret, Writer& w) noexcept {
+    if constexpr (!features::kCertModes) signer = nullptr;  // no mode of this build signs
     const std::size_t at = w.size();
     const std::size_t slen = signer ? crypto::sig_len(signer->alg()) : 0;
     w.u16(static_cast<std::uint16_t>(slen));
@@ -26,6 +28,7 @@ Status check_auth(crypto::Provider& p, keys::Transcript& th, ConstBytes sig_fiel
                   const char* context, ConstBytes secret, ConstBytes finished) noexcept {
     if (sig_field.size() < 2) return Err::truncated;
     const ConstBytes sig = sig_field.subspan(2);
+    if constexpr (!features::kCertModes) peer = nullptr;  // no mode of this build verifies
     if (peer) {
         if (sig.size() != crypto::sig_len(peer->alg)) return Err::bad_signature;
         std::uint8_t content[64];

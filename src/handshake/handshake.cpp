@@ -42,7 +42,7 @@ bool any_mode(const Config& c, bool (*pred)(Mode)) noexcept {
 }
 
 Status check_credentials(const Config& c, Mode m) noexcept {
-    if (mode_uses_cert(m) && (c.signer == nullptr || c.certificate.empty() || c.ca_certificate.empty()))
+    if (features::uses_cert(m) && (c.signer == nullptr || c.certificate.empty() || c.ca_certificate.empty()))
         return Err::invalid_argument;
     return {};
 }
@@ -92,7 +92,7 @@ Result<Choice> negotiate(const wire::IdList& cv, const wire::IdList& cs, const w
 Result<keys::HandshakeSecret> I::handshake_keys(Engine& e, keys::EarlySecret&& early, keys::Secret32& shared) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
-    auto hs = keys::handshake_secret(p, std::move(early), mode_uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
+    auto hs = keys::handshake_secret(p, std::move(early), features::uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
     shared.wipe();
     if (!hs) return hs.error();
     LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
@@ -101,19 +101,19 @@ Result<keys::HandshakeSecret> I::handshake_keys(Engine& e, keys::EarlySecret&& e
     keylog(e, "handshake secret", hs->s.span());
     keylog(e, "c hs traffic", k.c_hs.span());
     keylog(e, "s hs traffic", k.s_hs.span());
-    const bool client = e.cfg_.role == Role::client;
+    const bool client = I::client(e);
     LS_TRY(record::derive(p, e.suite_, 0, (client ? k.c_hs : k.s_hs).span(), k.tx));
     LS_TRY(record::derive(p, e.suite_, 0, (client ? k.s_hs : k.c_hs).span(), k.rx));
     return hs;
 }
 
 // ---------------------------------------------------------------- client: HELLO
-Status I::client_start(Engine& e, Now now) noexcept {
+Status I::client_start(Engine& e, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
-    const bool want_psk = any_mode(c, [](Mode m) { return mode_uses_psk(m); });
-    const bool want_ecdhe = any_mode(c, [](Mode m) { return mode_uses_ecdhe(m); });
+    const bool want_psk = any_mode(c, [](Mode m) { return features::uses_psk(m); });
+    const bool want_ecdhe = any_mode(c, [](Mode m) { return features::uses_ecdhe(m); });
     if (c.modes.count == 0 || c.suites.count == 0 || c.versions.count == 0) return fail(e, Err::invalid_argument, now);
     if (want_psk && (c.psk.size() < 16 || c.psk.size() > 64 || c.psk_id.empty() || c.psk_id.size() > wire::kMaxPskId))
         return fail(e, Err::invalid_argument, now);
@@ -160,7 +160,7 @@ Status I::client_start(Engine& e, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: HELLO -> HELLO ACK
-Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
+Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
@@ -183,7 +183,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
 
     // PSK: find it and check the s0 MAC before any public-key work (property 8).
     ConstBytes psk;
-    if (mode_uses_psk(e.mode_)) {
+    if (features::uses_psk(e.mode_)) {
         if (c.psk_store == nullptr) return Err::unknown_psk;
         psk = c.psk_store->find(h->psk_id);
         if (psk.empty()) return Err::unknown_psk;
@@ -191,7 +191,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
     auto early = keys::early_secret(p, psk);
     if (!early) return early.error();
     LS_TRY(k.th.append(p, h->body));  // T1
-    if (mode_uses_psk(e.mode_)) {
+    if (features::uses_psk(e.mode_)) {
         keys::Secret32 mk;
         LS_TRY(keys::hello_mac_key(p, *early, Role::client, mk));
         LS_TRY(hmac_check(p, mk, k.th.span(), h->mac));
@@ -206,7 +206,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
     a.versions = sv;
     a.suites = ss;
     a.modes = sm;
-    if (mode_uses_ecdhe(e.mode_)) {
+    if (features::uses_ecdhe(e.mode_)) {
         LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
         LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
         k.x_priv.wipe();
@@ -227,7 +227,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
     wire::encode_hello_ack_clear(a, w);
     LS_TRY(w.status());
     LS_TRY(k.th.append(p, w.written()));  // T2
-    if (mode_uses_psk(e.mode_)) {
+    if (features::uses_psk(e.mode_)) {
         keys::Secret32 mk;
         LS_TRY(keys::hello_mac_key(p, *early, Role::server, mk));
         Bytes mac = w.reserve(wire::kMacLen);
@@ -238,7 +238,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, Now now) noexcept {
     if (!hs) return hs.error();
 
     // Sealed part: vec16 cert, vec16 sig, finished — written in place, then sealed.
-    const bool cert = mode_uses_cert(e.mode_);
+    const bool cert = features::uses_cert(e.mode_);
     const ConstBytes my_cert = cert ? c.certificate : ConstBytes{};
     const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
     const std::size_t pt_len = 2 + my_cert.size() + 2 + slen + wire::kFinishedLen;
@@ -271,8 +271,8 @@ namespace {
 
 // Cert modes carry a certificate and a signature, PSK modes neither. A peer
 // certificate is verified against the CA and its key and subject remembered.
-Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, Now now) noexcept {
-    const bool want = mode_uses_cert(e.mode_);
+Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept {
+    const bool want = features::uses_cert(e.mode_);
     if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
     if (!want) return {};
     const Config& c = e.cfg_;
@@ -295,7 +295,7 @@ namespace {
 }  // namespace
 
 // ---------------------------------------------------------------- client: HELLO ACK -> ACK
-Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
+Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
@@ -305,7 +305,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
     // The server may only pick what we offered.
     if (!c.versions.contains(h->version) || !c.suites.contains(h->suite) || !c.modes.contains(h->mode))
         return Err::downgrade;
-    if (mode_uses_ecdhe(h->mode) != (h->kx == Kx::x25519) || (mode_uses_ecdhe(h->mode) && !k.have_x))
+    if (features::uses_ecdhe(h->mode) != (h->kx == Kx::x25519) || (features::uses_ecdhe(h->mode) && !k.have_x))
         return Err::bad_value;
     if (((h->flags & wire::kFlagRelativeTtl) != 0) != e.relative_ttl_) return Err::downgrade;
     if (h->ack != e.tx_seq_) return Err::bad_sequence;
@@ -314,15 +314,15 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
     e.suite_ = h->suite;
 
     LS_TRY(k.th.append(p, h->clear));  // T2
-    auto early = keys::early_secret(p, mode_uses_psk(e.mode_) ? c.psk : ConstBytes{});
+    auto early = keys::early_secret(p, features::uses_psk(e.mode_) ? c.psk : ConstBytes{});
     if (!early) return early.error();
-    if (mode_uses_psk(e.mode_)) {
+    if (features::uses_psk(e.mode_)) {
         keys::Secret32 mk;
         LS_TRY(keys::hello_mac_key(p, *early, Role::server, mk));
         LS_TRY(hmac_check(p, mk, k.th.span(), h->mac));  // before the X25519 work
     }
     keys::Secret32 shared;
-    if (mode_uses_ecdhe(e.mode_)) {
+    if (features::uses_ecdhe(e.mode_)) {
         LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
         keylog(e, "ecdhe", shared.span());
     }
@@ -338,7 +338,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
     auto auth = wire::decode_hello_ack_auth(pt);
     if (!auth) return auth.error();
 
-    const bool cert = mode_uses_cert(e.mode_);
+    const bool cert = features::uses_cert(e.mode_);
     LS_TRY(accept_peer_cert(e, auth->cert, auth->sig, CertRole::server, now));
     LS_TRY(k.th.append(p, pt.first(2 + auth->cert.size())));  // T3
     const handshake::PeerKey server_key = peer_key(e);
@@ -347,7 +347,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
                                  auth->finished));  // T4, T5
     // Downgrade check (S2): now that the server's lists are authenticated.
     auto best = negotiate(to_list(c.versions), to_list(c.suites), to_list(c.modes), h->versions, h->suites,
-                          h->modes, !c.psk_id.empty() && any_mode(c, [](Mode m) { return mode_uses_psk(m); }),
+                          h->modes, !c.psk_id.empty() && any_mode(c, [](Mode m) { return features::uses_psk(m); }),
                           k.have_x);
     if (!best || best->version != h->version || best->suite != h->suite || best->mode != h->mode)
         return Err::downgrade;
@@ -402,7 +402,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: ACK
-Status I::server_enter_epoch1(Engine& e, Now now) noexcept {
+Status I::server_enter_epoch1(Engine& e, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     keys::Secret32 cap, sap;
@@ -421,12 +421,12 @@ Status I::server_enter_epoch1(Engine& e, Now now) noexcept {
     return {};
 }
 
-Status I::on_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     auto a = wire::decode_ack_body(m.body);
     if (!a) return a.error();
-    const bool cert = mode_uses_cert(e.mode_);
+    const bool cert = features::uses_cert(e.mode_);
     const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
     const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
     const ConstBytes t6{inner, t6_len}, t7{inner + t6_len, 2 + a->sig.size()};

@@ -46,7 +46,7 @@ Status rekey_traffic(Engine& e, crypto::Provider& p, KeyState& k, Role me, Suite
 
 Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, ConstBytes peer_share) noexcept {
     keys::Secret32 shared;
-    if (mode_uses_ecdhe(mode)) {
+    if (features::uses_ecdhe(mode)) {
         if (peer_share.size() != crypto::kX25519Len) return Err::bad_value;
         LS_TRY(p.x25519(k.x_priv.span(), peer_share, shared.span()));
         k.x_priv.wipe();
@@ -54,7 +54,7 @@ Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, Co
     } else if (!peer_share.empty()) {
         return Err::bad_value;
     }
-    auto next = keys::next_epoch(p, std::move(k.master), mode_uses_ecdhe(mode) ? shared.span() : ConstBytes{});
+    auto next = keys::next_epoch(p, std::move(k.master), features::uses_ecdhe(mode) ? shared.span() : ConstBytes{});
     if (!next) return next.error();
     k.master = std::move(*next);
     return {};
@@ -62,8 +62,8 @@ Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, Co
 
 }  // namespace
 
-bool I::rekey_due(Engine& e, Now now) noexcept {
-    if (e.cfg_.role != Role::server || e.state_ != State::idle) return false;
+bool I::rekey_due(Engine& e, const Now& now) noexcept {
+    if (!server(e) || e.state_ != State::idle) return false;
     const RekeyPolicy& r = e.cfg_.rekey;
     if (r.after_responses > 0 && e.responses_in_epoch_ >= r.after_responses) return true;
     if (r.after_bytes > 0 && e.bytes_in_epoch_ >= r.after_bytes) return true;
@@ -73,9 +73,9 @@ bool I::rekey_due(Engine& e, Now now) noexcept {
     return k.tx.next_rn >= record::kRnSoftLimit || k.rx.window.highest() >= record::kRnSoftLimit;
 }
 
-void I::install_epoch(Engine& e, Now now) noexcept {
+void I::install_epoch(Engine& e, const Now& now) noexcept {
     KeyState& k = ks(e);
-    if (e.cfg_.role == Role::server) {
+    if (server(e)) {
         // Keep the old receive key until the client shows it has the new one,
         // so a request or RESEND LAST sent before our ACK arrived is not lost.
         k.prev_rx = std::move(k.rx);
@@ -99,11 +99,11 @@ void I::install_epoch(Engine& e, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: re-key HELLO
-Status I::start_rekey(Engine& e, Now now) noexcept {
+Status I::start_rekey(Engine& e, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     wire::RekeyHello h;
-    if (mode_uses_ecdhe(e.mode_)) {
+    if (features::uses_ecdhe(e.mode_)) {
         if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return fail(e, Err::crypto_failure, now);
         k.have_x = true;
         h.kx = Kx::x25519;
@@ -133,24 +133,24 @@ Status I::start_rekey(Engine& e, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- client: HELLO -> HELLO ACK
-Status I::on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     auto h = wire::decode_rekey_hello(m.body);
     if (!h) return h.error();
-    if (mode_uses_ecdhe(e.mode_) != (h->kx == Kx::x25519)) return Err::bad_value;
+    if (features::uses_ecdhe(e.mode_) != (h->kx == Kx::x25519)) return Err::bad_value;
     LS_TRY(k.th.append(p, {m.body.data() - wire::kInnerHeaderLen, wire::kInnerHeaderLen + m.body.size()}));  // R1
 
     wire::RekeyHelloAck a;
-    if (mode_uses_ecdhe(e.mode_)) {
+    if (features::uses_ecdhe(e.mode_)) {
         LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
         a.share = k.x_pub;
     }
     LS_TRY(p.random(a.random));
     LS_TRY(advance_master(e, p, k, e.mode_, h->share));
 
-    const bool cert = mode_uses_cert(e.mode_);
+    const bool cert = features::uses_cert(e.mode_);
     const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
     wire::Inner r = next_inner(e, MsgType::hello_ack, now);
     const std::size_t body_len = 2 + a.share.size() + wire::kRandomLen + 2 + slen + wire::kFinishedLen;
@@ -175,13 +175,13 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: HELLO ACK -> ACK
-Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     auto a = wire::decode_rekey_hello_ack(m.body);
     if (!a) return a.error();
-    const bool cert = mode_uses_cert(e.mode_);
+    const bool cert = features::uses_cert(e.mode_);
     if (cert == a->sig.empty()) return Err::bad_value;
     const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
     const std::size_t r2_len = wire::kInnerHeaderLen + 2 + a->share.size() + wire::kRandomLen;
@@ -222,12 +222,12 @@ Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept 
 }
 
 // ---------------------------------------------------------------- client: ACK
-Status I::on_rekey_ack(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::on_rekey_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     auto a = wire::decode_ack_body(m.body);
     if (!a) return a.error();
-    const bool cert = mode_uses_cert(e.mode_);
+    const bool cert = features::uses_cert(e.mode_);
     if (!a->cert.empty() || cert == a->sig.empty()) return Err::bad_value;
     const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
     const std::size_t r5_len = wire::kInnerHeaderLen + 4 + 2;

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "lockstep/engine.hpp"
+#include "lockstep/features.hpp"
 
 namespace lockstep::handshake {
 
@@ -42,9 +43,76 @@ struct Transition {
     State alt;  // == to when there is no alternative
 };
 
-// The table. Kept in one place; tests walk every cell.
-extern const std::array<Transition, 46> kTransitions;
+// The protocol's table, both roles. Kept in one place; tests walk every cell.
+inline constexpr std::array<Transition, 46> kTransitions = {{
+    Transition{Role::client, State::wait_hello_ack, MsgType::hello_ack, Action::on_hello_ack, State::idle, State::idle},
+    Transition{Role::client, State::idle, MsgType::hello, Action::on_rekey_hello, State::rekey_wait_ack, State::rekey_wait_ack},
+    Transition{Role::client, State::wait_response, MsgType::hello, Action::on_rekey_hello, State::rekey_wait_ack, State::rekey_wait_ack},
+    Transition{Role::client, State::wait_response, MsgType::data_response, Action::on_data_response, State::idle, State::idle},
+    Transition{Role::client, State::rekey_wait_ack, MsgType::ack, Action::on_rekey_ack, State::idle, State::wait_response},
+    Transition{Role::server, State::start, MsgType::hello, Action::on_hello, State::wait_ack, State::wait_ack},
+    Transition{Role::server, State::wait_ack, MsgType::ack, Action::on_ack, State::idle, State::idle},
+    Transition{Role::server, State::idle, MsgType::data_request, Action::on_data_request, State::serving, State::serving},
+    Transition{Role::server, State::wait_data_ack, MsgType::data_ack, Action::on_data_ack, State::idle, State::rekey_wait_hello_ack},
+    Transition{Role::server, State::rekey_wait_hello_ack, MsgType::data_request, Action::stash_request, State::rekey_wait_hello_ack, State::rekey_wait_hello_ack},
+    Transition{Role::server, State::rekey_wait_hello_ack, MsgType::hello_ack, Action::on_rekey_hello_ack, State::idle, State::serving},
+    Transition{Role::client, State::idle, MsgType::resend_last, Action::on_resend_last, State::idle, State::idle},
+    Transition{Role::client, State::idle, MsgType::close, Action::on_close, State::closed, State::closed},
+    Transition{Role::client, State::idle, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
+    Transition{Role::client, State::wait_response, MsgType::resend_last, Action::on_resend_last, State::wait_response, State::wait_response},
+    Transition{Role::client, State::wait_response, MsgType::close, Action::on_close, State::closed, State::closed},
+    Transition{Role::client, State::wait_response, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
+    Transition{Role::client, State::rekey_wait_ack, MsgType::resend_last, Action::on_resend_last, State::rekey_wait_ack, State::rekey_wait_ack},
+    Transition{Role::client, State::rekey_wait_ack, MsgType::close, Action::on_close, State::closed, State::closed},
+    Transition{Role::client, State::rekey_wait_ack, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
+    Transition{Role::server, State::idle, MsgType::resend_last, Action::on_resend_last, State::idle, State::idle},
+    Transition{Role::server, State::idle, MsgType::close, Action::on_close, State::closed, State::closed},
+    Transition{Role::server, State::idle, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
+    Transition{Role::server, State::serving, MsgType::resend_last, Action::on_resend_last, State::serving, State::serving},
+    Transition{Role::server, State::serving, MsgType::close, Action::on_close, State::closed, State::closed},
+    Transition{Role::server, State::serving, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
+    Transition{Role::server, State::wait_data_ack, MsgType::resend_last, Action::on_resend_last, State::wait_data_ack, State::wait_data_ack},
+    Transition{Role::server, State::wait_data_ack, MsgType::close, Action::on_close, State::closed, State::closed},
+    Transition{Role::server, State::wait_data_ack, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
+    Transition{Role::server, State::rekey_wait_hello_ack, MsgType::resend_last, Action::on_resend_last, State::rekey_wait_hello_ack, State::rekey_wait_hello_ack},
+    Transition{Role::server, State::rekey_wait_hello_ack, MsgType::close, Action::on_close, State::closed, State::closed},
+    Transition{Role::server, State::rekey_wait_hello_ack, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
+    Transition{Role::client, State::wait_close_ack, MsgType::close_ack, Action::on_close_ack, State::closed, State::closed},
+    Transition{Role::client, State::wait_close_ack, MsgType::close, Action::on_close, State::closed, State::closed},
+    Transition{Role::client, State::wait_close_ack, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
+    Transition{Role::client, State::wait_close_ack, MsgType::data_response, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    Transition{Role::client, State::wait_close_ack, MsgType::resend_last, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    Transition{Role::client, State::wait_close_ack, MsgType::hello, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    Transition{Role::client, State::wait_close_ack, MsgType::ack, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    Transition{Role::server, State::wait_close_ack, MsgType::close_ack, Action::on_close_ack, State::closed, State::closed},
+    Transition{Role::server, State::wait_close_ack, MsgType::close, Action::on_close, State::closed, State::closed},
+    Transition{Role::server, State::wait_close_ack, MsgType::closed_without_ack, Action::on_closed_without_ack, State::closed, State::closed},
+    Transition{Role::server, State::wait_close_ack, MsgType::data_request, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    Transition{Role::server, State::wait_close_ack, MsgType::data_ack, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    Transition{Role::server, State::wait_close_ack, MsgType::resend_last, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+    Transition{Role::server, State::wait_close_ack, MsgType::hello_ack, Action::ignore, State::wait_close_ack, State::wait_close_ack},
+}};
 
+// The rows of the given roles, in the order of kTransitions (a constant).
+constexpr std::size_t count_rows(bool client, bool server) noexcept {
+    std::size_t n = 0;
+    for (const auto& t : kTransitions) n += (t.role == Role::client ? client : server) ? 1 : 0;
+    return n;
+}
+template <bool Client, bool Server>
+constexpr std::array<Transition, count_rows(Client, Server)> rows_of_roles() noexcept {
+    std::array<Transition, count_rows(Client, Server)> out{};
+    std::size_t i = 0;
+    for (const auto& t : kTransitions)
+        if (t.role == Role::client ? Client : Server) out[i++] = t;
+    return out;
+}
+
+// The table this build runs: the rows of the compiled roles (lockstep/features.hpp).
+// A message whose row was left out is rejected like any other empty cell.
+inline constexpr auto kCompiledTransitions = rows_of_roles<features::kClientRole, features::kServerRole>();
+
+// The row for (role, state, message) in kCompiledTransitions, if any.
 std::optional<Transition> lookup(Role role, State from, MsgType msg) noexcept;
 
 }  // namespace lockstep::handshake

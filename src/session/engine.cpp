@@ -10,6 +10,21 @@ namespace lockstep {
 using handshake::Action;
 using I = Engine::Impl;
 
+namespace {
+
+// Whether a configuration stays within what this build contains (features.hpp).
+// Mode values outside 1..4 are not judged here: they never get negotiated.
+bool within_build(const Config& c) noexcept {
+    if (!features::role_compiled(c.role)) return false;
+    for (std::uint8_t i = 0; i < c.modes.count; ++i) {
+        const Mode m = c.modes.items[i];
+        const auto v = static_cast<std::uint8_t>(m);
+        if (v >= 1 && v <= 4 && !features::mode_compiled(m)) return false;
+    }
+    return features::kInsecureKeyLog || c.insecure_key_log == nullptr;
+}
+
+}  // namespace
 
 const char* state_name(State s) noexcept {
     switch (s) {
@@ -38,6 +53,11 @@ Engine::Engine(const Config& cfg, std::span<std::uint8_t> ws) noexcept : cfg_(cf
     const std::size_t wcap = detail::wire_cap(cfg_.max_data);
     if (ws.size() < workspace_size(cfg_.max_data) || cfg_.provider == nullptr) {
         fatal_ = Err::invalid_argument;
+        state_ = State::closed;
+        return;
+    }
+    if (!within_build(cfg_)) {
+        fatal_ = Err::unsupported;
         state_ = State::closed;
         return;
     }
@@ -77,7 +97,7 @@ bool Engine::established() const noexcept {
 }
 
 bool Engine::can_send_request() const noexcept {
-    return cfg_.role == Role::client && state_ == State::idle && fatal_ == Err::ok;
+    return I::client(*this) && state_ == State::idle && fatal_ == Err::ok;
 }
 
 // ---------------------------------------------------------------- events, queue
@@ -95,7 +115,7 @@ bool Engine::poll_event(Event& ev) noexcept {
     return true;
 }
 
-Status I::queue_wire(Engine& e, ConstBytes bytes, Now now) noexcept {
+Status I::queue_wire(Engine& e, ConstBytes bytes, const Now& now) noexcept {
     if (e.txq_len_ + 2 + bytes.size() > e.txq_cap_) return Err::buffer_too_small;
     store_be16(e.txq_ + e.txq_len_, static_cast<std::uint16_t>(bytes.size()));
     std::memmove(e.txq_ + e.txq_len_ + 2, bytes.data(), bytes.size());
@@ -116,8 +136,7 @@ Result<std::size_t> Engine::poll_transmit(std::span<std::uint8_t> out) noexcept 
     return n;
 }
 
-void I::trace(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept {
-    if (!e.tracer_) return;
+void I::trace_message(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept {
     TraceEntry t;
     t.sent = sent;
     t.retransmission = retrans;
@@ -137,23 +156,23 @@ void I::trace(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, 
 }
 
 // ---------------------------------------------------------------- time
-std::uint32_t I::make_ttl(Engine& e, Now now) noexcept {
+std::uint32_t I::make_ttl(Engine& e, const Now& now) noexcept {
     const auto life = e.cfg_.timers.ttl_lifetime;
     if (e.relative_ttl_) {
         auto ms = (now.mono.since_origin - e.origin_.since_origin + life).count();
         return static_cast<std::uint32_t>(ms < 0 ? 0 : ms);
     }
-    auto s = now.wall.seconds() + std::chrono::duration_cast<std::chrono::seconds>(life).count();
+    auto s = now.wall.seconds() + whole_seconds(life);
     return static_cast<std::uint32_t>(s < 0 ? 0 : s);
 }
 
-Status I::check_ttl(Engine& e, std::uint32_t ttl, Now now) noexcept {
+Status I::check_ttl(Engine& e, std::uint32_t ttl, const Now& now) noexcept {
     const auto skew = e.cfg_.timers.clock_skew;
     if (e.relative_ttl_) {
         const std::int64_t age = (now.mono.since_origin - e.origin_.since_origin).count();
         return age > static_cast<std::int64_t>(ttl) + skew.count() ? Status{Err::expired} : Status{};
     }
-    const std::int64_t skew_s = std::chrono::duration_cast<std::chrono::seconds>(skew).count();
+    const std::int64_t skew_s = whole_seconds(skew);
     return now.wall.seconds() > static_cast<std::int64_t>(ttl) + skew_s ? Status{Err::expired} : Status{};
 }
 
@@ -167,7 +186,7 @@ std::optional<Instant> Engine::next_deadline() const noexcept {
     } else {
         d = std::max(last_send_, last_recv_) + t.receive_timeout;
     }
-    if (cfg_.role == Role::server && state_ == State::idle && cfg_.rekey.after_time.count() > 0)
+    if (I::server(*this) && state_ == State::idle && cfg_.rekey.after_time.count() > 0)
         d = std::min(d, epoch_start_ + cfg_.rekey.after_time);
     return d;
 }
@@ -190,7 +209,7 @@ Status Engine::on_timeout(Now now) noexcept {
         I::enter_closed(*this, Reason::timeout, false, false, fatal_);
         return st;
     }
-    if (cfg_.role == Role::server && state_ == State::idle && I::rekey_due(*this, now))
+    if (I::server(*this) && state_ == State::idle && I::rekey_due(*this, now))
         return I::start_rekey(*this, now);
     if (awaiting_reply_ && cfg_.policy == Policy::tolerant) {
         // Before keys exist the handshake message itself is resent; afterwards RESEND LAST.
@@ -206,7 +225,7 @@ Status Engine::on_timeout(Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- sending
-wire::Inner I::next_inner(Engine& e, MsgType t, Now now) noexcept {
+wire::Inner I::next_inner(Engine& e, MsgType t, const Now& now) noexcept {
     wire::Inner m;
     m.type = t;
     m.seq = e.tx_next_;
@@ -232,7 +251,7 @@ void I::commit_tx(Engine& e, MsgType, std::uint32_t seq, std::uint32_t nonce, bo
     e.resends_ = 0;
 }
 
-Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner& m, Now now,
+Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner& m, const Now& now,
                          bool retrans) noexcept {
     // Build the padded plaintext in the scratch area of the rx buffer's tail? No:
     // seal straight into the queue, building the plaintext in place first.
@@ -267,7 +286,7 @@ Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner&
 }
 
 Status I::send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonce, bool awaits,
-                       Now now) noexcept {
+                       const Now& now) noexcept {
     wire::Inner m = next_inner(e, t, now);
     Kept& k = keep_slot(e);
     if (wire::kInnerHeaderLen + body.size() > e.inner_cap_) return Err::too_long;
@@ -287,7 +306,7 @@ Status I::send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonc
 }
 
 Status I::send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
-                   Now now) noexcept {
+                   const Now& now) noexcept {
     Kept& k = e.kept_[1];
     k.len = len;
     k.used = true;
@@ -304,9 +323,8 @@ Status I::send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uin
     return {};
 }
 
-void I::trace_raw(Engine& e, const Kept& k, bool retrans) noexcept {
+void I::trace_kept(Engine& e, const Kept& k, bool retrans) noexcept {
     // Raw frames are already sealed: trace from what was kept, never the bytes.
-    if (!e.tracer_) return;
     TraceEntry t;
     t.sent = true;
     t.retransmission = retrans;
@@ -335,7 +353,7 @@ Result<std::size_t> I::seal_in_place(Engine& e, record::DirectionKeys& k, std::u
     return total;
 }
 
-Status I::retransmit(Engine& e, Kept& k, Now now) noexcept {
+Status I::retransmit(Engine& e, Kept& k, const Now& now) noexcept {
     if (!k.used) return {};
     if (k.raw) {
         LS_TRY(queue_wire(e, {k.buf, k.len}, now));
@@ -350,7 +368,7 @@ Status I::retransmit(Engine& e, Kept& k, Now now) noexcept {
     return seal_and_queue(e, ks(e).tx, m, now, true);
 }
 
-Status I::retransmit_after(Engine& e, std::uint32_t ack, Now now) noexcept {
+Status I::retransmit_after(Engine& e, std::uint32_t ack, const Now& now) noexcept {
     // Resend every kept message sent after `ack`, the peer's last accepted
     // sequence number (spec §8.4): none, the newest, or both.
     Kept& older = e.kept_[0];
@@ -364,7 +382,7 @@ Status I::retransmit_after(Engine& e, std::uint32_t ack, Now now) noexcept {
     return retransmit(e, newer, now);
 }
 
-Status I::send_resend_last(Engine& e, Now now) noexcept {
+Status I::send_resend_last(Engine& e, const Now& now) noexcept {
     // At most max_resends RESEND LAST in a row, whatever prompted them (timer,
     // a refused message, or the peer's own RESEND LAST); progress resets the count.
     if (e.resends_ >= e.cfg_.timers.max_resends) return fail(e, Err::resend_exhausted, now);
@@ -401,8 +419,8 @@ void I::enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err e
     push_event(e, ev);
 }
 
-Status I::fail(Engine& e, Err err, Now now) noexcept {
-    if (e.tracer_) e.tracer_->on_fault(err, true);
+Status I::fail(Engine& e, Err err, const Now& now) noexcept {
+    note_fault(e, err, true);
     if (e.fatal_ == Err::ok) e.fatal_ = err;
     if (e.state_ == State::closed || e.state_ == State::wait_close_ack) return err;
     const Reason r = err_reason(err);
@@ -415,7 +433,7 @@ Status I::fail(Engine& e, Err err, Now now) noexcept {
             e.close_retries_ = 0;
             return err;
         }
-    } else if (e.state_ != State::start || e.cfg_.role == Role::server) {
+    } else if (e.state_ != State::start || server(e)) {
         // An unknown PSK identity and a wrong s0 MAC look the same on the wire,
         // so an unauthenticated sender cannot probe for identities.
         (void)send_clear_close(e, r == Reason::unknown_psk ? Reason::bad_mac : r, now);
@@ -424,7 +442,7 @@ Status I::fail(Engine& e, Err err, Now now) noexcept {
     return err;
 }
 
-Status I::send_clear_close(Engine& e, Reason r, Now now) noexcept {
+Status I::send_clear_close(Engine& e, Reason r, const Now& now) noexcept {
     // No authenticated channel yet: an unauthenticated CLOSE (spec §6.6).
     wire::ClearClose c{r, e.tx_next_, e.rx_seq_, make_ttl(e, now)};
     std::uint8_t buf[16];
@@ -438,7 +456,7 @@ Status I::send_clear_close(Engine& e, Reason r, Now now) noexcept {
     return {};
 }
 
-Status I::handshake_step(Engine& e, Now now, FunctionRef step) noexcept {
+Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
     // HELLO and HELLO ACK arrive unauthenticated. Under the tolerant policy a
     // forged or corrupted one (malformed, wrong numbers, expired, failing a MAC)
     // is dropped and the transcript restored, so the genuine one can still
@@ -458,7 +476,7 @@ Status I::handshake_step(Engine& e, Now now, FunctionRef step) noexcept {
             case Err::bad_mac:
             case Err::unknown_psk:  // silent like a wrong MAC: no probing for identities
                 ks(e).th = saved;
-                if (e.tracer_) e.tracer_->on_fault(st.error(), false);
+                note_fault(e, st.error(), false);
                 return {};
             default: break;
         }
@@ -466,11 +484,11 @@ Status I::handshake_step(Engine& e, Now now, FunctionRef step) noexcept {
     return fail(e, st.error(), now);
 }
 
-Status I::fault(Engine& e, Err err, Now now) noexcept {
+Status I::fault(Engine& e, Err err, const Now& now) noexcept {
     if (e.cfg_.policy == Policy::tolerant) {
         switch (err) {
             case Err::replay:  // a duplicated datagram: drop silently
-                if (e.tracer_) e.tracer_->on_fault(err, false);
+                note_fault(e, err, false);
                 return {};
             case Err::bad_mac:
             case Err::truncated:
@@ -481,7 +499,7 @@ Status I::fault(Engine& e, Err err, Now now) noexcept {
             case Err::expired:
             case Err::old_epoch:
             case Err::unexpected_message:
-                if (e.tracer_) e.tracer_->on_fault(err, false);
+                note_fault(e, err, false);
                 if (!e.established()) return {};  // nothing authenticated to answer with
                 return send_resend_last(e, now);
             default: break;
@@ -511,7 +529,7 @@ Status Engine::start(Now now) noexcept {
     if (state_ != State::start) return Err::wrong_state;
     origin_ = now.mono;
     last_send_ = last_recv_ = now.mono;
-    if (cfg_.role == Role::server) return {};
+    if (I::server(*this)) return {};
     return I::client_start(*this, now);
 }
 
@@ -528,7 +546,7 @@ Status Engine::send_request(std::span<const std::uint8_t> body, Now now) noexcep
 
 Status Engine::send_response(std::span<const std::uint8_t> body, Now now) noexcept {
     if (fatal_ != Err::ok) return Err::closed;
-    if (cfg_.role != Role::server || state_ != State::serving) return Err::wrong_state;
+    if (!I::server(*this) || state_ != State::serving) return Err::wrong_state;
     if (body.size() > cfg_.max_data) return Err::too_long;
     LS_TRY(I::send_message(*this, MsgType::data_response, body, 0, true, now));
     state_ = State::wait_data_ack;
@@ -572,7 +590,7 @@ void I::adopt_early_stash(Engine& e) noexcept {
     e.stash_checked_ = true;
 }
 
-Status I::process_stash(Engine& e, Now) noexcept {
+Status I::process_stash(Engine& e, const Now&) noexcept {
     if (!e.stash_used_ || !e.stash_checked_ || e.state_ != State::idle) return {};
     e.stash_used_ = false;
     e.stash_checked_ = false;
@@ -595,12 +613,12 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     KeyState& k = I::ks(*this);
     switch (static_cast<wire::Frame>(msg[0])) {
         case wire::Frame::hello:
-            if (cfg_.role == Role::server && state_ == State::start) {
+            if (I::server(*this) && state_ == State::start) {
                 last_recv_ = now.mono;
                 if (epoch_ == 0) stats_.handshake_bytes += msg.size();
                 return I::handshake_step(*this, now, [&] { return I::on_hello(*this, msg, now); });
             }
-            if (cfg_.role == Role::server && cfg_.policy == Policy::tolerant && state_ == State::wait_ack) {
+            if (I::server(*this) && cfg_.policy == Policy::tolerant && state_ == State::wait_ack) {
                 // The same HELLO again: our HELLO ACK was lost, resend it byte for byte.
                 std::array<std::uint8_t, 32> d{};
                 if (cfg_.provider->hash(crypto::Hash::sha256, msg, {}, d) && d == k.hello_digest) {
@@ -610,12 +628,12 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             }
             return I::fault(*this, Err::unexpected_message, now);
         case wire::Frame::hello_ack:
-            if (cfg_.role == Role::client && state_ == State::wait_hello_ack) {
+            if (I::client(*this) && state_ == State::wait_hello_ack) {
                 last_recv_ = now.mono;
                 stats_.handshake_bytes += msg.size();
                 return I::handshake_step(*this, now, [&] { return I::on_hello_ack(*this, msg, now); });
             }
-            if (cfg_.role == Role::client && cfg_.policy == Policy::tolerant && established() && epoch_ == 1) {
+            if (I::client(*this) && cfg_.policy == Policy::tolerant && established() && epoch_ == 1) {
                 // The HELLO ACK again: our ACK was lost. Resend what followed HELLO.
                 auto h = wire::decode_hello_ack(msg);
                 if (h && h->seq == rx_seq_) return I::retransmit_after(*this, h->ack, now);
@@ -632,7 +650,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
                 return {};
             }
             // Unauthenticated: never acted upon once keys exist.
-            if (tracer_) tracer_->on_fault(Err::unexpected_message, false);
+            I::note_fault(*this, Err::unexpected_message, false);
             return {};
         }
         case wire::Frame::record: break;
@@ -661,7 +679,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     return st;
 }
 
-Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
+Status I::dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     auto st = I::check_ttl(e, m.ttl, now);
     if (!st) return I::fault(e, st.error(), now);
     const Role role = e.cfg_.role;
@@ -711,16 +729,16 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
         // double every later message (spec §8.4 "Duplicates"). A lost reply is
         // recovered by the peer's reply timer and RESEND LAST.
         if (e.cfg_.policy == Policy::strict) return I::fail(e, Err::bad_sequence, now);
-        if (e.tracer_) e.tracer_->on_fault(Err::replay, false);
+        I::note_fault(e, Err::replay, false);
         return {};
     }
     if (e.cfg_.policy == Policy::tolerant && m.seq != e.rx_next_ && e.seen_recently(m.seq)) {
         // A late copy of an older message (datagrams duplicate and reorder): drop it.
-        if (e.tracer_) e.tracer_->on_fault(Err::replay, false);
+        I::note_fault(e, Err::replay, false);
         return {};
     }
     if (m.seq != e.rx_next_) {
-        if (e.cfg_.policy == Policy::tolerant && role == Role::server && m.type == MsgType::data_request &&
+        if (e.cfg_.policy == Policy::tolerant && I::server(e) && m.type == MsgType::data_request &&
             !e.stash_used_ && m.body.size() <= e.cfg_.max_data) {
             // Early DATA REQUEST (its DATA ACK is late or lost): keep it for later.
             Writer w({e.stash_, e.inner_cap_});
@@ -728,7 +746,7 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
             e.stash_len_ = w.size();
             e.stash_used_ = w.ok();
             e.stash_checked_ = false;
-            if (e.tracer_) e.tracer_->on_fault(Err::bad_sequence, false);
+            I::note_fault(e, Err::bad_sequence, false);
             return {};
         }
         e.seq_refused_ = e.cfg_.policy == Policy::tolerant;
@@ -746,61 +764,7 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
     e.resends_ = 0;
     e.rx_resends_ = 0;
 
-    Status r;
     switch (t->action) {
-        case Action::on_ack: r = I::on_ack(e, m, now); break;
-        case Action::on_rekey_hello: r = I::on_rekey_hello(e, m, now); break;
-        case Action::on_rekey_hello_ack: r = I::on_rekey_hello_ack(e, m, now); break;
-        case Action::on_rekey_ack: r = I::on_rekey_ack(e, m, now); break;
-        case Action::on_data_request: {
-            if (m.body.size() > e.cfg_.max_data) return I::fail(e, Err::too_long, now);
-            e.state_ = State::serving;
-            e.awaiting_reply_ = false;
-            Event ev;
-            ev.kind = EventKind::request;
-            ev.data = m.body;
-            ev.epoch = e.epoch_;
-            I::push_event(e, ev);
-            return {};
-        }
-        case Action::stash_request: {
-            if (m.body.size() > e.cfg_.max_data) return I::fail(e, Err::too_long, now);
-            if (e.stash_used_ && e.stash_checked_) return I::fail(e, Err::unexpected_message, now);
-            Writer w({e.stash_, e.inner_cap_});
-            wire::encode_inner(m, 0, w);
-            e.stash_len_ = w.size();
-            e.stash_used_ = true;
-            e.stash_checked_ = true;  // accepted here; served after the re-key
-            return {};
-        }
-        case Action::on_data_response: {
-            if (m.body.size() > e.cfg_.max_data) return I::fail(e, Err::too_long, now);
-            std::uint32_t nonce = 0;
-            if (!I::P(e).random({reinterpret_cast<std::uint8_t*>(&nonce), sizeof nonce}))
-                return I::fail(e, Err::rng_failure, now);
-            e.request_outstanding_ = false;
-            e.state_ = State::idle;
-            std::uint8_t body[4];
-            store_be32(body, nonce);
-            Event ev;
-            ev.kind = EventKind::response;
-            ev.data = m.body;
-            ev.epoch = e.epoch_;
-            r = I::send_message(e, MsgType::data_ack, body, nonce, false, now);
-            if (!r) break;
-            I::push_event(e, ev);
-            return {};
-        }
-        case Action::on_data_ack: {
-            auto n = wire::decode_nonce_body(m.body);
-            if (!n) return I::fail(e, n.error(), now);
-            e.awaiting_reply_ = false;
-            e.state_ = State::idle;
-            ++e.responses_in_epoch_;
-            I::adopt_early_stash(e);
-            if (I::rekey_due(e, now)) return I::start_rekey(e, now);
-            return I::process_stash(e, now);
-        }
         case Action::on_close: {
             auto reason = wire::decode_close_body(m.body);
             if (!reason) return I::fail(e, reason.error(), now);
@@ -814,10 +778,91 @@ Status I::dispatch(Engine& e, const wire::Inner& m, Now now) noexcept {
             I::enter_closed(e, e.close_reason_, false, true, e.fatal_);
             return {};
         }
-        default: return I::fail(e, Err::internal, now);
+        default: return I::role_action(e, t->action, m, now);
     }
-    if (!r) return I::fail(e, r.error(), now);
-    return r;
+}
+
+namespace {
+
+// A handler that leaves its faults to the caller: the first fault is fatal.
+Status fatal_on_error(Engine& e, Status r, const Now& now) noexcept { return r ? r : I::fail(e, r.error(), now); }
+
+}  // namespace
+
+Status I::role_action(Engine& e, Action a, const wire::Inner& m, const Now& now) noexcept {
+    // Only the compiled roles' handlers are named here, so a build without a
+    // role links none of them; the compiled table has no row that selects them.
+    if constexpr (features::kClientRole) {
+        switch (a) {
+            case Action::on_rekey_hello: return fatal_on_error(e, on_rekey_hello(e, m, now), now);
+            case Action::on_rekey_ack: return fatal_on_error(e, on_rekey_ack(e, m, now), now);
+            case Action::on_data_response: return on_data_response(e, m, now);
+            default: break;
+        }
+    }
+    if constexpr (features::kServerRole) {
+        switch (a) {
+            case Action::on_ack: return fatal_on_error(e, on_ack(e, m, now), now);
+            case Action::on_rekey_hello_ack: return fatal_on_error(e, on_rekey_hello_ack(e, m, now), now);
+            case Action::on_data_request: return on_data_request(e, m, now);
+            case Action::stash_request: return stash_request(e, m, now);
+            case Action::on_data_ack: return on_data_ack(e, m, now);
+            default: break;
+        }
+    }
+    return fail(e, Err::internal, now);
+}
+
+// ---------------------------------------------------------------- data messages
+Status I::on_data_request(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+    if (m.body.size() > e.cfg_.max_data) return fail(e, Err::too_long, now);
+    e.state_ = State::serving;
+    e.awaiting_reply_ = false;
+    Event ev;
+    ev.kind = EventKind::request;
+    ev.data = m.body;
+    ev.epoch = e.epoch_;
+    push_event(e, ev);
+    return {};
+}
+
+Status I::stash_request(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+    if (m.body.size() > e.cfg_.max_data) return fail(e, Err::too_long, now);
+    if (e.stash_used_ && e.stash_checked_) return fail(e, Err::unexpected_message, now);
+    Writer w({e.stash_, e.inner_cap_});
+    wire::encode_inner(m, 0, w);
+    e.stash_len_ = w.size();
+    e.stash_used_ = true;
+    e.stash_checked_ = true;  // accepted here; served after the re-key
+    return {};
+}
+
+Status I::on_data_response(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+    if (m.body.size() > e.cfg_.max_data) return fail(e, Err::too_long, now);
+    std::uint32_t nonce = 0;
+    if (!P(e).random({reinterpret_cast<std::uint8_t*>(&nonce), sizeof nonce})) return fail(e, Err::rng_failure, now);
+    e.request_outstanding_ = false;
+    e.state_ = State::idle;
+    std::uint8_t body[4];
+    store_be32(body, nonce);
+    Event ev;
+    ev.kind = EventKind::response;
+    ev.data = m.body;
+    ev.epoch = e.epoch_;
+    LS_TRY(fatal_on_error(e, send_message(e, MsgType::data_ack, body, nonce, false, now), now));
+    push_event(e, ev);
+    return {};
+}
+
+Status I::on_data_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+    auto n = wire::decode_nonce_body(m.body);
+    if (!n) return fail(e, n.error(), now);
+    e.awaiting_reply_ = false;
+    e.state_ = State::idle;
+    ++e.responses_in_epoch_;
+    adopt_early_stash(e);
+    if (rekey_due(e, now)) return start_rekey(e, now);
+    return process_stash(e, now);
 }
 
 }  // namespace lockstep

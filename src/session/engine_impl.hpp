@@ -20,6 +20,7 @@
 #include "handshake/table.hpp"
 #include "keys/keys.hpp"
 #include "lockstep/engine.hpp"
+#include "lockstep/features.hpp"
 #include "record/record.hpp"
 #include "wire/wire.hpp"
 
@@ -49,7 +50,16 @@ struct KeyState {
 
 struct Engine::Impl {
     static void keylog(Engine& e, const char* label, ConstBytes v) noexcept {
-        if (e.cfg_.insecure_key_log) e.cfg_.insecure_key_log->on_secret(label, e.epoch_, v);
+        if constexpr (features::kInsecureKeyLog)
+            if (e.cfg_.insecure_key_log) e.cfg_.insecure_key_log->on_secret(label, e.epoch_, v);
+    }
+    // The engine's role, folded to a constant when one role is compiled (features.hpp).
+    static bool client(const Engine& e) noexcept { return features::is_client(e.cfg_.role); }
+    static bool server(const Engine& e) noexcept { return features::is_server(e.cfg_.role); }
+    // A rejected message, for the tracer (fatal: the connection closes).
+    static void note_fault(const Engine& e, Err err, bool fatal) noexcept {
+        if constexpr (features::kTrace)
+            if (e.tracer_) e.tracer_->on_fault(err, fatal);
     }
     static KeyState& ks(Engine& e) noexcept {
         return *std::launder(static_cast<KeyState*>(static_cast<void*>(e.keystate_)));
@@ -57,8 +67,8 @@ struct Engine::Impl {
     static crypto::Provider& P(Engine& e) noexcept { return *e.cfg_.provider; }
 
     // ---- session (src/session/engine.cpp)
-    static Status fail(Engine& e, Err err, Now now) noexcept;
-    static Status fault(Engine& e, Err err, Now now) noexcept;  // policy decides
+    static Status fail(Engine& e, Err err, const Now& now) noexcept;
+    static Status fault(Engine& e, Err err, const Now& now) noexcept;  // policy decides
     // A callable without allocation (the core has no std::function).
     class FunctionRef {
     public:
@@ -71,55 +81,70 @@ struct Engine::Impl {
         void* obj_;
         Status (*call_)(void*) noexcept;
     };
-    static Status handshake_step(Engine& e, Now now, FunctionRef step) noexcept;
+    static Status handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept;
     static void enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err err) noexcept;
     static void push_event(Engine& e, const Event& ev) noexcept;
-    static Status queue_wire(Engine& e, ConstBytes bytes, Now now) noexcept;
-    static std::uint32_t make_ttl(Engine& e, Now now) noexcept;
-    static Status check_ttl(Engine& e, std::uint32_t ttl, Now now) noexcept;
-    static wire::Inner next_inner(Engine& e, MsgType t, Now now) noexcept;
+    static Status queue_wire(Engine& e, ConstBytes bytes, const Now& now) noexcept;
+    static std::uint32_t make_ttl(Engine& e, const Now& now) noexcept;
+    static Status check_ttl(Engine& e, std::uint32_t ttl, const Now& now) noexcept;
+    static wire::Inner next_inner(Engine& e, MsgType t, const Now& now) noexcept;
     static Kept& keep_slot(Engine& e) noexcept;  // rotate: returns the slot for a new message
     static void commit_tx(Engine& e, MsgType t, std::uint32_t seq, std::uint32_t nonce, bool awaits) noexcept;
     // Send a new data-phase message (kept as plaintext).
     static Status send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonce, bool awaits,
-                               Now now) noexcept;
+                               const Now& now) noexcept;
     // Send the new handshake message built in kept_[1] (see keep_slot), len
     // bytes, already encoded and sealed; it is kept and resent byte for byte.
     static Status send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uint32_t nonce,
-                           bool awaits, Now now) noexcept;
+                           bool awaits, const Now& now) noexcept;
     // Seal, in place, a record whose plaintext (inner_len bytes, no padding) was
     // written at buf + kRecordHeaderLen. Returns the record length.
     static Result<std::size_t> seal_in_place(Engine& e, record::DirectionKeys& k, std::uint8_t* buf,
                                              std::size_t inner_len) noexcept;
     // Seal an inner message under keys and queue it (no bookkeeping).
-    static Status seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner& m, Now now,
+    static Status seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner& m, const Now& now,
                                  bool retransmission) noexcept;
-    static Status send_resend_last(Engine& e, Now now) noexcept;
-    static Status retransmit_after(Engine& e, std::uint32_t ack, Now now) noexcept;
-    static Status send_clear_close(Engine& e, Reason r, Now now) noexcept;
-    static Status retransmit(Engine& e, Kept& k, Now now) noexcept;
-    static void trace(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept;
-    static void trace_raw(Engine& e, const Kept& k, bool retrans) noexcept;
-    static Status dispatch(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static Status send_resend_last(Engine& e, const Now& now) noexcept;
+    static Status retransmit_after(Engine& e, std::uint32_t ack, const Now& now) noexcept;
+    static Status send_clear_close(Engine& e, Reason r, const Now& now) noexcept;
+    static Status retransmit(Engine& e, Kept& k, const Now& now) noexcept;
+    // The tracer's view of a message (nothing at all in a build without kTrace).
+    static void trace(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept {
+        if constexpr (features::kTrace)
+            if (e.tracer_) trace_message(e, sent, m, wire_len, retrans);
+    }
+    static void trace_raw(Engine& e, const Kept& k, bool retrans) noexcept {
+        if constexpr (features::kTrace)
+            if (e.tracer_) trace_kept(e, k, retrans);
+    }
+    static void trace_message(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept;
+    static void trace_kept(Engine& e, const Kept& k, bool retrans) noexcept;
+    static Status dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept;
+    // The handler of a role-specific action; a role left out of the build has none.
+    static Status role_action(Engine& e, handshake::Action a, const wire::Inner& m, const Now& now) noexcept;
+    static Status on_data_request(Engine& e, const wire::Inner& m, const Now& now) noexcept;
+    static Status stash_request(Engine& e, const wire::Inner& m, const Now& now) noexcept;
+    static Status on_data_response(Engine& e, const wire::Inner& m, const Now& now) noexcept;
+    static Status on_data_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept;
     static void adopt_early_stash(Engine& e) noexcept;
-    static Status process_stash(Engine& e, Now now) noexcept;
-    static void install_epoch(Engine& e, Now now) noexcept;  // next_* -> current, epoch++
+    static Status process_stash(Engine& e, const Now& now) noexcept;
+    static void install_epoch(Engine& e, const Now& now) noexcept;  // next_* -> current, epoch++
 
     // ---- handshake (src/handshake/handshake.cpp, rekey.cpp)
-    static Status client_start(Engine& e, Now now) noexcept;
-    static Status on_hello(Engine& e, ConstBytes msg, Now now) noexcept;
-    static Status on_hello_ack(Engine& e, ConstBytes msg, Now now) noexcept;
+    static Status client_start(Engine& e, const Now& now) noexcept;
+    static Status on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept;
+    static Status on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept;
     static Result<keys::HandshakeSecret> handshake_keys(Engine& e, keys::EarlySecret&& early,
                                                         keys::Secret32& shared) noexcept;
-    static Status on_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
+    static Status on_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept;
     // Server: epoch 1 from the master secret and th8 (the transcript through ACK); state IDLE.
-    static Status server_enter_epoch1(Engine& e, Now now) noexcept;
-    static Status start_rekey(Engine& e, Now now) noexcept;
-    static Status on_rekey_hello(Engine& e, const wire::Inner& m, Now now) noexcept;
-    static Status on_rekey_hello_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
-    static Status on_rekey_ack(Engine& e, const wire::Inner& m, Now now) noexcept;
-    static bool rekey_due(Engine& e, Now now) noexcept;
-    static Status accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, Now now) noexcept;
+    static Status server_enter_epoch1(Engine& e, const Now& now) noexcept;
+    static Status start_rekey(Engine& e, const Now& now) noexcept;
+    static Status on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexcept;
+    static Status on_rekey_hello_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept;
+    static Status on_rekey_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept;
+    static bool rekey_due(Engine& e, const Now& now) noexcept;
+    static Status accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept;
     // The peer's certificate key, remembered from the initial handshake.
     static handshake::PeerKey peer_key(const Engine& e) noexcept;
 };

@@ -57,6 +57,8 @@ class Env:
         """The command line that runs `lockstep args...` (under memcheck with --valgrind)."""
         if not self.valgrind:
             return [self.exe, *args]
+        if args and args[0] == "request" and "--timeout" not in args:  # the 5 s default, scaled
+            args = (*args, "--timeout", str(int(5000 * SLOW)))
         return [*MEMCHECK, f"--log-file={self.path('memcheck.%p.log')}", self.exe, *args]
 
     def memcheck_failures(self):
@@ -320,8 +322,8 @@ def case_errors(env):
             env.error(["request", a, f"--{tr}", "--mode", "cert", "--cert", "intruder.cert", "--key", "intruder.key",
                        "--ca", "other-ca"], 4, r"authentication failed: .*not issued by our CA")
             # The server rejects the client's certificate (issued by another CA).
-            env.error(["request", a, f"--{tr}", "--timeout", "2000", "--mode", "cert", "--cert", "intruder.cert",
-                       "--key", "intruder.key", "--ca", "ca"], 4,
+            env.error(["request", a, f"--{tr}", "--timeout", str(int(2000 * SLOW)), "--mode", "cert", "--cert",
+                       "intruder.cert", "--key", "intruder.key", "--ca", "ca"], 4,
                       r"authentication failed: the server rejected our certificate")
             if tr == "tcp":
                 env.error(["request", a, f"--{tr}", "--mode", "psk", "--psk", "stranger.psk"], 4,

@@ -75,7 +75,7 @@ struct Outcome {
     int responses = 0, mismatches = 0, handshakes = 0, rekey_events = 0, timeouts = 0;
     std::uint32_t client_rekeys = 0, server_rekeys = 0;
     bool client_closed = false, server_closed = false, clean = false;
-    std::uint64_t bytes = 0;
+    std::uint32_t bytes = 0;
     std::size_t stack = 0;
 };
 
@@ -209,11 +209,11 @@ int main() {
                           o.server_closed && o.clean && o.timeouts == 0 && o.stack <= kStackBudget;
         ok = ok && pass;
         if (o.stack > worst) worst = o.stack;
-        line.s("mode=").s(mode_name(m)).s(" responses=").u(static_cast<std::uint64_t>(o.responses)).s("/")
-            .u(kRequests).s(" mismatches=").u(static_cast<std::uint64_t>(o.mismatches))
+        line.s("mode=").s(mode_name(m)).s(" responses=").u(static_cast<std::uint32_t>(o.responses)).s("/")
+            .u(kRequests).s(" mismatches=").u(static_cast<std::uint32_t>(o.mismatches))
             .s(" rekeys(client,server)=").u(o.client_rekeys).s(",").u(o.server_rekeys)
             .s(" closed(client,server)=").u(o.client_closed).s(",").u(o.server_closed).s(" clean=").u(o.clean)
-            .s(" timeouts=").u(static_cast<std::uint64_t>(o.timeouts)).s(" wire_bytes=").u(o.bytes).s(" stack_high_water=").u(o.stack).s(pass ? " PASS" : " FAIL").print();
+            .s(" timeouts=").u(static_cast<std::uint32_t>(o.timeouts)).s(" wire_bytes=").u(o.bytes).s(" stack_high_water=").u(o.stack).s(pass ? " PASS" : " FAIL").print();
     }
     line.s("SUMMARY: ").s(ok ? "PASS" : "FAIL").s(" modes=psk,cert requests=").u(kRequests)
         .s(" rekey_after=10 heap=none stack_high_water=").u(worst).s("/").u(kStackBudget).s(" bytes").print();

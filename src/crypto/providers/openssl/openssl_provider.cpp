@@ -208,6 +208,7 @@ Status rsa_pss_verify(ConstBytes n, ConstBytes e, MdAlg hash, MdAlg mgf1_hash, i
 
 OpenSslProvider::OpenSslProvider() noexcept
     : hmac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr)), hkdf_(EVP_KDF_fetch(nullptr, "HKDF", nullptr)) {
+    // In CipherIndex order.
     static constexpr const char* kCipherNames[kCipherSlots] = {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM",
                                                                "ChaCha20-Poly1305"};
     for (std::size_t i = 0; i < kCipherSlots; ++i) {
@@ -249,13 +250,14 @@ OpenSslProvider::~OpenSslProvider() {
 // The cached cipher for an AEAD call, after the argument checks the slots need.
 Result<OpenSslProvider::CipherSlot*> OpenSslProvider::aead_slot(Aead a, std::size_t key_len, std::size_t nonce_len,
                                                                 std::size_t aad_len) noexcept {
-    CipherSlot* slot = nullptr;
+    std::size_t i = kCipherSlots;  // none
     if (a == Aead::chacha20_poly1305) {
-        if (key_len == 32) slot = &ciphers_[3];
-    } else if (key_len == 16 || key_len == 24 || key_len == 32) {
-        slot = &ciphers_[key_len / 8 - 2];  // AES-128, -192, -256
+        if (key_len == 32) i = kChaCha20Poly1305;
+    } else {
+        i = key_len == 16 ? kAes128Gcm : key_len == 24 ? kAes192Gcm : key_len == 32 ? kAes256Gcm : kCipherSlots;
     }
-    if (slot == nullptr || !nonce_ok(a, nonce_len) || !fits_int(aad_len)) return Err::invalid_argument;
+    if (i == kCipherSlots || !nonce_ok(a, nonce_len) || !fits_int(aad_len)) return Err::invalid_argument;
+    CipherSlot* slot = &ciphers_[i];
     if (slot->cipher == nullptr || slot->ctx == nullptr) return fail(Err::crypto_failure);
     return slot;
 }

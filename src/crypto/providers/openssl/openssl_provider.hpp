@@ -108,8 +108,8 @@ private:
         evp_md_st* md = nullptr;
         evp_md_ctx_st* ctx = nullptr;
     };
-    // AES-128/192/256-GCM, ChaCha20-Poly1305 (see aead_slot in the .cpp).
-    static constexpr std::size_t kCipherSlots = 4;
+    // Indexes into ciphers_.
+    enum CipherIndex : std::size_t { kAes128Gcm, kAes192Gcm, kAes256Gcm, kChaCha20Poly1305, kCipherSlots };
     static constexpr std::size_t kHashes = 2;  // Hash::sha256, Hash::sha512
 
     Result<CipherSlot*> aead_slot(Aead a, std::size_t key_len, std::size_t nonce_len, std::size_t aad_len) noexcept;

@@ -8,8 +8,14 @@
 // Output buffers are caller-owned; sizes are checked and Err::buffer_too_small
 // or Err::invalid_argument returned when they do not fit. Verification failures
 // (tag, MAC, signature) return Err::bad_mac / Err::bad_signature; a failed open
-// leaves `out` zeroed. Implementations must be safe to call from one thread at a time per
-// Provider object; they may allocate internally (the core itself does not).
+// leaves `out` zeroed. They may allocate internally (the core itself does not).
+//
+// Threading: a Provider object is used by one thread at a time; it may keep
+// per-object state between calls (the OpenSSL provider reuses one context per
+// algorithm), so two threads must not call the same object concurrently. Several
+// engines on one thread may share one Provider (net::Server gives each event
+// loop its own). Keys are passed per call; a provider must not keep a key, or
+// anything derived from it, after the call returns.
 // spec: PROTOCOL.md §4 (algorithms)
 #pragma once
 

@@ -3,6 +3,11 @@
 // its workspace, TCP framing buffers, and a queue of the engine's events (with
 // copies of their data). The blocking Client is the same Impl driven by poll()
 // until a condition holds or a deadline passes.
+// Reading: over TCP into a buffer of one largest frame (complete frames go
+// from it to the engine without another copy), over UDP into one of the largest
+// datagram. The AsyncClient reads until EAGAIN, as an edge-triggered caller
+// needs; the blocking Client polls level-triggered and so stops after a read
+// that did not fill the buffer, saving the read that would only say EAGAIN.
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -21,6 +26,9 @@ Config client_config(Config c, Transport t) {
     return with_transport_defaults(c, t);
 }
 constexpr std::size_t kDatagramMax = 65536;
+std::size_t read_buffer_size(const Config& c, Transport t) {
+    return t == Transport::udp ? kDatagramMax : kFrameHeader + Engine::max_message_size(c.max_data);
+}
 }  // namespace
 
 namespace detail {
@@ -28,14 +36,14 @@ namespace detail {
 struct Channel {
     Channel(const Config& c, Transport tr)
         : cfg(client_config(c, tr)), t(tr), ws(Engine::workspace_size(cfg.max_data)), engine(cfg, ws),
-          stream(Engine::max_message_size(cfg.max_data)), scratch(kDatagramMax) {}
+          stream(Engine::max_message_size(cfg.max_data)), scratch(read_buffer_size(cfg, t)) {}
 
     Config cfg;
     Transport t;
     std::vector<std::uint8_t> ws;  // before engine: the engine borrows it
     Engine engine;
     Stream stream;
-    std::vector<std::uint8_t> scratch;  // read buffer; UDP transmit
+    std::vector<std::uint8_t> scratch;  // read buffer (read_buffer_size); UDP transmit
     Fd fd;
     bool connecting = false;  // TCP connect in progress
     bool lost = false;        // transport gone
@@ -109,7 +117,8 @@ struct Channel {
         if (t == Transport::tcp && !stream.queue_from(engine)) (void)lose();
     }
 
-    Status on_readable() {
+    // drain: read until EAGAIN (else stop after a TCP read that left room).
+    Status on_readable(bool drain) {
         if (lost) return Err::closed;
         if (connecting) LS_TRY(flush());  // learn whether the connect succeeded
         for (;;) {
@@ -128,7 +137,7 @@ struct Channel {
                 return !over();
             });
             if (!st) return lose();  // oversized frame: the stream is garbage
-            if (over()) break;
+            if (over() || (!drain && static_cast<std::size_t>(n) < scratch.size())) break;
         }
         return flush();
     }
@@ -166,7 +175,7 @@ Status AsyncClient::start(const std::string& host, std::uint16_t port) noexcept 
     }
 }
 int AsyncClient::fd() const noexcept { return impl_->fd.get(); }
-Status AsyncClient::on_readable() noexcept { return impl_->on_readable(); }
+Status AsyncClient::on_readable() noexcept { return impl_->on_readable(true); }
 Status AsyncClient::on_timer() noexcept { return impl_->on_timer(); }
 std::optional<Instant> AsyncClient::next_deadline() const noexcept { return impl_->engine.next_deadline(); }
 Engine& AsyncClient::engine() noexcept { return impl_->engine; }
@@ -188,7 +197,8 @@ struct Client::Impl {
         Event ev;
         while (a.poll_event(ev)) {
             if (ev.kind == EventKind::handshake_done) connected = true;
-            if (ev.kind == EventKind::response) response.emplace(ev.data.begin(), ev.data.end());
+            // ev.data is a.current: take the buffer rather than copy it.
+            if (ev.kind == EventKind::response) response = std::move(a.current);
             if (ev.kind == EventKind::closed) {
                 closed = ev;
                 closed->data = {};
@@ -211,7 +221,7 @@ struct Client::Impl {
                      0};
             const auto ms = std::max<std::int64_t>(0, (wake.since_origin - now.since_origin).count());
             const int n = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(ms, 60'000)));
-            if (n > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP))) (void)a.on_readable();
+            if (n > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP))) (void)a.on_readable(false);
             if (n > 0 && (p.revents & POLLOUT) && !a.lost) (void)a.flush();
             if (auto d = a.engine.next_deadline(); d && clock_now().mono >= *d) (void)a.on_timer();
         }

@@ -97,25 +97,23 @@ static constexpr std::size_t kMaxBacklogFrames = 8;
 
 Status Stream::queue_from(Engine& e) {
     for (;;) {
-        const std::size_t at = tx_.size();
-        tx_.resize(at + kFrameHeader + max_);
-        auto n = e.poll_transmit({tx_.data() + at + kFrameHeader, max_});
-        if (!n || *n == 0) {
-            tx_.resize(at);
-            if (!n) return n.error();
-            break;
-        }
-        tx_[at] = static_cast<std::uint8_t>(*n >> 8);
-        tx_[at + 1] = static_cast<std::uint8_t>(*n);
-        tx_.resize(at + kFrameHeader + *n);
+        // Room for one more frame of the largest size after what is queued.
+        const std::size_t need = tx_len_ + kFrameHeader + max_;
+        if (tx_.size() < need) tx_.resize(need);
+        auto n = e.poll_transmit({tx_.data() + tx_len_ + kFrameHeader, max_});
+        if (!n) return n.error();
+        if (*n == 0) break;
+        tx_[tx_len_] = static_cast<std::uint8_t>(*n >> 8);
+        tx_[tx_len_ + 1] = static_cast<std::uint8_t>(*n);
+        tx_len_ += kFrameHeader + *n;
     }
-    if (tx_.size() - tx_off_ > kMaxBacklogFrames * (kFrameHeader + max_)) return Err::limit_exceeded;
+    if (tx_len_ - tx_off_ > kMaxBacklogFrames * (kFrameHeader + max_)) return Err::limit_exceeded;
     return {};
 }
 
 Status Stream::write(int fd) noexcept {
-    while (tx_off_ < tx_.size()) {
-        const ssize_t n = ::send(fd, tx_.data() + tx_off_, tx_.size() - tx_off_, MSG_NOSIGNAL);
+    while (tx_off_ < tx_len_) {
+        const ssize_t n = ::send(fd, tx_.data() + tx_off_, tx_len_ - tx_off_, MSG_NOSIGNAL);
         if (n > 0) {
             tx_off_ += static_cast<std::size_t>(n);
         } else if (n < 0 && errno == EINTR) {
@@ -126,8 +124,7 @@ Status Stream::write(int fd) noexcept {
             return Err::closed;
         }
     }
-    tx_.clear();
-    tx_off_ = 0;
+    tx_off_ = tx_len_ = 0;
     return {};
 }
 

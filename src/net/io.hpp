@@ -6,6 +6,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -58,6 +60,10 @@ void set_nodelay(int fd) noexcept;
 Status send_datagrams(Engine& e, int fd, const Address* to, std::span<std::uint8_t> scratch) noexcept;
 
 // One TCP connection's framing buffers: partial frames in, unsent bytes out.
+// Neither side copies more than it must: complete frames are handed to the
+// engine straight from the caller's read buffer (only a frame split across
+// reads is gathered in rx_), and the engine writes its messages directly into
+// tx_, which keeps its size between writes so it is zero-filled only once.
 class Stream {
 public:
     explicit Stream(std::size_t max_message) : max_(max_message) {}
@@ -67,34 +73,56 @@ public:
     Status queue_from(Engine& e);
     // Writes what it can. Err::closed: the socket failed.
     Status write(int fd) noexcept;
-    bool pending() const noexcept { return tx_off_ < tx_.size(); }
+    bool pending() const noexcept { return tx_off_ < tx_len_; }
 
-    // Appends received bytes and hands each complete frame to on_message(span)
-    // until it returns false. Err::too_long: a frame over the maximum.
+    // Hands each complete frame in (what is buffered from earlier calls, then)
+    // `in` to on_message(span) until it returns false; the span is valid during
+    // the call only. A trailing partial frame is kept for the next call. After
+    // on_message returned false the rest of `in` is dropped: the caller is done
+    // with the stream. Err::too_long: a frame over the maximum.
     template <class F>
     Status consume(std::span<const std::uint8_t> in, F&& on_message) {
-        rx_.insert(rx_.end(), in.begin(), in.end());
-        std::size_t off = 0;
-        Status st;
-        while (rx_.size() - off >= kFrameHeader) {
-            const std::size_t len = std::size_t{rx_[off]} << 8 | rx_[off + 1];
-            if (len > max_) {
-                st = Err::too_long;
-                break;
+        // A frame begun in an earlier read: complete it from the front of `in`.
+        while (!rx_.empty()) {
+            const std::size_t take = std::min(rx_missing(), in.size());
+            rx_.insert(rx_.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(take));
+            in = in.subspan(take);
+            if (rx_.size() >= kFrameHeader && frame_len(rx_.data()) > max_) return Err::too_long;
+            if (rx_missing() != 0) {
+                if (in.empty()) return {};
+                continue;  // the header just completed: now the body
             }
-            if (rx_.size() - off - kFrameHeader < len) break;
-            const bool more = on_message(std::span<const std::uint8_t>(rx_.data() + off + kFrameHeader, len));
-            off += kFrameHeader + len;
-            if (!more) break;
+            const bool more = on_message(std::span<const std::uint8_t>(rx_).subspan(kFrameHeader));
+            rx_.clear();
+            if (!more) return {};
         }
-        rx_.erase(rx_.begin(), rx_.begin() + static_cast<std::ptrdiff_t>(off));
-        return st;
+        while (in.size() >= kFrameHeader) {
+            const std::size_t len = frame_len(in.data());
+            if (len > max_) return Err::too_long;
+            if (in.size() - kFrameHeader < len) break;
+            const bool more = on_message(in.subspan(kFrameHeader, len));
+            in = in.subspan(kFrameHeader + len);
+            if (!more) return {};
+        }
+        rx_.assign(in.begin(), in.end());
+        return {};
     }
 
 private:
+    static std::size_t frame_len(const std::uint8_t* header) noexcept {
+        return std::size_t{header[0]} << 8 | header[1];
+    }
+    // Bytes the buffered partial frame still lacks (counting to the end of its
+    // header while that is incomplete).
+    std::size_t rx_missing() const noexcept {
+        if (rx_.size() < kFrameHeader) return kFrameHeader - rx_.size();
+        return kFrameHeader + frame_len(rx_.data()) - rx_.size();
+    }
+
     std::size_t max_;
-    std::vector<std::uint8_t> rx_, tx_;
-    std::size_t tx_off_ = 0;
+    std::vector<std::uint8_t> rx_;  // a partial frame (header included), else empty
+    std::vector<std::uint8_t> tx_;  // [tx_off_, tx_len_) unsent; the size is only ever grown
+    std::size_t tx_off_ = 0, tx_len_ = 0;
 };
 
 }  // namespace lockstep::net::detail

@@ -6,6 +6,10 @@
 // sleeps until the earliest deadline. After every call into an engine the loop
 // `pump`s it (events out, messages onto the wire) and `settle`s the connection
 // (write, cap bookkeeping, remove when closed, re-arm the timer).
+// Connection sockets are level-triggered: a read that did not fill the buffer
+// has taken everything there was, so the loop goes back to epoll_wait instead
+// of reading again for EAGAIN; writability (EPOLLOUT) is watched only while
+// output is waiting in the Stream.
 // Caps and counters are shared atomics. Stop: an eventfd (stop()) or a
 // process-wide one (signals) wakes every loop, which closes its listeners,
 // closes every connection with Reason::shutdown and drains until empty or the
@@ -67,6 +71,7 @@ struct Conn {
     Address peer;  // UDP
     Stream stream;  // TCP
     std::optional<std::int64_t> timer;  // key in Loop::timers_
+    bool watching_out = false;          // EPOLLOUT in the epoll set (TCP output waiting)
     bool half_open = true;
     bool dead = false;    // transport gone: remove now
     bool failed = false;  // ended badly (Counters::errors)
@@ -155,12 +160,13 @@ private:
         return {};
     }
 
-    void watch(int fd, std::uint64_t id, std::uint32_t events) {
+    void watch(int fd, std::uint64_t id, std::uint32_t events, int op = EPOLL_CTL_ADD) {
         epoll_event ev{};
         ev.events = events;
         ev.data.u64 = id;
-        (void)::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev);
+        (void)::epoll_ctl(ep_.get(), op, fd, &ev);
     }
+    static constexpr std::uint32_t kConnEvents = EPOLLIN | EPOLLRDHUP;
 
     int wait_ms(Now now) const {
         std::optional<std::int64_t> until;
@@ -228,7 +234,7 @@ private:
             set_nodelay(fd.get());
             Conn& c = add(Transport::tcp, peer.str(), now);
             c.fd = std::move(fd);
-            watch(c.fd.get(), c.id, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+            watch(c.fd.get(), c.id, kConnEvents);
             settle(c);
         }
     }
@@ -263,6 +269,8 @@ private:
     }
 
     // ------------------------------------------------------------ per connection
+    // Reads until a read leaves room in the buffer (level-triggered: anything
+    // that arrives later wakes epoll_wait again).
     void read_stream(Conn& c, Now now) {
         for (;;) {
             const ssize_t n = ::read(c.fd.get(), buf_.data(), buf_.size());
@@ -279,7 +287,7 @@ private:
                 return !c.engine.is_closed() && !c.dead;
             });
             if (!st) c.failed = c.dead = true;  // oversized frame: the stream is garbage
-            if (c.dead || c.engine.is_closed()) return;
+            if (c.dead || c.engine.is_closed() || static_cast<std::size_t>(n) < buf_.size()) return;
         }
     }
 
@@ -328,18 +336,21 @@ private:
             c.half_open = false;
             --s_.half_open;
         }
-        if (c.timer) timers_.erase({*c.timer, c.id});
-        c.timer.reset();
         // A UDP connection is made by its HELLO: one the engine dropped leaves nothing to wait for.
         if (c.t == Transport::udp && c.engine.state() == State::start) c.failed = c.dead = true;
         if (c.dead || c.engine.is_closed()) return remove(c);
+        if (c.t == Transport::tcp && c.stream.pending() != c.watching_out) {
+            c.watching_out = !c.watching_out;
+            watch(c.fd.get(), c.id, kConnEvents | (c.watching_out ? EPOLLOUT : 0u), EPOLL_CTL_MOD);
+        }
         // The engine has no deadline before HELLO; the transport bounds that wait.
         const auto d = c.engine.state() == State::start ? std::optional(c.created + cfg_tcp_.timers.receive_timeout)
                                                         : c.engine.next_deadline();
-        if (d) {
-            c.timer = d->since_origin.count();
-            timers_.emplace(*c.timer, c.id);
-        }
+        const std::optional<std::int64_t> timer = d ? std::optional(d->since_origin.count()) : std::nullopt;
+        if (timer == c.timer) return;  // most exchanges leave the deadline where it was
+        if (c.timer) timers_.erase({*c.timer, c.id});
+        c.timer = timer;
+        if (c.timer) timers_.emplace(*c.timer, c.id);
     }
 
     void fire_timers(Now now) {

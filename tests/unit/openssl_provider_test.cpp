@@ -143,6 +143,94 @@ TEST(OpenSslProvider, AeadRejectsBadSizes) {
     EXPECT_EQ(p.aead_open(Aead::aes_gcm, key32, n12, {}, short_ct, Bytes{}).error(), Err::invalid_argument);
 }
 
+// The provider reuses one context per algorithm and re-keys it on every call:
+// interleaved keys, algorithms, nonce lengths and failures must give exactly
+// what a fresh provider gives for each call on its own.
+TEST(OpenSslProvider, ReusedAeadContextsKeepCallsIndependent) {
+    OpenSslProvider p;
+    struct Call {
+        Aead aead;
+        ByteVec key, nonce;
+    };
+    const Call calls[] = {
+        {Aead::aes_gcm, pattern(32, 1), pattern(12, 2)},          {Aead::aes_gcm, pattern(32, 3), pattern(12, 4)},
+        {Aead::chacha20_poly1305, pattern(32, 1), pattern(12, 2)}, {Aead::aes_gcm, pattern(16, 5), pattern(1, 6)},
+        {Aead::aes_gcm, pattern(16, 5), pattern(12, 6)},          {Aead::aes_gcm, pattern(24, 7), pattern(128, 8)},
+        {Aead::aes_gcm, pattern(32, 1), pattern(12, 2)},
+    };
+    const ByteVec aad = pattern(6, 9), pt = pattern(64, 10);
+    std::vector<ByteVec> sealed;
+    for (int round = 0; round < 2; ++round) {
+        for (std::size_t i = 0; i < std::size(calls); ++i) {
+            const Call& c = calls[i];
+            ByteVec ct(pt.size() + kAeadTagLen), want(ct.size());
+            ASSERT_TRUE(p.aead_seal(c.aead, c.key, c.nonce, aad, pt, ct));
+            OpenSslProvider fresh;
+            ASSERT_TRUE(fresh.aead_seal(c.aead, c.key, c.nonce, aad, pt, want));
+            EXPECT_EQ(ct, want) << "call " << i << " round " << round;
+            if (round == 0) sealed.push_back(ct);
+        }
+    }
+    // Same cipher, the other call's key: a forgery; then the right key still opens.
+    ByteVec out(pt.size(), 0xaa);
+    EXPECT_EQ(p.aead_open(Aead::aes_gcm, calls[1].key, calls[0].nonce, aad, sealed[0], out).error(), Err::bad_mac);
+    EXPECT_TRUE(all_zero(out));
+    ASSERT_TRUE(p.aead_open(Aead::aes_gcm, calls[0].key, calls[0].nonce, aad, sealed[0], out));
+    EXPECT_EQ(out, pt);
+    // Same key bytes under the other algorithm: a forgery.
+    EXPECT_EQ(p.aead_open(Aead::chacha20_poly1305, calls[0].key, calls[0].nonce, aad, sealed[0], out).error(),
+              Err::bad_mac);
+    // Every record opens after interleaved failures, in reverse order (other keys last).
+    for (std::size_t i = std::size(calls); i-- > 0;) {
+        const Call& c = calls[i];
+        ByteVec bad = sealed[i];
+        bad.back() ^= 1;
+        EXPECT_EQ(p.aead_open(c.aead, c.key, c.nonce, aad, bad, out).error(), Err::bad_mac);
+        ASSERT_TRUE(p.aead_open(c.aead, c.key, c.nonce, aad, sealed[i], out)) << "call " << i;
+        EXPECT_EQ(out, pt);
+    }
+    // A rejected argument in between changes nothing for the next call.
+    ByteVec ct(pt.size() + kAeadTagLen);
+    EXPECT_EQ(p.aead_seal(Aead::aes_gcm, pattern(20, 1), calls[0].nonce, aad, pt, ct).error(),
+              Err::invalid_argument);
+    ASSERT_TRUE(p.aead_seal(calls[0].aead, calls[0].key, calls[0].nonce, aad, pt, ct));
+    EXPECT_EQ(ct, sealed[0]);
+}
+
+TEST(OpenSslProvider, ReusedMacAndKdfContextsKeepCallsIndependent) {
+    OpenSslProvider p;
+    const ByteVec k1 = pattern(32, 1), k2 = pattern(100, 2), msg = pattern(50, 3), info = pattern(20, 4);
+    auto hmac = [&msg](OpenSslProvider& q, Hash h, ConstBytes key) {
+        ByteVec out(hash_len(h));
+        EXPECT_TRUE(q.hmac(h, key, msg, {}, out));
+        return out;
+    };
+    auto extract = [](OpenSslProvider& q, ConstBytes salt, ConstBytes ikm) {
+        ByteVec out(32);
+        EXPECT_TRUE(q.hkdf_extract(Hash::sha256, salt, ikm, out));
+        return out;
+    };
+    auto expand = [](OpenSslProvider& q, Hash h, ConstBytes prk, ConstBytes inf) {
+        ByteVec out(48);
+        EXPECT_TRUE(q.hkdf_expand(h, prk, inf, out));
+        return out;
+    };
+    for (int round = 0; round < 2; ++round) {
+        OpenSslProvider f1, f2, f3, f4, f5, f6, f7, f8;  // fresh: one call each
+        EXPECT_EQ(hmac(p, Hash::sha256, k1), hmac(f1, Hash::sha256, k1));
+        EXPECT_EQ(hmac(p, Hash::sha512, k2), hmac(f2, Hash::sha512, k2));
+        EXPECT_EQ(hmac(p, Hash::sha256, {}), hmac(f3, Hash::sha256, {}));  // no key after a key
+        EXPECT_EQ(extract(p, k1, k2), extract(f4, k1, k2));
+        EXPECT_EQ(extract(p, {}, k1), extract(f5, {}, k1));  // no salt after a salt
+        EXPECT_EQ(extract(p, k1, {}), extract(f5, k1, {}));  // no key after a key
+        EXPECT_EQ(expand(p, Hash::sha256, k1, info), expand(f6, Hash::sha256, k1, info));
+        EXPECT_EQ(expand(p, Hash::sha256, k1, {}), expand(f7, Hash::sha256, k1, {}));  // no info after info
+        EXPECT_EQ(expand(p, Hash::sha512, k2, info), expand(f8, Hash::sha512, k2, info));
+        ByteVec over(255 * 32 + 1);
+        EXPECT_EQ(p.hkdf_expand(Hash::sha256, k1, info, over).error(), Err::invalid_argument);
+    }
+}
+
 // ---------------------------------------------------------------- hash, HMAC, HKDF
 
 TEST(OpenSslProvider, HashAndHmacKnownAnswers) {

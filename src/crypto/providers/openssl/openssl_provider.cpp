@@ -58,7 +58,6 @@ Status check_out(std::size_t have, std::size_t want) noexcept {
 
 bool fits_int(std::size_t n) noexcept { return n <= static_cast<std::size_t>(INT_MAX); }
 
-const EVP_MD* md_of(Hash h) noexcept { return h == Hash::sha256 ? EVP_sha256() : EVP_sha512(); }
 const char* md_name(Hash h) noexcept { return h == Hash::sha256 ? "SHA256" : "SHA512"; }
 
 const EVP_MD* md_of(MdAlg m) noexcept {
@@ -84,40 +83,54 @@ bool alias_ok(ConstBytes in, Bytes out) noexcept {
     return out.data() == in.data() || !overlaps(in.data(), in.size(), out.data(), out.size());
 }
 
-const EVP_CIPHER* aead_cipher(Aead a, std::size_t key_len) noexcept {
-    if (a == Aead::chacha20_poly1305) return key_len == 32 ? EVP_chacha20_poly1305() : nullptr;
-    switch (key_len) {
-        case 16: return EVP_aes_128_gcm();
-        case 24: return EVP_aes_192_gcm();
-        case 32: return EVP_aes_256_gcm();
-        default: return nullptr;
-    }
-}
-
 bool nonce_ok(Aead a, std::size_t n) noexcept {
     if (a == Aead::chacha20_poly1305) return n == 12;
     return n >= 1 && n <= OpenSslProvider::kMaxGcmNonceLen;
 }
 
-// Shared AEAD setup: cipher, nonce length, key and nonce, then the AAD.
-Status aead_init(EVP_CIPHER_CTX* ctx, bool encrypt, Aead a, ConstBytes key, ConstBytes nonce,
+// The IV length a freshly initialised GCM or ChaCha20-Poly1305 context expects.
+constexpr std::size_t kDefaultNonceLen = 12;
+
+// Keys the (reset) context for one call: cipher, nonce length, key and nonce,
+// then the AAD. The protocol's 12-byte nonces take the one-call path.
+Status aead_init(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, bool encrypt, ConstBytes key, ConstBytes nonce,
                  ConstBytes aad) noexcept {
-    const EVP_CIPHER* cipher = aead_cipher(a, key.size());
-    if (cipher == nullptr || !nonce_ok(a, nonce.size()) || !fits_int(aad.size())) {
-        return Err::invalid_argument;
-    }
     const int enc = encrypt ? 1 : 0;
-    if (EVP_CipherInit_ex(ctx, cipher, nullptr, nullptr, nullptr, enc) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) != 1 ||
-        EVP_CipherInit_ex(ctx, nullptr, nullptr, key.data(), nonce.data(), enc) != 1) {
-        return fail(Err::crypto_failure);
-    }
+    const bool ok =
+        nonce.size() == kDefaultNonceLen
+            ? EVP_CipherInit_ex2(ctx, cipher, key.data(), nonce.data(), enc, nullptr) == 1
+            : EVP_CipherInit_ex2(ctx, cipher, nullptr, nullptr, enc, nullptr) == 1 &&
+                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) == 1 &&
+                  EVP_CipherInit_ex2(ctx, nullptr, key.data(), nonce.data(), enc, nullptr) == 1;
+    if (!ok) return fail(Err::crypto_failure);
     int len = 0;
     if (!aad.empty() && EVP_CipherUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) {
         return fail(Err::crypto_failure);
     }
     return {};
 }
+
+// An HKDF context with its digest set; null on failure.
+KdfCtx new_hkdf_ctx(EVP_KDF* hkdf, Hash h) noexcept {
+    KdfCtx ctx(hkdf != nullptr ? EVP_KDF_CTX_new(hkdf) : nullptr);
+    const OSSL_PARAM digest[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(md_name(h)), 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (ctx && EVP_KDF_CTX_set_params(ctx.get(), digest) != 1) ctx.reset();
+    return ctx;
+}
+
+// Wipes a cached context when the call ends, on every path: the reset frees the
+// cipher's state with OPENSSL_clear_free, so no key schedule outlives the call.
+struct ResetCipherOnExit {
+    EVP_CIPHER_CTX* ctx;
+    ~ResetCipherOnExit() { (void)EVP_CIPHER_CTX_reset(ctx); }
+};
+
+// The wipe for the reused HMAC and HKDF contexts: re-keying them with this
+// clears (OPENSSL_clear_free) the copy of the last key they hold.
+constexpr std::uint8_t kWipeKey[1] = {0};
 
 // Builds an RSA public key from big-endian n and e.
 Pkey rsa_public_key(ConstBytes n, ConstBytes e) noexcept {
@@ -195,12 +208,58 @@ Status rsa_pss_verify(ConstBytes n, ConstBytes e, MdAlg hash, MdAlg mgf1_hash, i
 
 OpenSslProvider::OpenSslProvider() noexcept
     : hmac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr)), hkdf_(EVP_KDF_fetch(nullptr, "HKDF", nullptr)) {
+    // In CipherIndex order.
+    static constexpr const char* kCipherNames[kCipherSlots] = {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM",
+                                                               "ChaCha20-Poly1305"};
+    for (std::size_t i = 0; i < kCipherSlots; ++i) {
+        ciphers_[i].cipher = EVP_CIPHER_fetch(nullptr, kCipherNames[i], nullptr);
+        ciphers_[i].ctx = EVP_CIPHER_CTX_new();
+    }
+    for (Hash h : {Hash::sha256, Hash::sha512}) {
+        const auto i = static_cast<std::size_t>(h);
+        digests_[i].md = EVP_MD_fetch(nullptr, md_name(h), nullptr);
+        digests_[i].ctx = EVP_MD_CTX_new();
+        if (hmac_ != nullptr) {
+            MacCtx mac(EVP_MAC_CTX_new(hmac_));
+            const OSSL_PARAM digest[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(md_name(h)), 0),
+                OSSL_PARAM_construct_end(),
+            };
+            if (mac && EVP_MAC_CTX_set_params(mac.get(), digest) == 1) hmac_ctx_[i] = mac.release();
+        }
+        hkdf_ctx_[i] = new_hkdf_ctx(hkdf_, h).release();
+    }
     ERR_clear_error();
 }
 
 OpenSslProvider::~OpenSslProvider() {
+    for (CipherSlot& c : ciphers_) {
+        EVP_CIPHER_CTX_free(c.ctx);
+        EVP_CIPHER_free(c.cipher);
+    }
+    for (std::size_t i = 0; i < kHashes; ++i) {
+        EVP_MD_CTX_free(digests_[i].ctx);
+        EVP_MD_free(digests_[i].md);
+        EVP_MAC_CTX_free(hmac_ctx_[i]);
+        EVP_KDF_CTX_free(hkdf_ctx_[i]);
+    }
     EVP_MAC_free(hmac_);
     EVP_KDF_free(hkdf_);
+}
+
+// The cached cipher for an AEAD call, after the argument checks the slots need.
+Result<OpenSslProvider::CipherSlot*> OpenSslProvider::aead_slot(Aead a, std::size_t key_len, std::size_t nonce_len,
+                                                                std::size_t aad_len) noexcept {
+    std::size_t i = kCipherSlots;  // none
+    if (a == Aead::chacha20_poly1305) {
+        if (key_len == 32) i = kChaCha20Poly1305;
+    } else {
+        i = key_len == 16 ? kAes128Gcm : key_len == 24 ? kAes192Gcm : key_len == 32 ? kAes256Gcm : kCipherSlots;
+    }
+    if (i == kCipherSlots || !nonce_ok(a, nonce_len) || !fits_int(aad_len)) return Err::invalid_argument;
+    CipherSlot* slot = &ciphers_[i];
+    if (slot->cipher == nullptr || slot->ctx == nullptr) return fail(Err::crypto_failure);
+    return slot;
 }
 
 Status OpenSslProvider::random(Bytes out) noexcept {
@@ -220,11 +279,12 @@ Status OpenSslProvider::random(Bytes out) noexcept {
 
 Status OpenSslProvider::hash(Hash h, ConstBytes a, ConstBytes b, Bytes out) noexcept {
     LS_TRY(check_out(out.size(), hash_len(h)));
-    MdCtx ctx(EVP_MD_CTX_new());
+    const DigestSlot& d = digests_[static_cast<std::size_t>(h)];
     unsigned int len = 0;
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), md_of(h), nullptr) != 1 ||
-        EVP_DigestUpdate(ctx.get(), ptr(a), a.size()) != 1 || EVP_DigestUpdate(ctx.get(), ptr(b), b.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size()) {
+    // EVP_DigestInit_ex2 restarts the reused context from scratch.
+    if (d.md == nullptr || d.ctx == nullptr || EVP_DigestInit_ex2(d.ctx, d.md, nullptr) != 1 ||
+        EVP_DigestUpdate(d.ctx, ptr(a), a.size()) != 1 || EVP_DigestUpdate(d.ctx, ptr(b), b.size()) != 1 ||
+        EVP_DigestFinal_ex(d.ctx, out.data(), &len) != 1 || len != out.size()) {
         return fail(Err::crypto_failure);
     }
     return {};
@@ -232,17 +292,36 @@ Status OpenSslProvider::hash(Hash h, ConstBytes a, ConstBytes b, Bytes out) noex
 
 Status OpenSslProvider::hmac(Hash h, ConstBytes key, ConstBytes a, ConstBytes b, Bytes out) noexcept {
     LS_TRY(check_out(out.size(), hash_len(h)));
-    if (hmac_ == nullptr) return fail(Err::crypto_failure);
-    MacCtx ctx(EVP_MAC_CTX_new(hmac_));
-    if (!ctx) return fail(Err::crypto_failure);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(md_name(h)), 0),
+    EVP_MAC_CTX* ctx = hmac_ctx_[static_cast<std::size_t>(h)];
+    if (ctx == nullptr) return fail(Err::crypto_failure);
+    std::size_t len = 0;
+    const bool ok = EVP_MAC_init(ctx, ptr(key), key.size(), nullptr) == 1 &&
+                    EVP_MAC_update(ctx, ptr(a), a.size()) == 1 && EVP_MAC_update(ctx, ptr(b), b.size()) == 1 &&
+                    EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 && len == out.size();
+    // Replaces the key copy and the key's pads in the context.
+    const bool wiped = EVP_MAC_init(ctx, kWipeKey, sizeof kWipeKey, nullptr) == 1;
+    if (!ok || !wiped) {
+        OPENSSL_cleanse(out.data(), out.size());
+        return fail(Err::crypto_failure);
+    }
+    return {};
+}
+
+// One HKDF call: `params` give mode, key and salt or info. On the reused
+// context the copy of the key (and salt) is replaced by kWipeKey afterwards.
+// one_shot: a context of its own instead, freed (and so wiped) at once.
+Status OpenSslProvider::hkdf(Hash h, const OSSL_PARAM* params, Bytes out, bool one_shot) noexcept {
+    const KdfCtx own = one_shot ? new_hkdf_ctx(hkdf_, h) : nullptr;
+    EVP_KDF_CTX* ctx = one_shot ? own.get() : hkdf_ctx_[static_cast<std::size_t>(h)];
+    if (ctx == nullptr) return fail(Err::crypto_failure);
+    const bool ok = EVP_KDF_derive(ctx, out.data(), out.size(), params) == 1;
+    const OSSL_PARAM wipe[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(kWipeKey), sizeof kWipeKey),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<std::uint8_t*>(kWipeKey), sizeof kWipeKey),
         OSSL_PARAM_construct_end(),
     };
-    std::size_t len = 0;
-    if (EVP_MAC_init(ctx.get(), ptr(key), key.size(), params) != 1 ||
-        EVP_MAC_update(ctx.get(), ptr(a), a.size()) != 1 || EVP_MAC_update(ctx.get(), ptr(b), b.size()) != 1 ||
-        EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size()) {
+    const bool wiped = one_shot || EVP_KDF_CTX_set_params(ctx, wipe) == 1;
+    if (!ok || !wiped) {
         OPENSSL_cleanse(out.data(), out.size());
         return fail(Err::crypto_failure);
     }
@@ -251,47 +330,34 @@ Status OpenSslProvider::hmac(Hash h, ConstBytes key, ConstBytes a, ConstBytes b,
 
 Status OpenSslProvider::hkdf_extract(Hash h, ConstBytes salt, ConstBytes ikm, Bytes out) noexcept {
     LS_TRY(check_out(out.size(), hash_len(h)));
-    if (hkdf_ == nullptr) return fail(Err::crypto_failure);
-    KdfCtx ctx(EVP_KDF_CTX_new(hkdf_));
-    if (!ctx) return fail(Err::crypto_failure);
     // RFC 5869 §2.2: a missing salt is HashLen zero bytes. Said explicitly rather
     // than relying on HMAC's zero padding of short keys.
     static constexpr std::array<std::uint8_t, 64> kZeroSalt{};
     const ConstBytes s = salt.empty() ? ConstBytes(kZeroSalt.data(), hash_len(h)) : salt;
     int mode = EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(md_name(h)), 0),
+    const OSSL_PARAM params[] = {
         OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(ptr(ikm)), ikm.size()),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<unsigned char*>(s.data()), s.size()),
         OSSL_PARAM_construct_end(),
     };
-    if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
-        OPENSSL_cleanse(out.data(), out.size());
-        return fail(Err::crypto_failure);
-    }
-    return {};
+    return hkdf(h, params, out, false);
 }
 
 Status OpenSslProvider::hkdf_expand(Hash h, ConstBytes prk, ConstBytes info, Bytes out) noexcept {
     if (out.size() > 255 * hash_len(h)) return Err::invalid_argument;  // RFC 5869 §2.3
     if (out.empty()) return {};
-    if (hkdf_ == nullptr) return fail(Err::crypto_failure);
-    KdfCtx ctx(EVP_KDF_CTX_new(hkdf_));
-    if (!ctx) return fail(Err::crypto_failure);
     int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(md_name(h)), 0),
+    // Info replaces the previous call's. Empty info goes to a context of its
+    // own: OpenSSL 3.0.19 frees the old info but keeps its length when a reused
+    // HKDF context gets an empty one, and then reads a null pointer.
+    const OSSL_PARAM params[] = {
         OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(ptr(prk)), prk.size()),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<unsigned char*>(ptr(info)), info.size()),
         OSSL_PARAM_construct_end(),
     };
-    if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
-        OPENSSL_cleanse(out.data(), out.size());
-        return fail(Err::crypto_failure);
-    }
-    return {};
+    return hkdf(h, params, out, info.empty());
 }
 
 Status OpenSslProvider::aead_seal(Aead a, ConstBytes key, ConstBytes nonce, ConstBytes aad, ConstBytes pt,
@@ -299,19 +365,20 @@ Status OpenSslProvider::aead_seal(Aead a, ConstBytes key, ConstBytes nonce, Cons
     if (!fits_int(pt.size() + kAeadTagLen)) return Err::invalid_argument;
     LS_TRY(check_out(out.size(), pt.size() + kAeadTagLen));
     if (!alias_ok(pt, out)) return Err::invalid_argument;
-    CipherCtx ctx(EVP_CIPHER_CTX_new());
-    if (!ctx) return fail(Err::crypto_failure);
-    LS_TRY(aead_init(ctx.get(), true, a, key, nonce, aad));
+    auto slot = aead_slot(a, key.size(), nonce.size(), aad.size());
+    if (!slot) return slot.error();
+    EVP_CIPHER_CTX* ctx = (*slot)->ctx;
+    const ResetCipherOnExit reset{ctx};
+    LS_TRY(aead_init(ctx, (*slot)->cipher, true, key, nonce, aad));
 
     int len = 0;
     int fin = 0;
     // Zero-length updates are skipped: with a null input OpenSSL would take them as AAD.
     if ((!pt.empty() &&
-         (EVP_EncryptUpdate(ctx.get(), out.data(), &len, pt.data(), static_cast<int>(pt.size())) != 1 ||
+         (EVP_EncryptUpdate(ctx, out.data(), &len, pt.data(), static_cast<int>(pt.size())) != 1 ||
           static_cast<std::size_t>(len) != pt.size())) ||
-        EVP_EncryptFinal_ex(ctx.get(), out.data() + pt.size(), &fin) != 1 || fin != 0 ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kAeadTagLen),
-                            out.data() + pt.size()) != 1) {
+        EVP_EncryptFinal_ex(ctx, out.data() + pt.size(), &fin) != 1 || fin != 0 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kAeadTagLen), out.data() + pt.size()) != 1) {
         OPENSSL_cleanse(out.data(), out.size());
         return fail(Err::crypto_failure);
     }
@@ -324,9 +391,11 @@ Status OpenSslProvider::aead_open(Aead a, ConstBytes key, ConstBytes nonce, Cons
     const std::size_t ct_len = ct_and_tag.size() - kAeadTagLen;
     LS_TRY(check_out(out.size(), ct_len));
     if (!alias_ok(ct_and_tag, out)) return Err::invalid_argument;
-    CipherCtx ctx(EVP_CIPHER_CTX_new());
-    if (!ctx) return fail(Err::crypto_failure);
-    LS_TRY(aead_init(ctx.get(), false, a, key, nonce, aad));
+    auto slot = aead_slot(a, key.size(), nonce.size(), aad.size());
+    if (!slot) return slot.error();
+    EVP_CIPHER_CTX* ctx = (*slot)->ctx;
+    const ResetCipherOnExit reset{ctx};
+    LS_TRY(aead_init(ctx, (*slot)->cipher, false, key, nonce, aad));
 
     // Copied before decrypting: with out == input the tag bytes stay untouched
     // anyway, but this keeps the ctrl call off caller memory.
@@ -337,10 +406,10 @@ Status OpenSslProvider::aead_open(Aead a, ConstBytes key, ConstBytes nonce, Cons
     int fin = 0;
     std::uint8_t final_block[1];  // GCM / Poly1305 finals write nothing; never a null pointer
     if ((ct_len != 0 &&
-         (EVP_DecryptUpdate(ctx.get(), out.data(), &len, ct_and_tag.data(), static_cast<int>(ct_len)) != 1 ||
+         (EVP_DecryptUpdate(ctx, out.data(), &len, ct_and_tag.data(), static_cast<int>(ct_len)) != 1 ||
           static_cast<std::size_t>(len) != ct_len)) ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kAeadTagLen), tag.data()) != 1 ||
-        EVP_DecryptFinal_ex(ctx.get(), final_block, &fin) != 1 || fin != 0) {
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kAeadTagLen), tag.data()) != 1 ||
+        EVP_DecryptFinal_ex(ctx, final_block, &fin) != 1 || fin != 0) {
         // Unauthenticated plaintext must not survive (crypto.hpp).
         if (!out.empty()) OPENSSL_cleanse(out.data(), out.size());
         return fail(Err::bad_mac);

@@ -8,18 +8,35 @@
 // released on every path; on failure the OpenSSL error queue is cleared so it
 // cannot grow without bound. Nothing throws and nothing is printed.
 //
+// Cached objects: OpenSSL 3 makes an implicit algorithm fetch (a locked name
+// lookup) and a context allocation expensive next to the work on a small
+// record, so the constructor fetches every cipher, digest, HMAC and HKDF once
+// and keeps one context per algorithm. Each call (re)keys its context and
+// wipes it again before returning (EVP_CIPHER_CTX_reset; HMAC and HKDF are
+// re-set to a one-byte zero key), so no key, key schedule or HMAC pad outlives
+// the call that used it. The contexts make the object stateful: one thread at
+// a time (crypto.hpp).
+//
 // Size rules (crypto.hpp): an output span shorter than required gives
 // Err::buffer_too_small, any other size mismatch Err::invalid_argument.
 // spec: PROTOCOL.md §4 (algorithms)
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "lockstep/crypto.hpp"
 
 // OpenSSL handle types, declared here so this header needs no OpenSSL include.
+struct evp_cipher_st;
+struct evp_cipher_ctx_st;
+struct evp_md_st;
+struct evp_md_ctx_st;
 struct evp_mac_st;
+struct evp_mac_ctx_st;
 struct evp_kdf_st;
+struct evp_kdf_ctx_st;
+struct ossl_param_st;
 
 namespace lockstep::crypto::openssl {
 
@@ -37,9 +54,10 @@ enum class MdAlg : std::uint8_t { sha1, sha224, sha256, sha384, sha512 };
 Status rsa_pss_verify(ConstBytes n, ConstBytes e, MdAlg hash, MdAlg mgf1_hash, int salt_len,
                       ConstBytes msg, ConstBytes sig) noexcept;
 
-// The Provider on OpenSSL. Fetches the HMAC and HKDF implementations once at
-// construction (if that fails, hmac/hkdf_* return Err::crypto_failure).
-// Not copyable; use one object per thread (crypto.hpp).
+// The Provider on OpenSSL. Fetches its algorithms and makes their contexts
+// once at construction; an algorithm whose fetch or context failed makes the
+// calls that need it return Err::crypto_failure. Not copyable, not movable;
+// one thread at a time (crypto.hpp): each call reuses the object's contexts.
 class OpenSslProvider final : public Provider {
 public:
     OpenSslProvider() noexcept;
@@ -80,8 +98,29 @@ public:
     static constexpr std::size_t kMaxGcmNonceLen = 128;
 
 private:
-    evp_mac_st* hmac_;  // owned; EVP_MAC_free in the destructor
-    evp_kdf_st* hkdf_;  // owned; EVP_KDF_free in the destructor
+    // An algorithm fetched once and the context every call reuses (both owned,
+    // freed in the destructor; null if the fetch or allocation failed).
+    struct CipherSlot {
+        evp_cipher_st* cipher = nullptr;
+        evp_cipher_ctx_st* ctx = nullptr;
+    };
+    struct DigestSlot {
+        evp_md_st* md = nullptr;
+        evp_md_ctx_st* ctx = nullptr;
+    };
+    // Indexes into ciphers_.
+    enum CipherIndex : std::size_t { kAes128Gcm, kAes192Gcm, kAes256Gcm, kChaCha20Poly1305, kCipherSlots };
+    static constexpr std::size_t kHashes = 2;  // Hash::sha256, Hash::sha512
+
+    Result<CipherSlot*> aead_slot(Aead a, std::size_t key_len, std::size_t nonce_len, std::size_t aad_len) noexcept;
+    Status hkdf(Hash h, const ossl_param_st* params, Bytes out, bool one_shot) noexcept;
+
+    CipherSlot ciphers_[kCipherSlots];
+    DigestSlot digests_[kHashes];
+    evp_mac_st* hmac_ = nullptr;
+    evp_kdf_st* hkdf_ = nullptr;
+    evp_mac_ctx_st* hmac_ctx_[kHashes] = {};  // digest set once; keyed per call
+    evp_kdf_ctx_st* hkdf_ctx_[kHashes] = {};  // digest set once; keyed per call
 };
 
 }  // namespace lockstep::crypto::openssl

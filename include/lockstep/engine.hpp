@@ -15,7 +15,8 @@
 // live in the caller-provided workspace, which must outlive the engine.
 // Errors: a fatal fault queues a CLOSE (or, before keys exist, a clear CLOSE),
 // is returned once and then sticks (every later call returns Err::closed).
-// Event data spans stay valid until the next call into the engine.
+// Drain poll_event() after every call: event data spans stay valid only until
+// the next call into the engine, and the engine holds at most kMaxEvents.
 // Threading: one engine must not be used from two threads at once.
 #pragma once
 
@@ -145,7 +146,7 @@ public:
     friend struct Impl;
 
 private:
-    static constexpr int kMaxEvents = 8;
+    static constexpr int kMaxEvents = 4;  // a call queues at most 3 (the caller drains after each)
     struct Kept {
         std::uint8_t* buf = nullptr;
         std::size_t len = 0;
@@ -231,7 +232,7 @@ private:
     std::uint8_t peer_key_alg_ = 0;
 
     // Key material lives in an opaque, wiped block (see src/session/engine_state.hpp).
-    alignas(8) std::uint8_t keystate_[1024];
+    alignas(8) std::uint8_t keystate_[808];
 };
 
 }  // namespace lockstep

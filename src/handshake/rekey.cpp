@@ -22,7 +22,7 @@ using I = Engine::Impl;
 namespace {
 
 // Derive the four secrets of the new epoch: finished keys (after R2) are kept
-// in c_hs / s_hs; traffic keys (after R4) go to next_tx / next_rx.
+// in c_hs / s_hs; traffic keys (after R4) go to next_tx / other_rx.
 Status rekey_finished_secrets(Engine& e, crypto::Provider& p, KeyState& k) noexcept {
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c rk traffic", k.th.span(), k.c_hs));
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "s rk traffic", k.th.span(), k.s_hs));
@@ -41,7 +41,8 @@ Status rekey_traffic(Engine& e, crypto::Provider& p, KeyState& k, Role me, Suite
     I::keylog(e, "rekey c ap traffic", cap.span());
     I::keylog(e, "rekey s ap traffic", sap.span());
     LS_TRY(record::derive(p, suite, epoch, (me == Role::client ? cap : sap).span(), k.next_tx));
-    return record::derive(p, suite, epoch, (me == Role::client ? sap : cap).span(), k.next_rx);
+    k.other_is_prev = false;
+    return record::derive(p, suite, epoch, (me == Role::client ? sap : cap).span(), k.other_rx);
 }
 
 Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, ConstBytes peer_share) noexcept {
@@ -75,16 +76,18 @@ bool I::rekey_due(Engine& e, const Now& now) noexcept {
 
 void I::install_epoch(Engine& e, const Now& now) noexcept {
     KeyState& k = ks(e);
+    record::DirectionKeys next_rx = std::move(k.other_rx);
+    k.other_rx.wipe();
     if (server(e)) {
         // Keep the old receive key until the client shows it has the new one,
         // so a request or RESEND LAST sent before our ACK arrived is not lost.
-        k.prev_rx = std::move(k.rx);
+        k.other_rx = std::move(k.rx);
+        k.other_is_prev = true;
     } else {
         k.rx.wipe();
     }
-    k.rx = std::move(k.next_rx);
+    k.rx = std::move(next_rx);
     k.tx = std::move(k.next_tx);
-    k.next_rx.wipe();
     k.next_tx.wipe();
     k.wipe_handshake();
     ++e.epoch_;
@@ -103,11 +106,12 @@ Status I::start_rekey(Engine& e, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     wire::RekeyHello h;
+    std::array<std::uint8_t, crypto::kX25519Len> share{};
     if (features::uses_ecdhe(e.mode_)) {
-        if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return fail(e, Err::crypto_failure, now);
+        if (!p.x25519_keygen(k.x_priv.span(), share)) return fail(e, Err::crypto_failure, now);
         k.have_x = true;
         h.kx = Kx::x25519;
-        h.share = k.x_pub;
+        h.share = share;
     } else {
         h.kx = Kx::none;
     }
@@ -143,9 +147,10 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexce
     LS_TRY(k.th.append(p, {m.body.data() - wire::kInnerHeaderLen, wire::kInnerHeaderLen + m.body.size()}));  // R1
 
     wire::RekeyHelloAck a;
+    std::array<std::uint8_t, crypto::kX25519Len> share{};
     if (features::uses_ecdhe(e.mode_)) {
-        LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
-        a.share = k.x_pub;
+        LS_TRY(p.x25519_keygen(k.x_priv.span(), share));
+        a.share = share;
     }
     LS_TRY(p.random(a.random));
     LS_TRY(advance_master(e, p, k, e.mode_, h->share));

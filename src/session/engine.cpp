@@ -102,7 +102,12 @@ bool Engine::can_send_request() const noexcept {
 
 // ---------------------------------------------------------------- events, queue
 void I::push_event(Engine& e, const Event& ev) noexcept {
-    if (e.ev_count_ == kMaxEvents) return;  // cannot happen: at most 3 per call
+    // A call queues at most 3; only a caller that does not drain after every
+    // call fills the queue, and then the oldest goes (so `closed` is never lost).
+    if (e.ev_count_ == kMaxEvents) {
+        e.ev_head_ = (e.ev_head_ + 1) % kMaxEvents;
+        --e.ev_count_;
+    }
     e.events_[(e.ev_head_ + e.ev_count_) % kMaxEvents] = ev;
     ++e.ev_count_;
 }
@@ -407,8 +412,7 @@ void I::enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err e
     k.tx.wipe();
     k.rx.wipe();
     k.next_tx.wipe();
-    k.next_rx.wipe();
-    k.prev_rx.wipe();
+    k.other_rx.wipe();
     Event ev;
     ev.kind = EventKind::closed;
     ev.reason = r;
@@ -663,12 +667,14 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     record::DirectionKeys* keys = nullptr;
     const std::uint8_t ep = rec->header.epoch;
     if (k.rx.valid && ep == k.rx.epoch) keys = &k.rx;
-    else if (k.next_rx.valid && ep == k.next_rx.epoch) keys = &k.next_rx;
-    else if (k.prev_rx.valid && ep == k.prev_rx.epoch) keys = &k.prev_rx;
+    else if (k.other_rx.valid && ep == k.other_rx.epoch) keys = &k.other_rx;
     if (keys == nullptr) return I::fault(*this, k.rx.valid ? Err::old_epoch : Err::unexpected_message, now);
     auto pt = record::open_record(*cfg_.provider, *keys, *rec, {rx_, inner_cap_});
     if (!pt) return I::fault(*this, pt.error(), now);
-    if (keys == &k.rx && k.prev_rx.valid) k.prev_rx.wipe();  // the peer has moved to the new epoch
+    if (keys == &k.rx && k.other_is_prev) {  // the peer has moved to the new epoch
+        k.other_rx.wipe();
+        k.other_is_prev = false;
+    }
     auto m = wire::decode_inner(*pt);
     if (!m) return I::fault(*this, m.error(), now);
     if (epoch_ == 0) stats_.handshake_bytes += msg.size();

@@ -28,15 +28,24 @@ namespace lockstep {
 
 struct KeyState {
     Secret<crypto::kX25519Len> x_priv;       // our ephemeral X25519 key (current handshake)
-    std::array<std::uint8_t, crypto::kX25519Len> x_pub{};
     bool have_x = false;
     keys::Transcript th;
     keys::EarlySecret early;
     keys::MasterSecret master;
     keys::Secret32 c_hs, s_hs;       // handshake (or re-key) traffic secrets: finished keys
     record::DirectionKeys tx, rx;    // current epoch
-    record::DirectionKeys next_tx, next_rx;  // re-key in progress
-    record::DirectionKeys prev_rx;   // server: old epoch until the client uses the new one
+    record::DirectionKeys next_tx;   // re-key in progress
+    // The second receive key set, one of (told apart by the epoch byte):
+    //  * the next epoch's, during a re-key (client: from its HELLO ACK to the
+    //    ACK; server: inside on_rekey_hello_ack), other_is_prev = false;
+    //  * server, after a re-key: the previous epoch's, until the client's first
+    //    record under the new keys (a request sent before our ACK arrived is
+    //    not lost), other_is_prev = true.
+    // Never both: the server derives next keys only from a HELLO ACK opened
+    // under the current keys, and opening a current-epoch record drops the
+    // previous ones (Engine::receive).
+    record::DirectionKeys other_rx;
+    bool other_is_prev = false;
     wire::IdList peer_versions, peer_suites, peer_modes;  // server: from HELLO (downgrade check)
     std::array<std::uint8_t, 32> hello_digest{};          // server: identifies a resent HELLO
     void wipe_handshake() noexcept {

@@ -20,6 +20,18 @@ bool all_zero(const std::uint8_t* p, std::size_t n) {
     return true;
 }
 
+// ---- secure_wipe: every byte of the range, nothing outside it
+TEST(SecureWipe, ZeroesExactlyTheRange) {
+    for (std::size_t off : {0u, 1u, 3u})
+        for (std::size_t n : {0u, 1u, 7u, 64u, 1000u, 100'000u}) {
+            u8v v(n + 8, 0xa5);
+            secure_wipe(v.data() + off, n);
+            EXPECT_TRUE(all_zero(v.data() + off, n)) << off << " " << n;
+            for (std::size_t i = 0; i < off; ++i) EXPECT_EQ(v[i], 0xa5);
+            for (std::size_t i = off + n; i < v.size(); ++i) EXPECT_EQ(v[i], 0xa5);
+        }
+}
+
 // ---- Reader: reads in range
 
 TEST(Reader, ReadsBigEndianIntegersInOrder) {

@@ -233,9 +233,10 @@ public:
         rec_.add({Op::keygen, 0, {}, {}, {}, {}, 32});
         return real_.x25519_keygen(priv, pub);
     }
-    Status x25519(crypto::ConstBytes priv, crypto::ConstBytes peer, crypto::Bytes shared) noexcept override {
-        rec_.add({Op::x25519, 0, B(priv), B(peer), {}, {}, 32});
-        return real_.x25519(priv, peer, shared);
+    Status x25519(crypto::ConstBytes priv, crypto::ConstBytes pub, crypto::ConstBytes peer,
+                  crypto::Bytes shared) noexcept override {
+        rec_.add({Op::x25519, 0, B(priv), B(pub), B(peer), {}, 32});
+        return real_.x25519(priv, pub, peer, shared);
     }
     Status verify(crypto::SigAlg alg, crypto::ConstBytes pk, crypto::ConstBytes msg,
                   crypto::ConstBytes sig) noexcept override {
@@ -287,7 +288,7 @@ inline bool replay(crypto::Provider& p, const std::vector<Call>& calls, Buf& out
                 st = p.x25519_keygen(priv, pub);
                 break;
             }
-            case Op::x25519: st = p.x25519(c.a, c.b, o); break;
+            case Op::x25519: st = p.x25519(c.a, c.b, c.c, o); break;
             case Op::verify: st = p.verify(static_cast<crypto::SigAlg>(c.sel), c.a, c.b, c.c); break;
             case Op::sign: st = c.signer->sign(c.a, o); break;
             case Op::count_: break;

@@ -94,8 +94,11 @@ public:
 
     // X25519 (RFC 7748). keygen writes a fresh private and public key.
     // x25519 rejects an all-zero shared secret (low-order peer key) with Err::crypto_failure.
+    // pub32 is our own public key as keygen wrote it, or empty when unknown: a
+    // provider may use it to skip recomputing it from priv32 (a scalar
+    // multiplication); the shared secret depends only on priv32 and peer_pub32.
     virtual Status x25519_keygen(Bytes priv32, Bytes pub32) noexcept = 0;
-    virtual Status x25519(ConstBytes priv32, ConstBytes peer_pub32, Bytes shared32) noexcept = 0;
+    virtual Status x25519(ConstBytes priv32, ConstBytes pub32, ConstBytes peer_pub32, Bytes shared32) noexcept = 0;
 
     // Verify `sig` over `msg` with `pubkey` (certificate encoding). Ok or Err::bad_signature;
     // Err::invalid_argument when the key or signature length does not fit `alg`.

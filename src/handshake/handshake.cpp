@@ -125,12 +125,11 @@ Status I::client_start(Engine& e, const Now& now) noexcept {
     h.modes = to_list(c.modes);
     e.relative_ttl_ = c.ttl_mode == TtlMode::relative;
     h.flags = e.relative_ttl_ ? wire::kFlagRelativeTtl : 0;
-    std::array<std::uint8_t, crypto::kX25519Len> share{};
     if (want_ecdhe) {
-        if (!p.x25519_keygen(k.x_priv.span(), share)) return fail(e, Err::crypto_failure, now);
+        if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return fail(e, Err::crypto_failure, now);
         k.have_x = true;
         h.kx = Kx::x25519;
-        h.share = share;
+        h.share = k.x_pub;
     } else {
         h.kx = Kx::none;
     }
@@ -207,14 +206,13 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     a.versions = sv;
     a.suites = ss;
     a.modes = sm;
-    std::array<std::uint8_t, crypto::kX25519Len> share{};
     if (features::uses_ecdhe(e.mode_)) {
-        LS_TRY(p.x25519_keygen(k.x_priv.span(), share));
-        LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
+        LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
+        LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
         k.x_priv.wipe();
         keylog(e, "ecdhe", shared.span());
         a.kx = Kx::x25519;
-        a.share = share;
+        a.share = k.x_pub;
     } else {
         a.kx = Kx::none;
     }
@@ -325,7 +323,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     }
     keys::Secret32 shared;
     if (features::uses_ecdhe(e.mode_)) {
-        LS_TRY(p.x25519(k.x_priv.span(), h->share, shared.span()));
+        LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
         keylog(e, "ecdhe", shared.span());
     }
     auto hs = handshake_keys(e, std::move(*early), shared);

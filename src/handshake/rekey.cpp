@@ -49,7 +49,7 @@ Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, Co
     keys::Secret32 shared;
     if (features::uses_ecdhe(mode)) {
         if (peer_share.size() != crypto::kX25519Len) return Err::bad_value;
-        LS_TRY(p.x25519(k.x_priv.span(), peer_share, shared.span()));
+        LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, peer_share, shared.span()));
         k.x_priv.wipe();
         I::keylog(e, "rekey ecdhe", shared.span());
     } else if (!peer_share.empty()) {
@@ -106,12 +106,11 @@ Status I::start_rekey(Engine& e, const Now& now) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
     wire::RekeyHello h;
-    std::array<std::uint8_t, crypto::kX25519Len> share{};
     if (features::uses_ecdhe(e.mode_)) {
-        if (!p.x25519_keygen(k.x_priv.span(), share)) return fail(e, Err::crypto_failure, now);
+        if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return fail(e, Err::crypto_failure, now);
         k.have_x = true;
         h.kx = Kx::x25519;
-        h.share = share;
+        h.share = k.x_pub;
     } else {
         h.kx = Kx::none;
     }
@@ -147,10 +146,9 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexce
     LS_TRY(k.th.append(p, {m.body.data() - wire::kInnerHeaderLen, wire::kInnerHeaderLen + m.body.size()}));  // R1
 
     wire::RekeyHelloAck a;
-    std::array<std::uint8_t, crypto::kX25519Len> share{};
     if (features::uses_ecdhe(e.mode_)) {
-        LS_TRY(p.x25519_keygen(k.x_priv.span(), share));
-        a.share = share;
+        LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
+        a.share = k.x_pub;
     }
     LS_TRY(p.random(a.random));
     LS_TRY(advance_master(e, p, k, e.mode_, h->share));

@@ -28,6 +28,7 @@ namespace lockstep {
 
 struct KeyState {
     Secret<crypto::kX25519Len> x_priv;       // our ephemeral X25519 key (current handshake)
+    std::array<std::uint8_t, crypto::kX25519Len> x_pub{};  // its public half (lets the provider skip recomputing it)
     bool have_x = false;
     keys::Transcript th;
     keys::EarlySecret early;

@@ -37,8 +37,8 @@ public:
         return p_.aead_open(a, k, n, ad, ct, o);
     }
     Status x25519_keygen(crypto::Bytes a, crypto::Bytes b) noexcept override { return p_.x25519_keygen(a, b); }
-    Status x25519(crypto::ConstBytes a, crypto::ConstBytes b, crypto::Bytes o) noexcept override {
-        return p_.x25519(a, b, o);
+    Status x25519(crypto::ConstBytes a, crypto::ConstBytes pub, crypto::ConstBytes b, crypto::Bytes o) noexcept override {
+        return p_.x25519(a, pub, b, o);
     }
     Status verify(crypto::SigAlg alg, crypto::ConstBytes pk, crypto::ConstBytes, crypto::ConstBytes sig) noexcept override {
         if (pk.size() != crypto::pubkey_len(alg) || sig.size() != crypto::sig_len(alg)) return Err::invalid_argument;

@@ -105,8 +105,9 @@ public:
     Status x25519_keygen(crypto::Bytes priv, crypto::Bytes pub) noexcept override {
         return real_.x25519_keygen(priv, pub);
     }
-    Status x25519(crypto::ConstBytes priv, crypto::ConstBytes peer, crypto::Bytes shared) noexcept override {
-        return real_.x25519(priv, peer, shared);
+    Status x25519(crypto::ConstBytes priv, crypto::ConstBytes pub, crypto::ConstBytes peer,
+                  crypto::Bytes shared) noexcept override {
+        return real_.x25519(priv, pub, peer, shared);
     }
     Status verify(crypto::SigAlg alg, crypto::ConstBytes pk, crypto::ConstBytes msg,
                   crypto::ConstBytes sig) noexcept override {

@@ -157,15 +157,15 @@ TEST(InsecureProvider, X25519Agrees) {
     B pa(32), sa(32), pb(32), sb(32), s1(32), s2(32);
     ASSERT_TRUE(a.x25519_keygen(sa, pa));
     ASSERT_TRUE(b.x25519_keygen(sb, pb));
-    ASSERT_TRUE(a.x25519(sa, pb, s1));
-    ASSERT_TRUE(b.x25519(sb, pa, s2));
+    ASSERT_TRUE(a.x25519(sa, pa, pb, s1));
+    ASSERT_TRUE(b.x25519(sb, {}, pa, s2));
     EXPECT_EQ(s1, s2);
     EXPECT_NE(s1, B(32, 0));
     // All-zero results and all-zero peer keys are refused, like the real function.
-    EXPECT_EQ(a.x25519(sa, pa, s1).error(), Err::crypto_failure);
+    EXPECT_EQ(a.x25519(sa, {}, pa, s1).error(), Err::crypto_failure);
     EXPECT_EQ(s1, B(32, 0));
-    EXPECT_EQ(a.x25519(sa, B(32, 0), s1).error(), Err::crypto_failure);
-    EXPECT_EQ(a.x25519(sa, B(31, 1), s1).error(), Err::invalid_argument);
+    EXPECT_EQ(a.x25519(sa, {}, B(32, 0), s1).error(), Err::crypto_failure);
+    EXPECT_EQ(a.x25519(sa, {}, B(31, 1), s1).error(), Err::invalid_argument);
     B small(31);
     EXPECT_EQ(a.x25519_keygen(small, pa).error(), Err::buffer_too_small);
 }
@@ -207,7 +207,7 @@ TEST(InsecureProvider, DoesNotAllocate) {
     (void)p.aead_seal(Aead::aes_gcm, {buf, 32}, {buf, 12}, {}, {buf, 100}, {buf, 116});
     (void)p.aead_open(Aead::aes_gcm, {buf, 32}, {buf, 12}, {}, {buf, 116}, {buf, 100});
     (void)p.x25519_keygen(priv, pub);
-    (void)p.x25519(priv, {buf, 32}, shared);
+    (void)p.x25519(priv, {}, {buf, 32}, shared);
     (void)s.sign({buf, 10}, sig);
     (void)p.verify(SigAlg::rsa_pss_3072_sha256, s.public_key(), {buf, 10}, sig);
     g_counting = false;

@@ -21,7 +21,7 @@ Status InsecureSeededProvider::x25519_keygen(crypto::Bytes priv, crypto::Bytes p
     ++keygens;
     LS_TRY(random(priv));
     std::uint8_t base[32] = {9};
-    LS_TRY(real_.x25519(priv, base, pub));
+    LS_TRY(real_.x25519(priv, {}, base, pub));
     if (on_keygen) on_keygen(priv, pub);
     return {};
 }

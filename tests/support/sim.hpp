@@ -52,9 +52,10 @@ public:
         return real_.aead_open(a, k, n, ad, ct, out);
     }
     Status x25519_keygen(crypto::Bytes priv, crypto::Bytes pub) noexcept override;
-    Status x25519(crypto::ConstBytes priv, crypto::ConstBytes peer, crypto::Bytes shared) noexcept override {
+    Status x25519(crypto::ConstBytes priv, crypto::ConstBytes pub, crypto::ConstBytes peer,
+                  crypto::Bytes shared) noexcept override {
         ++x25519_ops;
-        return real_.x25519(priv, peer, shared);
+        return real_.x25519(priv, pub, peer, shared);
     }
     Status verify(crypto::SigAlg alg, crypto::ConstBytes pk, crypto::ConstBytes msg,
                   crypto::ConstBytes sig) noexcept override {

@@ -298,10 +298,16 @@ TEST(OpenSslProvider, X25519Agreement) {
     ASSERT_TRUE(p.x25519_keygen(a_priv, a_pub));
     ASSERT_TRUE(p.x25519_keygen(b_priv, b_pub));
     EXPECT_NE(a_pub, b_pub);
-    ASSERT_TRUE(p.x25519(a_priv, b_pub, s1));
-    ASSERT_TRUE(p.x25519(b_priv, a_pub, s2));
+    ASSERT_TRUE(p.x25519(a_priv, a_pub, b_pub, s1));
+    ASSERT_TRUE(p.x25519(b_priv, {}, a_pub, s2));
     EXPECT_EQ(s1, s2);
     EXPECT_FALSE(all_zero(s1));
+    // With and without our own public key (a pair import vs a private-key import).
+    std::array<std::uint8_t, 32> s3{};
+    ASSERT_TRUE(p.x25519(b_priv, b_pub, a_pub, s3));
+    EXPECT_EQ(s3, s1);
+    ASSERT_TRUE(p.x25519(a_priv, {}, b_pub, s3));
+    EXPECT_EQ(s3, s1);
 }
 
 TEST(OpenSslProvider, X25519RejectsLowOrderAndBadSizes) {
@@ -313,11 +319,15 @@ TEST(OpenSslProvider, X25519RejectsLowOrderAndBadSizes) {
     one_peer[0] = 1;
     for (const auto& peer : {zero_peer, one_peer}) {
         shared.fill(0xaa);
-        EXPECT_EQ(p.x25519(priv, peer, shared).error(), Err::crypto_failure);
+        EXPECT_EQ(p.x25519(priv, {}, peer, shared).error(), Err::crypto_failure);
+        EXPECT_TRUE(all_zero(shared));
+        shared.fill(0xaa);
+        EXPECT_EQ(p.x25519(priv, pub, peer, shared).error(), Err::crypto_failure);
         EXPECT_TRUE(all_zero(shared));
     }
-    EXPECT_EQ(p.x25519(ConstBytes(priv).first(31), pub, shared).error(), Err::invalid_argument);
-    EXPECT_EQ(p.x25519(priv, ConstBytes(pub).first(31), shared).error(), Err::invalid_argument);
+    EXPECT_EQ(p.x25519(ConstBytes(priv).first(31), {}, pub, shared).error(), Err::invalid_argument);
+    EXPECT_EQ(p.x25519(priv, {}, ConstBytes(pub).first(31), shared).error(), Err::invalid_argument);
+    EXPECT_EQ(p.x25519(priv, ConstBytes(pub).first(31), pub, shared).error(), Err::invalid_argument);
     ByteVec small(31);
     EXPECT_EQ(p.x25519_keygen(small, pub).error(), Err::buffer_too_small);
 }

@@ -108,7 +108,7 @@ TEST(Wycheproof, X25519) {
         const ByteVec want = wp::hex_field(t, "shared");
         std::array<std::uint8_t, kX25519Len> shared{};
         shared.fill(0xaa);
-        const Status st = p.x25519(priv, pub, shared);
+        const Status st = p.x25519(priv, {}, pub, shared);
         const bool zero_expected = want.size() == kX25519Len && all_zero(want);
         if (zero_expected) {
             // RFC 7748 §6.1: must be refused, whatever the label says.

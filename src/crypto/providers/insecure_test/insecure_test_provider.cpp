@@ -219,8 +219,9 @@ Status InsecureTestProvider::x25519_keygen(Bytes priv32, Bytes pub32) noexcept {
     return {};
 }
 
-Status InsecureTestProvider::x25519(ConstBytes priv32, ConstBytes peer_pub32, Bytes shared32) noexcept {
-    if (priv32.size() != kX25519Len || peer_pub32.size() != kX25519Len) return Err::invalid_argument;
+Status InsecureTestProvider::x25519(ConstBytes priv32, ConstBytes pub32, ConstBytes peer_pub32, Bytes shared32) noexcept {
+    if (priv32.size() != kX25519Len || peer_pub32.size() != kX25519Len || (!pub32.empty() && pub32.size() != kX25519Len))
+        return Err::invalid_argument;
     LS_TRY(check_out(shared32.size(), kX25519Len));
     std::uint8_t shared[kX25519Len];
     for (std::size_t i = 0; i < kX25519Len; ++i) shared[i] = static_cast<std::uint8_t>(priv32[i] ^ peer_pub32[i]);

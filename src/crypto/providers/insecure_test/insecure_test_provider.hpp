@@ -50,7 +50,7 @@ public:
     // x25519(a, pub_b) == x25519(b, pub_a). All-zero peer keys and all-zero
     // shared secrets give Err::crypto_failure, like the real function.
     Status x25519_keygen(Bytes priv32, Bytes pub32) noexcept override;
-    Status x25519(ConstBytes priv32, ConstBytes peer_pub32, Bytes shared32) noexcept override;
+    Status x25519(ConstBytes priv32, ConstBytes pub32, ConstBytes peer_pub32, Bytes shared32) noexcept override;
     // Accepts exactly the signatures InsecureTestSigner makes for `pubkey`.
     Status verify(SigAlg alg, ConstBytes pubkey, ConstBytes msg, ConstBytes sig) noexcept override;
 

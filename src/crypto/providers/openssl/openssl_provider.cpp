@@ -229,6 +229,7 @@ OpenSslProvider::OpenSslProvider() noexcept
         }
         hkdf_ctx_[i] = new_hkdf_ctx(hkdf_, h).release();
     }
+    x25519_import_ = EVP_PKEY_CTX_new_from_name(nullptr, "X25519", nullptr);
     ERR_clear_error();
 }
 
@@ -245,6 +246,7 @@ OpenSslProvider::~OpenSslProvider() {
     }
     EVP_MAC_free(hmac_);
     EVP_KDF_free(hkdf_);
+    EVP_PKEY_CTX_free(x25519_import_);
 }
 
 // The cached cipher for an AEAD call, after the argument checks the slots need.
@@ -436,11 +438,28 @@ Status OpenSslProvider::x25519_keygen(Bytes priv32, Bytes pub32) noexcept {
     return {};
 }
 
-Status OpenSslProvider::x25519(ConstBytes priv32, ConstBytes peer_pub32, Bytes shared32) noexcept {
-    if (priv32.size() != kX25519Len || peer_pub32.size() != kX25519Len) return Err::invalid_argument;
+Status OpenSslProvider::x25519(ConstBytes priv32, ConstBytes pub32, ConstBytes peer_pub32, Bytes shared32) noexcept {
+    if (priv32.size() != kX25519Len || peer_pub32.size() != kX25519Len || (!pub32.empty() && pub32.size() != kX25519Len))
+        return Err::invalid_argument;
     LS_TRY(check_out(shared32.size(), kX25519Len));
     Secret<kX25519Len> shared;
-    Pkey priv(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv32.data(), priv32.size()));
+    Pkey priv;
+    if (!pub32.empty() && x25519_import_ != nullptr) {
+        // The whole pair: importing the private key alone recomputes the public one.
+        const OSSL_PARAM pair[] = {
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, const_cast<std::uint8_t*>(priv32.data()),
+                                              priv32.size()),
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<std::uint8_t*>(pub32.data()),
+                                              pub32.size()),
+            OSSL_PARAM_construct_end(),
+        };
+        EVP_PKEY* raw = nullptr;
+        if (EVP_PKEY_fromdata_init(x25519_import_) == 1 &&
+            EVP_PKEY_fromdata(x25519_import_, &raw, EVP_PKEY_KEYPAIR, const_cast<OSSL_PARAM*>(pair)) == 1)
+            priv.reset(raw);
+    } else {
+        priv.reset(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv32.data(), priv32.size()));
+    }
     Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_pub32.data(), peer_pub32.size()));
     if (!priv || !peer) return fail(Err::crypto_failure);
     PkeyCtx ctx(EVP_PKEY_CTX_new(priv.get(), nullptr));

@@ -37,6 +37,7 @@ struct evp_mac_ctx_st;
 struct evp_kdf_st;
 struct evp_kdf_ctx_st;
 struct ossl_param_st;
+struct evp_pkey_ctx_st;
 
 namespace lockstep::crypto::openssl {
 
@@ -85,7 +86,9 @@ public:
     Status x25519_keygen(Bytes priv32, Bytes pub32) noexcept override;
     // Err::invalid_argument for wrong lengths; Err::crypto_failure for an all-zero
     // shared secret (checked in constant time), in which case shared32 is zeroed.
-    Status x25519(ConstBytes priv32, ConstBytes peer_pub32, Bytes shared32) noexcept override;
+    // With pub32 the key pair is imported as is (EVP_PKEY_fromdata); without it
+    // OpenSSL recomputes the public key, which doubles the cost of the call.
+    Status x25519(ConstBytes priv32, ConstBytes pub32, ConstBytes peer_pub32, Bytes shared32) noexcept override;
 
     // Ed25519: 32-byte raw key, 64-byte signature. RSA-PSS-2048/3072-SHA256: the
     // modulus of exactly 256/384 bytes with the top bit set, e = 65537, MGF1-SHA-256,
@@ -121,6 +124,7 @@ private:
     evp_kdf_st* hkdf_ = nullptr;
     evp_mac_ctx_st* hmac_ctx_[kHashes] = {};  // digest set once; keyed per call
     evp_kdf_ctx_st* hkdf_ctx_[kHashes] = {};  // digest set once; keyed per call
+    evp_pkey_ctx_st* x25519_import_ = nullptr;  // EVP_PKEY_fromdata for X25519 key pairs
 };
 
 }  // namespace lockstep::crypto::openssl

@@ -34,6 +34,43 @@ public:
     virtual void on_secret(const char* label, std::uint32_t epoch, std::span<const std::uint8_t> value) noexcept = 0;
 };
 
+// Optional: certificates whose CA signature already verified, so that a peer
+// that connects again costs one SHA-256 instead of a signature verification.
+// The key is SHA-256(CA certificate || certificate), so an entry holds only for
+// the exact bytes under the exact trust anchor. Only the engine adds entries,
+// after the signature verified; issuer, role and validity dates are still
+// checked on every handshake (spec: PROTOCOL.md §7.4). Like a Provider it is
+// used from one thread at a time; net::Server gives each loop its own.
+class CertCache {
+public:
+    using Digest = std::array<std::uint8_t, 32>;
+    virtual ~CertCache() = default;
+    virtual bool contains(const Digest& d) const noexcept = 0;
+    virtual void insert(const Digest& d) noexcept = 0;
+};
+
+// A CertCache of the last N certificates verified (no heap; oldest replaced first).
+template <std::size_t N>
+class FixedCertCache final : public CertCache {
+public:
+    bool contains(const Digest& d) const noexcept override {
+        for (std::size_t i = 0; i < count_; ++i)
+            if (entries_[i] == d) return true;
+        return false;
+    }
+    void insert(const Digest& d) noexcept override {
+        if (contains(d)) return;
+        entries_[next_] = d;
+        next_ = (next_ + 1) % N;
+        if (count_ < N) ++count_;
+    }
+    std::size_t size() const noexcept { return count_; }
+
+private:
+    std::array<Digest, N> entries_{};
+    std::size_t count_ = 0, next_ = 0;
+};
+
 template <class T, std::size_t N>
 struct Prefs {
     std::array<T, N> items{};
@@ -93,6 +130,7 @@ struct Config {
     std::span<const std::uint8_t> ca_certificate;
     // For devices without a real-time clock only: skip certificate validity dates.
     bool insecure_skip_cert_validity = false;
+    CertCache* cert_cache = nullptr;  // optional (see CertCache); borrowed
 
     // psk modes
     std::span<const std::uint8_t> psk;     // client: the PSK (16..64 bytes)

@@ -3,7 +3,9 @@
 // clocks and threads. spec: PROTOCOL.md §6.1 (framing)
 //
 // Ownership: a Server or Client borrows the Config's provider, signer, PSK store
-// and certificate spans; they must outlive it. Errors are reported as
+// and certificate spans; they must outlive it. A Server gives each loop its own
+// OpenSslProvider and a FixedCertCache of the last 1024 client certificates
+// verified (Config::provider and Config::cert_cache are not used). Errors are reported as
 // lockstep::Err through Result; nothing here throws across the API.
 // Threading: a Client is used from one thread. A Server runs its loops on
 // `threads` threads (SO_REUSEPORT, one epoll loop each); the request handler

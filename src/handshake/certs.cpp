@@ -71,7 +71,7 @@ Result<wire::Cert> verify_ca(crypto::Provider& p, ConstBytes ca_cert) noexcept {
 }
 
 Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
-                          std::int64_t now_unix_seconds, bool skip_validity) noexcept {
+                          std::int64_t now_unix_seconds, bool skip_validity, CertCache* cache) noexcept {
     // The CA certificate is the configured trust anchor: its role is checked
     // here, its self-signature once when it is loaded (verify_ca), not on every
     // handshake — a self-signature adds no trust to an anchor.
@@ -83,7 +83,12 @@ Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_ce
     auto id = key_id(p, ca->key_alg, ca->pubkey);
     if (!id) return id.error();
     if (*id != c->issuer) return Err::cert_wrong_issuer;
-    LS_TRY(check_signature(p, *c, *ca));
+    CertCache::Digest digest{};
+    if (cache != nullptr) LS_TRY(p.hash(crypto::Hash::sha256, ca_cert, cert, digest));
+    if (cache == nullptr || !cache->contains(digest)) {
+        LS_TRY(check_signature(p, *c, *ca));
+        if (cache != nullptr) cache->insert(digest);
+    }
     if (c->role != expected_role) return Err::cert_wrong_role;
     if (!skip_validity) {
         for (const wire::Cert* x : {&*ca, &*c})

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/bytes.hpp"
+#include "lockstep/config.hpp"
 #include "lockstep/crypto.hpp"
 #include "wire/wire.hpp"
 
@@ -20,8 +21,10 @@ Result<wire::Cert> verify_ca(crypto::Provider& p, ConstBytes ca_cert) noexcept;
 // Checks `cert` against the CA certificate (the trust anchor, whose own
 // signature the application checks once with verify_ca when loading it):
 // issuer key id, CA signature, role, and (unless skip_validity) that now lies
-// within [not_before, not_after] of both certificates.
+// within [not_before, not_after] of both certificates. With a cache, a
+// certificate whose SHA-256(ca_cert || cert) is in it skips the signature
+// check (only), and one whose signature verifies is added.
 Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
-                          std::int64_t now_unix_seconds, bool skip_validity) noexcept;
+                          std::int64_t now_unix_seconds, bool skip_validity, CertCache* cache = nullptr) noexcept;
 
 }  // namespace lockstep::certs

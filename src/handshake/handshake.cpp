@@ -265,10 +265,6 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     return send_raw(e, meta, w.size(), 0, true, now);
 }
 
-namespace {
-
-}  // namespace
-
 // Cert modes carry a certificate and a signature, PSK modes neither. A peer
 // certificate is verified against the CA and its key and subject remembered.
 Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept {
@@ -276,7 +272,8 @@ Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole 
     if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
     if (!want) return {};
     const Config& c = e.cfg_;
-    auto pc = certs::verify(P(e), cert, c.ca_certificate, role, now.wall.seconds(), c.insecure_skip_cert_validity);
+    auto pc = certs::verify(P(e), cert, c.ca_certificate, role, now.wall.seconds(), c.insecure_skip_cert_validity,
+                            c.cert_cache);
     if (!pc) return pc.error();
     std::memcpy(e.peer_key_, pc->pubkey.data(), pc->pubkey.size());
     e.peer_key_alg_ = static_cast<std::uint8_t>(pc->key_alg);
@@ -289,10 +286,6 @@ handshake::PeerKey I::peer_key(const Engine& e) noexcept {
     const auto alg = static_cast<crypto::SigAlg>(e.peer_key_alg_);
     return {alg, {e.peer_key_, crypto::pubkey_len(alg)}};
 }
-
-namespace {
-
-}  // namespace
 
 // ---------------------------------------------------------------- client: HELLO ACK -> ACK
 Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {

@@ -1,6 +1,6 @@
 // lockstep server — how this works:
 // `threads` Loops, each with its own epoll, SO_REUSEPORT listener / UDP socket,
-// OpenSslProvider and Config copies (providers are not thread-safe). A Loop owns
+// OpenSslProvider, certificate cache and Config copies (neither is thread-safe). A Loop owns
 // its connections: one Engine + workspace each, TCP framing buffers or the UDP
 // peer address, and one entry in a timer set ordered by deadline; epoll_wait
 // sleeps until the earliest deadline. After every call into an engine the loop
@@ -55,6 +55,7 @@ bool half_open_state(State s) noexcept { return s == State::start || s == State:
 constexpr std::uint64_t kListenerId = 1, kUdpId = 2, kStopId = 3, kSignalId = 4, kFirstConnId = 16;
 constexpr int kMaxEvents = 64;
 constexpr std::size_t kDatagramMax = 65536;
+constexpr std::size_t kCertCacheEntries = 1024;  // client certificates per loop (32 KiB)
 
 struct Conn {
     Conn(const Config& cfg, Transport tr, std::uint64_t id_, std::string addr, Instant now)
@@ -111,6 +112,7 @@ public:
         : s_(s), cfg_tcp_(s.base), cfg_udp_(with_transport_defaults(s.base, Transport::udp)), buf_(kDatagramMax) {
         cfg_tcp_.role = cfg_udp_.role = Role::server;
         cfg_tcp_.provider = cfg_udp_.provider = &provider_;
+        cfg_tcp_.cert_cache = cfg_udp_.cert_cache = &cert_cache_;
     }
 
     // Opens this loop's sockets on the given ports (0: ephemeral); returns the ports bound.
@@ -397,6 +399,7 @@ private:
 
     ServerState& s_;
     crypto::openssl::OpenSslProvider provider_;
+    FixedCertCache<kCertCacheEntries> cert_cache_;  // this loop's, like provider_
     Config cfg_tcp_, cfg_udp_;
     Fd ep_, listener_, udp_;
     std::vector<std::uint8_t> buf_;  // read buffer; UDP transmit scratch

@@ -66,6 +66,12 @@ LOCKSTEP_FUZZ_ENTRY(certs_verify) {
 
     (void)certs::verify_ca(p, ca);
     auto c = certs::verify(p, cert, ca, role, now, skip_validity);
+    // A certificate cache never changes a verdict: not when it is filled, not on a hit.
+    FixedCertCache<1> cache;
+    for (int i = 0; i < 2; ++i) {
+        auto cached = certs::verify(p, cert, ca, role, now, skip_validity, &cache);
+        require(cached.has_value() == c.has_value(), "certificate cache changed the verdict");
+    }
     if (!c) return 0;
     // verify() treats the CA certificate as the configured trust anchor: it does
     // not re-check its self-signature (verify_ca does, at load time), but the

@@ -245,6 +245,84 @@ TEST(Certificates, WrongCaWrongRoleExpiredAreRefused) {
     }
 }
 
+// A certificate cache (Config::cert_cache) saves the CA signature check of a
+// certificate seen before, and nothing else.
+TEST(Certificates, CacheSkipsOnlyTheCaSignatureOfAKnownCertificate) {
+    FixedCertCache<8> cc, sc;
+    auto handshake = [&](std::int64_t advance_ms) {
+        auto sim = std::make_unique<Sim>();
+        sim->client_cfg().cert_cache = &cc;
+        sim->server_cfg().cert_cache = &sc;
+        sim->build();
+        sim->advance(advance_ms);
+        return sim;
+    };
+    // First contact: both certificates verified in full (CA signature + transcript signature).
+    auto s1 = handshake(0);
+    ASSERT_TRUE(s1->handshake());
+    EXPECT_EQ(s1->client_provider().verifies, 2);
+    EXPECT_EQ(s1->server_provider().verifies, 2);
+    EXPECT_EQ(cc.size(), 1u);
+    EXPECT_EQ(sc.size(), 1u);
+    // Again: only the transcript signatures.
+    auto s2 = handshake(0);
+    ASSERT_TRUE(s2->handshake());
+    EXPECT_EQ(s2->client_provider().verifies, 1);
+    EXPECT_EQ(s2->server_provider().verifies, 1);
+    EXPECT_EQ(sc.size(), 1u);
+    // Validity is still checked on a hit: past not_after (1 900 000 000) the same
+    // certificates are refused.
+    auto s3 = handshake(std::int64_t{200'000'000} * 1000);
+    s3->start();
+    s3->run_until([&] { return s3->client().closed && s3->server().closed; });
+    EXPECT_EQ(s3->client().handshakes, 0);
+    ASSERT_FALSE(s3->client().faults.empty());
+    EXPECT_EQ(s3->client().faults.front(), Err::cert_expired);
+    EXPECT_EQ(s3->client_provider().verifies, 0);  // the hit skipped the signature; the date did not pass
+}
+
+TEST(Certificates, FixedCacheKeepsTheLastN) {
+    FixedCertCache<2> c;
+    CertCache::Digest a{}, b{}, d{};
+    a[0] = 1;
+    b[0] = 2;
+    d[31] = 3;
+    c.insert(a);
+    c.insert(a);  // no duplicate
+    EXPECT_EQ(c.size(), 1u);
+    c.insert(b);
+    c.insert(d);  // replaces a, the oldest
+    EXPECT_FALSE(c.contains(a));
+    EXPECT_TRUE(c.contains(b));
+    EXPECT_TRUE(c.contains(d));
+    EXPECT_EQ(c.size(), 2u);
+}
+
+// A cache entry is for the exact bytes: a certificate with a forged CA
+// signature is refused even when a genuine one with the same fields is cached.
+TEST(Certificates, CacheDoesNotCoverAlteredCertificates) {
+    FixedCertCache<8> sc;
+    {
+        Sim sim;
+        sim.server_cfg().cert_cache = &sc;
+        sim.build();
+        ASSERT_TRUE(sim.handshake());
+    }
+    ASSERT_EQ(sc.size(), 1u);
+    Buf forged = Credentials::get().client_cert;
+    forged.back() ^= 0x01;  // the last byte of the CA signature
+    Sim sim;
+    sim.server_cfg().cert_cache = &sc;
+    sim.client_cfg().certificate = forged;
+    sim.build();
+    sim.start();
+    sim.run_until([&] { return sim.server().closed && sim.client().closed; });
+    EXPECT_EQ(sim.server().handshakes, 0);
+    ASSERT_FALSE(sim.server().faults.empty());
+    EXPECT_EQ(sim.server().faults.front(), Err::bad_certificate);
+    EXPECT_EQ(sc.size(), 1u);  // nothing added
+}
+
 // Any single bit flip in any message of a full exchange is rejected (strict).
 TEST(BitFlip, EverySingleBitFlipIsRejected) {
     for (Mode m : {Mode::cert, Mode::psk}) {

@@ -5,6 +5,9 @@
 
 namespace lockstep::handshake {
 
+static_assert(wire::kMacLen == keys::kMacLen && wire::kFinishedLen == keys::kMacLen,
+              "the wire carries the key schedule's truncated MACs");
+
 Status write_auth(crypto::Provider& p, keys::Transcript& th, crypto::Signer* signer, const char* context,
                   ConstBytes secret, Writer& w) noexcept {
     if constexpr (!features::kCertModes) signer = nullptr;  // no mode of this build signs

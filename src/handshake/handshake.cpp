@@ -55,7 +55,7 @@ Result<std::uint32_t> random_u32(crypto::Provider& p) noexcept {
 
 Status hmac_check(crypto::Provider& p, const keys::Secret32& key, ConstBytes th, ConstBytes mac) noexcept {
     std::uint8_t expect[wire::kMacLen];
-    LS_TRY(p.hmac(crypto::Hash::sha256, key.span(), th, {}, expect));
+    LS_TRY(keys::mac(p, key.span(), th, expect));
     return ct_equal(expect, mac) ? Status{} : Status{Err::bad_mac};
 }
 
@@ -152,7 +152,7 @@ Status I::client_start(Engine& e, const Now& now) noexcept {
         LS_TRY(keys::hello_mac_key(p, *early, Role::client, mk));
         Bytes mac = w.reserve(wire::kMacLen);
         if (!w.ok()) return fail(e, Err::internal, now);
-        LS_TRY(p.hmac(crypto::Hash::sha256, mk.span(), k.th.span(), {}, mac));
+        LS_TRY(keys::mac(p, mk.span(), k.th.span(), mac));
     }
     e.state_ = State::wait_hello_ack;
     wire::Inner meta{MsgType::hello, h.seq, 0, h.ttl, {}};
@@ -232,7 +232,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
         LS_TRY(keys::hello_mac_key(p, *early, Role::server, mk));
         Bytes mac = w.reserve(wire::kMacLen);
         LS_TRY(w.status());
-        LS_TRY(p.hmac(crypto::Hash::sha256, mk.span(), k.th.span(), {}, mac));
+        LS_TRY(keys::mac(p, mk.span(), k.th.span(), mac));
     }
     auto hs = handshake_keys(e, std::move(*early), shared);
     if (!hs) return hs.error();

@@ -85,10 +85,18 @@ Result<MasterSecret> next_epoch(crypto::Provider& p, MasterSecret&& m, ConstByte
     return next;
 }
 
-Status finished_mac(crypto::Provider& p, ConstBytes traffic_secret, ConstBytes th, Bytes out32) noexcept {
+Status mac(crypto::Provider& p, ConstBytes key, ConstBytes th, Bytes out) noexcept {
+    if (out.size() != kMacLen) return Err::invalid_argument;
+    Secret32 full;
+    LS_TRY(p.hmac(crypto::Hash::sha256, key, th, {}, full.span()));
+    std::memcpy(out.data(), full.data(), kMacLen);
+    return {};
+}
+
+Status finished_mac(crypto::Provider& p, ConstBytes traffic_secret, ConstBytes th, Bytes out) noexcept {
     Secret32 fk;
     LS_TRY(expand_label(p, traffic_secret, "finished", {}, fk.span()));
-    return p.hmac(crypto::Hash::sha256, fk.span(), th, {}, out32);
+    return mac(p, fk.span(), th, out);
 }
 
 ConstBytes signed_content(const char* context, ConstBytes th, Bytes out) noexcept {

@@ -58,8 +58,13 @@ Result<HandshakeSecret> handshake_secret(crypto::Provider& p, EarlySecret&& e, C
 Result<MasterSecret> master_secret(crypto::Provider& p, HandshakeSecret&& hs) noexcept;
 Result<MasterSecret> next_epoch(crypto::Provider& p, MasterSecret&& m, ConstBytes ecdhe) noexcept;
 
-// Finished MAC: HMAC-SHA-256(Expand-Label(traffic_secret, "finished", "", 32), th).
-Status finished_mac(crypto::Provider& p, ConstBytes traffic_secret, ConstBytes th, Bytes out32) noexcept;
+// Every handshake MAC (s0 MACs, finished) is HMAC-SHA-256 truncated to its
+// first kMacLen bytes (128 bits; RFC 2104 §5).
+inline constexpr std::size_t kMacLen = 16;
+Status mac(crypto::Provider& p, ConstBytes key, ConstBytes th, Bytes out) noexcept;  // out: kMacLen bytes
+
+// Finished MAC: mac(Expand-Label(traffic_secret, "finished", "", 32), th).
+Status finished_mac(crypto::Provider& p, ConstBytes traffic_secret, ConstBytes th, Bytes out) noexcept;
 
 // Context strings of the transcript signatures. spec: PROTOCOL.md §5.4
 inline constexpr char kServerSigContext[] = "lockstep v1 server signature";

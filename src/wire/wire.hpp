@@ -27,8 +27,8 @@ enum class Frame : std::uint8_t {
 };
 
 inline constexpr std::size_t kRandomLen = 16;
-inline constexpr std::size_t kMacLen = 32;       // HMAC-SHA-256 (s0 MACs)
-inline constexpr std::size_t kFinishedLen = 32;  // HMAC-SHA-256
+inline constexpr std::size_t kMacLen = 16;       // s0 MACs: HMAC-SHA-256, first 16 bytes
+inline constexpr std::size_t kFinishedLen = 16;  // finished: HMAC-SHA-256, first 16 bytes
 inline constexpr std::size_t kMaxListLen = 8;
 inline constexpr std::size_t kMaxModes = 4;
 inline constexpr std::size_t kMaxPskId = 64;

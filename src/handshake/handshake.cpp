@@ -134,7 +134,7 @@ Status I::client_start(Engine& e, const Now& now) noexcept {
         h.kx = Kx::none;
     }
     auto isn = random_u32(p);
-    if (!isn || !p.random(h.random)) return fail(e, Err::rng_failure, now);
+    if (!isn || (!want_ecdhe && !p.random(h.random))) return fail(e, Err::rng_failure, now);
     h.seq = *isn;
     h.ttl = make_ttl(e, now);
     if (want_psk) h.psk_id = c.psk_id;
@@ -217,7 +217,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
         a.kx = Kx::none;
     }
     auto isn = random_u32(p);
-    if (!isn || !p.random(a.random)) return Err::rng_failure;
+    if (!isn || (a.share.empty() && !p.random(a.random))) return Err::rng_failure;
     a.seq = *isn;
     a.ack = h->seq;
     a.ttl = make_ttl(e, now);

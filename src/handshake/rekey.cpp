@@ -6,7 +6,7 @@
 // ACK (signature, finished) under the new keys. The new epoch secret chains
 // from the old one: master(n+1) = Extract(Derive(master(n),"rekey"), ecdhe).
 // Transcript items continue the chain of the initial handshake:
-//   R1 HELLO plaintext               R2 HELLO ACK plaintext up to its random
+//   R1 HELLO plaintext               R2 HELLO ACK plaintext through its share (or random)
 //   R3 vec16(client signature)       R4 client finished -> epoch n+1 secrets
 //   R5 ACK plaintext up to vec16(empty certificate)
 //   R6 vec16(server signature)       R7 server finished
@@ -114,7 +114,7 @@ Status I::start_rekey(Engine& e, const Now& now) noexcept {
     } else {
         h.kx = Kx::none;
     }
-    if (!p.random(h.random)) return fail(e, Err::rng_failure, now);
+    if (h.share.empty() && !p.random(h.random)) return fail(e, Err::rng_failure, now);
     wire::Inner m = next_inner(e, MsgType::hello, now);
     Kept& slot = keep_slot(e);
     std::uint8_t* inner = slot.buf + wire::kRecordHeaderLen;
@@ -150,13 +150,13 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexce
         LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
         a.share = k.x_pub;
     }
-    LS_TRY(p.random(a.random));
+    if (a.share.empty()) LS_TRY(p.random(a.random));
     LS_TRY(advance_master(e, p, k, e.mode_, h->share));
 
     const bool cert = features::uses_cert(e.mode_);
     const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
     wire::Inner r = next_inner(e, MsgType::hello_ack, now);
-    const std::size_t body_len = 2 + a.share.size() + wire::kRandomLen + 2 + slen + wire::kFinishedLen;
+    const std::size_t body_len = 2 + a.share.size() + wire::random_len(a.share) + 2 + slen + wire::kFinishedLen;
     Kept& slot = keep_slot(e);
     std::uint8_t* inner = slot.buf + wire::kRecordHeaderLen;
     Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
@@ -187,7 +187,7 @@ Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, const Now& now) no
     const bool cert = features::uses_cert(e.mode_);
     if (cert == a->sig.empty()) return Err::bad_value;
     const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
-    const std::size_t r2_len = wire::kInnerHeaderLen + 2 + a->share.size() + wire::kRandomLen;
+    const std::size_t r2_len = wire::kInnerHeaderLen + 2 + a->share.size() + wire::random_len(a->share);
     LS_TRY(k.th.append(p, {inner, r2_len}));  // R2
     LS_TRY(advance_master(e, p, k, e.mode_, a->share));
     LS_TRY(rekey_finished_secrets(e, p, k));

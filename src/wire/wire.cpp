@@ -66,7 +66,7 @@ void encode_hello_body(const Hello& h, Writer& w) noexcept {
     w.u8(h.flags);
     w.u8(static_cast<std::uint8_t>(h.kx));
     w.vec16(h.share);
-    w.bytes(h.random);
+    if (h.share.empty()) w.bytes(h.random);  // a random only where no fresh share is
     w.u32(h.seq);
     w.u32(h.ttl);
     w.vec8(h.psk_id);
@@ -92,8 +92,10 @@ Result<Hello> decode_hello(ConstBytes in) noexcept {
     LS_READ(share, r.vec16(kMaxShare));
     LS_TRY(check_share(h.kx, share));
     h.share = share;
-    LS_READ(random, read_random(r));
-    h.random = random;
+    if (share.empty()) {
+        LS_READ(random, read_random(r));
+        h.random = random;
+    }
     LS_READ(seq, r.u32());
     LS_READ(ttl, r.u32());
     h.seq = seq;
@@ -121,7 +123,7 @@ void encode_hello_ack_clear(const HelloAck& h, Writer& w) noexcept {
     w.vec8(h.modes.span());
     w.u8(static_cast<std::uint8_t>(h.kx));
     w.vec16(h.share);
-    w.bytes(h.random);
+    if (h.share.empty()) w.bytes(h.random);
     w.u32(h.seq);
     w.u32(h.ack);
     w.u32(h.ttl);
@@ -155,8 +157,10 @@ Result<HelloAck> decode_hello_ack(ConstBytes in) noexcept {
     LS_READ(share, r.vec16(kMaxShare));
     LS_TRY(check_share(h.kx, share));
     h.share = share;
-    LS_READ(random, read_random(r));
-    h.random = random;
+    if (share.empty()) {
+        LS_READ(random, read_random(r));
+        h.random = random;
+    }
     LS_READ(seq, r.u32());
     LS_READ(ack, r.u32());
     LS_READ(ttl, r.u32());
@@ -302,7 +306,7 @@ Result<Inner> decode_inner(ConstBytes in) noexcept {
 void encode_rekey_hello(const RekeyHello& h, Writer& w) noexcept {
     w.u8(static_cast<std::uint8_t>(h.kx));
     w.vec16(h.share);
-    w.bytes(h.random);
+    if (h.share.empty()) w.bytes(h.random);
 }
 
 Result<RekeyHello> decode_rekey_hello(ConstBytes body) noexcept {
@@ -314,15 +318,17 @@ Result<RekeyHello> decode_rekey_hello(ConstBytes body) noexcept {
     LS_READ(share, r.vec16(kMaxShare));
     LS_TRY(check_share(h.kx, share));
     h.share = share;
-    LS_READ(random, read_random(r));
-    h.random = random;
+    if (share.empty()) {
+        LS_READ(random, read_random(r));
+        h.random = random;
+    }
     LS_TRY(r.finish());
     return h;
 }
 
 void encode_rekey_hello_ack_prefix(const RekeyHelloAck& h, Writer& w) noexcept {
     w.vec16(h.share);
-    w.bytes(h.random);
+    if (h.share.empty()) w.bytes(h.random);
 }
 
 void encode_rekey_hello_ack(const RekeyHelloAck& h, Writer& w) noexcept {
@@ -337,8 +343,10 @@ Result<RekeyHelloAck> decode_rekey_hello_ack(ConstBytes body) noexcept {
     LS_READ(share, r.vec16(kMaxShare));
     if (!share.empty() && share.size() != crypto::kX25519Len) return Err::bad_value;
     h.share = share;
-    LS_READ(random, read_random(r));
-    h.random = random;
+    if (share.empty()) {
+        LS_READ(random, read_random(r));
+        h.random = random;
+    }
     LS_READ(sig, r.vec16(crypto::kMaxSignatureLen));
     h.sig = sig;
     LS_READ(finished, r.take(kFinishedLen));

@@ -45,6 +45,9 @@ inline constexpr std::size_t kMaxInner = kInnerHeaderLen + kMaxData + kMaxPaddin
 inline constexpr std::size_t kMaxRecord = kRecordHeaderLen + kMaxInner + crypto::kAeadTagLen + kEtmTagLen;
 
 using Random = std::array<std::uint8_t, kRandomLen>;
+// HELLO, HELLO ACK and their re-key forms carry a random only without a key
+// share (psk-only); a fresh share is the sender's randomness.
+constexpr std::size_t random_len(ConstBytes share) noexcept { return share.empty() ? kRandomLen : 0; }
 
 // A short list of one-byte identifiers (versions, suites, modes).
 struct IdList {
@@ -63,7 +66,7 @@ struct Hello {
     std::uint8_t flags = 0;
     Kx kx = Kx::x25519;
     ConstBytes share;
-    Random random{};
+    Random random{};  // on the wire only when share is empty (psk-only): a fresh share is the randomness
     std::uint32_t seq = 0;
     std::uint32_t ttl = 0;
     ConstBytes psk_id;  // empty: no PSK offered; then no MAC follows
@@ -82,7 +85,7 @@ struct HelloAck {
     IdList versions, suites, modes;  // the server's own supported lists
     Kx kx = Kx::x25519;
     ConstBytes share;
-    Random random{};
+    Random random{};  // on the wire only when share is empty (psk-only): a fresh share is the randomness
     std::uint32_t seq = 0;
     std::uint32_t ack = 0;
     std::uint32_t ttl = 0;
@@ -143,18 +146,18 @@ void encode_inner_prefix(const Inner& m, Writer& w) noexcept;
 struct RekeyHello {
     Kx kx = Kx::x25519;
     ConstBytes share;
-    Random random{};
+    Random random{};  // on the wire only when share is empty (psk-only): a fresh share is the randomness
 };
 void encode_rekey_hello(const RekeyHello& h, Writer& w) noexcept;
 Result<RekeyHello> decode_rekey_hello(ConstBytes body) noexcept;
 
 struct RekeyHelloAck {
     ConstBytes share;
-    Random random{};
+    Random random{};  // on the wire only when share is empty (psk-only): a fresh share is the randomness
     ConstBytes sig;       // empty in PSK modes
     ConstBytes finished;  // kFinishedLen
 };
-// The part covered by the transcript before the signature: share and random.
+// The part covered by the transcript before the signature: share (or random).
 void encode_rekey_hello_ack_prefix(const RekeyHelloAck& h, Writer& w) noexcept;
 void encode_rekey_hello_ack(const RekeyHelloAck& h, Writer& w) noexcept;
 Result<RekeyHelloAck> decode_rekey_hello_ack(ConstBytes body) noexcept;

@@ -187,7 +187,7 @@ void gen_hello(Rng& r, HelloCase& c, HelloOpts o = {}) {
     const bool x = pick(o.x25519, r);
     c.h.kx = x ? Kx::x25519 : Kx::none;
     c.share = x ? r.bytes(crypto::kX25519Len) : u8v{};
-    c.h.random = r.random();
+    c.h.random = c.share.empty() ? r.random() : Random{};  // on the wire only without a share
     c.h.seq = r.u32();
     c.h.ttl = r.u32();
     c.psk_id = pick(o.psk, r) ? r.bytes(r.len(1, kMaxPskId)) : u8v{};
@@ -235,7 +235,7 @@ void gen_hello_ack(Rng& r, HelloAckCase& c, HelloAckOpts o = {}) {
     c.h.kx = x ? Kx::x25519 : Kx::none;
     c.share = x ? r.bytes(crypto::kX25519Len) : u8v{};
     c.h.share = c.share;
-    c.h.random = r.random();
+    c.h.random = c.share.empty() ? r.random() : Random{};  // on the wire only without a share
     c.h.seq = r.u32();
     c.h.ack = r.u32();
     c.h.ttl = r.u32();
@@ -322,7 +322,7 @@ void gen_rekey_hello(Rng& r, RekeyHelloCase& c) {
     c.h.kx = x ? Kx::x25519 : Kx::none;
     c.share = x ? r.bytes(crypto::kX25519Len) : u8v{};
     c.h.share = c.share;
-    c.h.random = r.random();
+    c.h.random = c.share.empty() ? r.random() : Random{};  // on the wire only without a share
     c.wire = encode_with([&](Writer& w) { encode_rekey_hello(c.h, w); });
 }
 
@@ -337,7 +337,7 @@ void gen_rekey_hello_ack(Rng& r, RekeyHelloAckCase& c) {
     c.sig = r.coin() ? u8v{} : r.bytes(r.len(1, crypto::kMaxSignatureLen));
     c.finished = r.bytes(kFinishedLen);
     c.h.share = c.share;
-    c.h.random = r.random();
+    c.h.random = c.share.empty() ? r.random() : Random{};  // on the wire only without a share
     c.h.sig = c.sig;
     c.h.finished = c.finished;
     c.wire = encode_with([&](Writer& w) { encode_rekey_hello_ack(c.h, w); });
@@ -696,7 +696,7 @@ TEST(WireRoundTrip, RekeyHelloAck) {
         EXPECT_EQ(vec(d->sig), c.sig);
         EXPECT_EQ(vec(d->finished), c.finished);
         const u8v prefix = encode_with([&](Writer& w) { encode_rekey_hello_ack_prefix(c.h, w); });
-        ASSERT_EQ(prefix.size(), 2 + c.share.size() + kRandomLen);
+        ASSERT_EQ(prefix.size(), 2 + c.share.size() + random_len(c.share));
         EXPECT_EQ(prefix, u8v(c.wire.begin(), c.wire.begin() + static_cast<std::ptrdiff_t>(prefix.size())));
         if (HasFailure()) return;
     }
@@ -1082,7 +1082,7 @@ TEST(WireOversized, RekeyHelloShareLongerThanMaxShare) {
 TEST(WireOversized, RekeyHelloAckShareAndSignatureTooLong) {
     EXPECT_TRUE(is_err(decode_rekey_hello_ack(be16(kMaxShare + 1)), Err::too_long));
     EXPECT_TRUE(is_err(decode_rekey_hello_ack(be16(kMaxShare)), Err::truncated));
-    const u8v head = cat({be16(32), rep(32, 9), rep(kRandomLen, 1)});
+    const u8v head = cat({be16(32), rep(32, 9)});  // a share, so no random
     EXPECT_TRUE(is_err(decode_rekey_hello_ack(cat({head, be16(crypto::kMaxSignatureLen + 1)})), Err::too_long));
     EXPECT_TRUE(is_err(decode_rekey_hello_ack(cat({head, be16(crypto::kMaxSignatureLen)})), Err::truncated));
 }
@@ -1543,8 +1543,7 @@ TEST(WireGolden, HelloWithX25519Share) {
     h.ttl = 0x00000100;
     const u8v expect = cat({
         {0x01, 0x01, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00, 0x01, 0x00, 0x20},
-        rep(32, 0x5a),
-        rep(16, 0x00),
+        rep(32, 0x5a),  // share; no random follows a share
         {0xff, 0xff, 0xff, 0xfe, 0x00, 0x00, 0x01, 0x00, 0x00},
     });
     EXPECT_EQ(encode_with([&](Writer& w) { encode_hello_body(h, w); }), expect);
@@ -1566,7 +1565,7 @@ TEST(WireGolden, HelloAckClear) {
     h.modes = ids({1, 2});
     h.kx = Kx::x25519;
     h.share = share;
-    h.random.fill(0x33);
+    h.random.fill(0x33);  // not encoded: the share stands for it
     h.seq = 1;
     h.ack = 2;
     h.ttl = 3;
@@ -1577,7 +1576,6 @@ TEST(WireGolden, HelloAckClear) {
         {0x02, 0x01, 0x02},              // modes
         {0x01, 0x00, 0x20},              // kx, share length
         rep(32, 0x22),
-        rep(16, 0x33),
         {0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3},  // seq, ack, ttl
     });
     EXPECT_EQ(encode_with([&](Writer& w) { encode_hello_ack_clear(h, w); }), expect);
@@ -1671,9 +1669,11 @@ TEST(WireGolden, RekeyBodies) {
     RekeyHello h;
     const u8v share(32, 0x01);
     h.share = share;
-    h.random.fill(0x02);
-    EXPECT_EQ(encode_with([&](Writer& w) { encode_rekey_hello(h, w); }),
-              cat({{0x01, 0x00, 0x20}, rep(32, 0x01), rep(16, 0x02)}));
+    h.random.fill(0x02);  // not encoded after a share
+    EXPECT_EQ(encode_with([&](Writer& w) { encode_rekey_hello(h, w); }), cat({{0x01, 0x00, 0x20}, rep(32, 0x01)}));
+    h.kx = Kx::none;
+    h.share = {};
+    EXPECT_EQ(encode_with([&](Writer& w) { encode_rekey_hello(h, w); }), cat({{0x00, 0x00, 0x00}, rep(16, 0x02)}));
     RekeyHelloAck a;
     const u8v sig = {0xaa, 0xbb}, fin(32, 0x03);
     a.random.fill(0x02);

@@ -1,11 +1,12 @@
 // lockstep server — how this works:
 // `threads` Loops, each with its own epoll, SO_REUSEPORT listener / UDP socket,
-// OpenSslProvider, certificate cache and Config copies (neither is thread-safe). A Loop owns
-// its connections: one Engine + workspace each, TCP framing buffers or the UDP
-// peer address, and one entry in a timer set ordered by deadline; epoll_wait
-// sleeps until the earliest deadline. After every call into an engine the loop
-// `pump`s it (events out, messages onto the wire) and `settle`s the connection
-// (write, cap bookkeeping, remove when closed, re-arm the timer).
+// OpenSslProvider, certificate cache and Config copies (providers and caches are
+// not thread-safe). A Loop owns its connections: one Engine + workspace each, TCP
+// framing buffers or the UDP peer address, and one entry in a timer set ordered
+// by deadline; epoll_wait sleeps until the earliest deadline. After every call
+// into an engine the loop `pump`s it (events out, messages onto the wire) and
+// `settle`s the connection (write, cap bookkeeping, remove when closed, re-arm
+// the timer).
 // Connection sockets are level-triggered: a read that did not fill the buffer
 // has taken everything there was, so the loop goes back to epoll_wait instead
 // of reading again for EAGAIN; writability (EPOLLOUT) is watched only while

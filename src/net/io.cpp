@@ -43,7 +43,11 @@ std::string Address::str() const {
     }
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(port());
+    std::string s = "[";  // appended, not "[" + ...: GCC 12 -O3 warns (-Wrestrict) on that form
+    s += host;
+    s += "]:";
+    s += std::to_string(port());
+    return s;
 }
 
 std::uint16_t Address::port() const noexcept {

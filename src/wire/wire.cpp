@@ -25,12 +25,16 @@ Status check_share(Kx kx, ConstBytes share) noexcept {
     return {};
 }
 
-Result<Random> read_random(Reader& r) noexcept {
+// A random follows the share only when there is no share (random_len).
+void write_random(Writer& w, ConstBytes share, const Random& random) noexcept {
+    if (share.empty()) w.bytes(random);
+}
+Status read_random(Reader& r, ConstBytes share, Random& out) noexcept {
+    if (!share.empty()) return {};
     auto b = r.take(kRandomLen);
     if (!b) return b.error();
-    Random out{};
     std::memcpy(out.data(), b->data(), kRandomLen);
-    return out;
+    return {};
 }
 
 #define LS_READ(var, expr)                   \
@@ -66,7 +70,7 @@ void encode_hello_body(const Hello& h, Writer& w) noexcept {
     w.u8(h.flags);
     w.u8(static_cast<std::uint8_t>(h.kx));
     w.vec16(h.share);
-    if (h.share.empty()) w.bytes(h.random);  // a random only where no fresh share is
+    write_random(w, h.share, h.random);
     w.u32(h.seq);
     w.u32(h.ttl);
     w.vec8(h.psk_id);
@@ -92,10 +96,7 @@ Result<Hello> decode_hello(ConstBytes in) noexcept {
     LS_READ(share, r.vec16(kMaxShare));
     LS_TRY(check_share(h.kx, share));
     h.share = share;
-    if (share.empty()) {
-        LS_READ(random, read_random(r));
-        h.random = random;
-    }
+    LS_TRY(read_random(r, share, h.random));
     LS_READ(seq, r.u32());
     LS_READ(ttl, r.u32());
     h.seq = seq;
@@ -123,7 +124,7 @@ void encode_hello_ack_clear(const HelloAck& h, Writer& w) noexcept {
     w.vec8(h.modes.span());
     w.u8(static_cast<std::uint8_t>(h.kx));
     w.vec16(h.share);
-    if (h.share.empty()) w.bytes(h.random);
+    write_random(w, h.share, h.random);
     w.u32(h.seq);
     w.u32(h.ack);
     w.u32(h.ttl);
@@ -157,10 +158,7 @@ Result<HelloAck> decode_hello_ack(ConstBytes in) noexcept {
     LS_READ(share, r.vec16(kMaxShare));
     LS_TRY(check_share(h.kx, share));
     h.share = share;
-    if (share.empty()) {
-        LS_READ(random, read_random(r));
-        h.random = random;
-    }
+    LS_TRY(read_random(r, share, h.random));
     LS_READ(seq, r.u32());
     LS_READ(ack, r.u32());
     LS_READ(ttl, r.u32());
@@ -306,7 +304,7 @@ Result<Inner> decode_inner(ConstBytes in) noexcept {
 void encode_rekey_hello(const RekeyHello& h, Writer& w) noexcept {
     w.u8(static_cast<std::uint8_t>(h.kx));
     w.vec16(h.share);
-    if (h.share.empty()) w.bytes(h.random);
+    write_random(w, h.share, h.random);
 }
 
 Result<RekeyHello> decode_rekey_hello(ConstBytes body) noexcept {
@@ -318,17 +316,14 @@ Result<RekeyHello> decode_rekey_hello(ConstBytes body) noexcept {
     LS_READ(share, r.vec16(kMaxShare));
     LS_TRY(check_share(h.kx, share));
     h.share = share;
-    if (share.empty()) {
-        LS_READ(random, read_random(r));
-        h.random = random;
-    }
+    LS_TRY(read_random(r, share, h.random));
     LS_TRY(r.finish());
     return h;
 }
 
 void encode_rekey_hello_ack_prefix(const RekeyHelloAck& h, Writer& w) noexcept {
     w.vec16(h.share);
-    if (h.share.empty()) w.bytes(h.random);
+    write_random(w, h.share, h.random);
 }
 
 void encode_rekey_hello_ack(const RekeyHelloAck& h, Writer& w) noexcept {
@@ -343,10 +338,7 @@ Result<RekeyHelloAck> decode_rekey_hello_ack(ConstBytes body) noexcept {
     LS_READ(share, r.vec16(kMaxShare));
     if (!share.empty() && share.size() != crypto::kX25519Len) return Err::bad_value;
     h.share = share;
-    if (share.empty()) {
-        LS_READ(random, read_random(r));
-        h.random = random;
-    }
+    LS_TRY(read_random(r, share, h.random));
     LS_READ(sig, r.vec16(crypto::kMaxSignatureLen));
     h.sig = sig;
     LS_READ(finished, r.take(kFinishedLen));

@@ -99,5 +99,6 @@ void add_key_commands(CLI::App& app);  // ca init, cert issue, cert show, psk ge
 void add_serve_command(CLI::App& app);    // serve_cmd.cpp
 void add_request_command(CLI::App& app);  // request_cmd.cpp
 void add_demo_command(CLI::App& app);     // demo_cmd.cpp
+void add_device_commands(CLI::App& app);  // device ..., cert revoke (device_cmd.cpp; after add_key_commands)
 
 }  // namespace lockstep::cli

@@ -195,7 +195,7 @@ std::unique_ptr<EngineSetup> make_engine_setup(Role role, const ConnSettings& s)
     cfg.provider = &out->provider;
     const bool server = role == Role::server;
     const bool have_cert = !s.cert.empty() || !s.key.empty();
-    const bool have_psk = !s.psk.empty() || (server && !s.psks.empty());
+    const bool have_psk = !s.psk.empty() || (server && (!s.psks.empty() || s.psk_registry));
 
     // Modes: client preference order, or the server's accepted set.
     std::vector<Mode> modes;
@@ -269,7 +269,9 @@ std::unique_ptr<EngineSetup> make_engine_setup(Role role, const ConnSettings& s)
                 if (id.empty()) fail(Exit::file, fmt::format("PSK file {} names no identity; give id = \"...\"", e.file));
                 out->psk_table.add(std::move(id), std::move(p.key));
             }
-            cfg.psk_store = &out->psk_table;
+            if (s.psk_registry && out->psk_table.size() > 0)
+                fail(Exit::usage, "--registry replaces --psk and [[psks]]: give one or the other");
+            cfg.psk_store = &out->psk_table;  // serve --registry replaces it (serve_cmd.cpp)
         } else {
             out->psk = load_psk(s.psk);
             const std::string id = s.psk_id.empty() ? out->psk.id : s.psk_id;

@@ -41,6 +41,7 @@ struct ConnSettings {
     std::string cert, key, ca;
     std::string psk, psk_id;
     std::vector<PskEntry> psks;      // TOML [[psks]] (serve)
+    bool psk_registry = false;       // serve --registry: the PSKs come from the device registry
     std::string policy;              // "": the transport's default (net::with_transport_defaults)
     int max_data = 16384;
     int ttl_lifetime_ms = 25'000;  // Timers::ttl_lifetime

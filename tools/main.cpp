@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.footer(kExitCodeHelp);
     add_key_commands(app);
+    add_device_commands(app);
     add_serve_command(app);
     add_request_command(app);
     add_demo_command(app);

@@ -8,6 +8,7 @@
 
 #include "config.hpp"
 #include "lockstep/net.hpp"
+#include "registry/cache.hpp"
 #include "sources.hpp"
 #include "trace.hpp"
 
@@ -22,11 +23,16 @@ struct ServeArgs {
     int rekey_after = 10;
     std::string source = "sensor";
     int cmd_timeout_ms = 2000;
+    std::string registry;             // sqlite:PATH | postgresql://... ("": PSKs from files)
+    int registry_staleness_ms = 5000;  // RegistryCache staleness bound
+    int registry_cache = 200'000;      // devices cached
+    std::string wrap_key;             // key file for wrapped PSKs in the registry
 };
 
 // A bound server and everything it borrows.
 struct RunningServer {
     std::unique_ptr<EngineSetup> setup;
+    std::unique_ptr<registry::RegistryCache> registry;  // serve --registry
     std::unique_ptr<Source> source;
     std::unique_ptr<net::Server> server;
     // "listening tcp=127.0.0.1:40001 udp=127.0.0.1:40002" (the real ports)

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "registry/wrap.hpp"
 #include "serve.hpp"
 
 namespace lockstep::cli {
@@ -15,6 +16,38 @@ constexpr int kMaxThreads = 64;
 
 std::string host_port(const std::string& host, std::uint16_t port) {
     return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+// The device registry as the PSK store and certificate policy, and the
+// re-check of live connections (every staleness / 2: a revoked device's
+// connection closes within the staleness bound).
+void attach_registry(const ServeArgs& a, RunningServer& rs, net::ServerOptions& so) {
+    std::vector<std::uint8_t> wrap;
+    if (!a.wrap_key.empty()) {
+        const Psk wk = load_psk(a.wrap_key);
+        if (wk.key.size() != registry::kWrapKeyLen)
+            fail(Exit::file, fmt::format("wrap key {} must hold 32 bytes (lockstep psk gen --bytes 32)", a.wrap_key));
+        wrap.assign(wk.key.span().begin(), wk.key.span().end());
+    }
+    registry::CacheOptions co;
+    co.capacity = static_cast<std::size_t>(a.registry_cache);
+    co.staleness = std::chrono::milliseconds(a.registry_staleness_ms);
+    try {
+        rs.registry = std::make_unique<registry::RegistryCache>(registry::Registry::open(a.registry), std::move(wrap), co);
+    } catch (const registry::RegistryError& e) {
+        fail(Exit::file, e.what());
+    }
+    rs.registry->start();
+    Config& cfg = rs.setup->config;
+    cfg.psk_store = rs.registry.get();
+    cfg.cert_policy = rs.registry.get();
+    const registry::RegistryCache* cache = rs.registry.get();
+    so.still_allowed = [cache](const net::PeerIdentity& id) {
+        if (id.has_cert && !cache->cert_still_allowed(id.cert_serial, id.cert_key_id, id.cert_subject())) return false;
+        const auto psk = id.psk_identity();
+        return psk.empty() || cache->psk_still_allowed({reinterpret_cast<const char*>(psk.data()), psk.size()});
+    };
+    so.revalidate_every = std::max(co.staleness / 2, std::chrono::milliseconds(1));
 }
 
 void run_serve(CLI::App& sub, ServeArgs& a) {
@@ -36,7 +69,9 @@ void run_serve(CLI::App& sub, ServeArgs& a) {
 
 std::unique_ptr<RunningServer> make_server(const ServeArgs& a, TraceSink* trace) {
     auto rs = std::make_unique<RunningServer>();
-    rs->setup = make_engine_setup(Role::server, a.conn);
+    ConnSettings conn = a.conn;
+    conn.psk_registry = !a.registry.empty();
+    rs->setup = make_engine_setup(Role::server, conn);
     Config& cfg = rs->setup->config;
     cfg.rekey.after_responses = static_cast<std::uint32_t>(a.rekey_after);
     rs->source = make_source(a.source, cfg.max_data, std::chrono::milliseconds(a.cmd_timeout_ms));
@@ -48,6 +83,7 @@ std::unique_ptr<RunningServer> make_server(const ServeArgs& a, TraceSink* trace)
     so.tcp_port = static_cast<std::uint16_t>(std::max(a.tcp_port, 0));
     so.udp_port = static_cast<std::uint16_t>(std::max(a.udp_port, 0));
     so.threads = a.threads;
+    if (!a.registry.empty()) attach_registry(a, *rs, so);
 
     Source* source = rs->source.get();
     const std::size_t max_data = cfg.max_data;
@@ -85,8 +121,9 @@ std::unique_ptr<RunningServer> make_server(const ServeArgs& a, TraceSink* trace)
 
 std::string server_totals(const net::Server& s) {
     const auto c = s.counters();
-    return fmt::format("stopped: {} connections, {} established, {} requests, {} re-keys, {} rejected, {} errors",
-                       c.accepted, c.established, c.requests, c.rekeys, c.rejected, c.errors);
+    return fmt::format(
+        "stopped: {} connections, {} established, {} requests, {} re-keys, {} rejected, {} errors, {} revoked",
+        c.accepted, c.established, c.requests, c.rekeys, c.rejected, c.errors, c.revoked);
 }
 
 CLI::App* add_serve_options(CLI::App& app, ServeArgs& args) {
@@ -104,6 +141,18 @@ CLI::App* add_serve_options(CLI::App& app, ServeArgs& args) {
                     "Data source: sensor[:m] (last m simulated readings, default 5; a request body m=<k> asks "
                     "for k), file:PATH, cmd:COMMAND (run per request, body on stdin, stdout is the response)")
         ->capture_default_str();
+    sub->add_option("--registry", a->registry,
+                    "Device registry (sqlite:PATH or postgresql://...): PSKs, revoked devices and denied "
+                    "certificates, instead of --psk files (lockstep device ...)");
+    sub->add_option("--registry-staleness", a->registry_staleness_ms,
+                    "Longest time a registry change (a revocation) takes to reach this server, in ms: new "
+                    "handshakes see it and live connections of a revoked device close within it")
+        ->check(CLI::Range(2, 3'600'000))
+        ->capture_default_str();
+    sub->add_option("--registry-cache", a->registry_cache, "Devices kept in the registry cache")
+        ->check(CLI::Range(1, 100'000'000))
+        ->capture_default_str();
+    sub->add_option("--wrap-key", a->wrap_key, "Key file (32 bytes, mode 0600) of the PSKs wrapped in the registry");
     sub->add_option("--cmd-timeout", a->cmd_timeout_ms, "Time limit for a cmd: source in ms")
         ->check(CLI::Range(1, 600'000))
         ->capture_default_str();

@@ -71,6 +71,21 @@ private:
     std::size_t count_ = 0, next_ = 0;
 };
 
+// Optional: certificates the operator revoked (a registry of devices, a deny
+// list). Asked once the peer certificate's CA signature, issuer, role and dates
+// verified; true refuses it as bad_certificate (spec: PROTOCOL.md §7.4). Called on
+// the engine's thread during receive(); an implementation shared by several
+// threads (net::Server's loops) must be thread-safe. It must not block long: it
+// runs inside the handshake.
+class CertPolicy {
+public:
+    virtual ~CertPolicy() = default;
+    // serial: the certificate's; key_id: the first 8 bytes of SHA-256(alg || public key)
+    // of its key (spec: PROTOCOL.md §7.2); subject: its subject.
+    virtual bool revoked(std::uint64_t serial, std::span<const std::uint8_t, 8> key_id,
+                         std::span<const std::uint8_t> subject) const noexcept = 0;
+};
+
 template <class T, std::size_t N>
 struct Prefs {
     std::array<T, N> items{};
@@ -131,6 +146,7 @@ struct Config {
     // For devices without a real-time clock only: skip certificate validity dates.
     bool insecure_skip_cert_validity = false;
     CertCache* cert_cache = nullptr;  // optional (see CertCache); borrowed
+    const CertPolicy* cert_policy = nullptr;  // optional (see CertPolicy); borrowed
 
     // psk modes
     std::span<const std::uint8_t> psk;     // client: the PSK (16..64 bytes)

@@ -13,6 +13,7 @@
 // Time: engines are driven with clock_now(); deadlines are steady_clock Instants.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -61,6 +62,19 @@ using RequestHandler = std::function<std::vector<std::uint8_t>(std::span<const s
 // as long as the connection.
 using TracerFactory = std::function<std::unique_ptr<Tracer>(const std::string& peer_address)>;
 
+// The identity a connection authenticated with (ServerOptions::still_allowed).
+struct PeerIdentity {
+    std::array<std::uint8_t, 64> psk_id{};  // psk modes: the identity whose PSK was used
+    std::size_t psk_id_len = 0;
+    bool has_cert = false;  // cert modes: the peer certificate
+    std::uint64_t cert_serial = 0;
+    std::array<std::uint8_t, 8> cert_key_id{};  // spec: PROTOCOL.md §7.2
+    std::array<std::uint8_t, 64> subject{};
+    std::size_t subject_len = 0;
+    std::span<const std::uint8_t> psk_identity() const noexcept { return {psk_id.data(), psk_id_len}; }
+    std::span<const std::uint8_t> cert_subject() const noexcept { return {subject.data(), subject_len}; }
+};
+
 struct ServerOptions {
     std::string bind = "127.0.0.1";  // numeric address or host name
     bool tcp = true, udp = false;    // which listeners exist
@@ -72,6 +86,14 @@ struct ServerOptions {
     std::size_t max_connections = 20000;
     std::size_t max_handshakes = 512;  // connections in State::start / wait_ack (half-open)
     std::chrono::milliseconds shutdown_grace{3000};
+    // Revocation of live connections (optional): every established connection
+    // is re-checked each `revalidate_every` (0: only at re-keys) and after each
+    // of its re-keys; still_allowed returning false closes it with
+    // Reason::revoked (counted in Counters::revoked). Called on the loops'
+    // threads: it must be thread-safe and quick (a cache, not a database
+    // round trip per call). spec: PROTOCOL.md §7.4
+    std::function<bool(const PeerIdentity&)> still_allowed;
+    std::chrono::milliseconds revalidate_every{0};
     // A TCP connection that sends no HELLO within timers.receive_timeout is dropped.
 };
 
@@ -108,6 +130,7 @@ public:
         // EOF before the engine closed, an oversized frame, a half-open timeout,
         // or still open when the shutdown grace ran out.
         std::uint64_t errors = 0;
+        std::uint64_t revoked = 0;  // closed by still_allowed (ServerOptions)
     };
     Counters counters() const noexcept;
 

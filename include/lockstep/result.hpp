@@ -33,7 +33,9 @@ enum class Reason : std::uint8_t {
     internal_error = 0x0f,    // local failure (RNG, provider)
     shutdown = 0x10,          // the peer is shutting down
     resend_exhausted = 0x11,  // three RESEND LAST without progress
+    revoked = 0x12,           // the peer's identity was revoked (device registry)
 };
+inline constexpr Reason kLastReason = Reason::revoked;  // larger values are a decode error
 
 const char* reason_name(Reason r) noexcept;
 

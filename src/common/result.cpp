@@ -22,6 +22,7 @@ const char* reason_name(Reason r) noexcept {
         case Reason::internal_error: return "internal_error";
         case Reason::shutdown: return "shutdown";
         case Reason::resend_exhausted: return "resend_exhausted";
+        case Reason::revoked: return "revoked";
     }
     return "unknown";
 }

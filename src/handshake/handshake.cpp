@@ -275,6 +275,11 @@ Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole 
     auto pc = certs::verify(P(e), cert, c.ca_certificate, role, now.wall.seconds(), c.insecure_skip_cert_validity,
                             c.cert_cache);
     if (!pc) return pc.error();
+    if (c.cert_policy != nullptr) {  // spec: PROTOCOL.md §7.4 (revocation)
+        auto kid = certs::key_id(P(e), pc->key_alg, pc->pubkey);
+        if (!kid) return kid.error();
+        if (c.cert_policy->revoked(pc->serial, *kid, pc->subject)) return Err::bad_certificate;
+    }
     std::memcpy(e.peer_key_, pc->pubkey.data(), pc->pubkey.size());
     e.peer_key_alg_ = static_cast<std::uint8_t>(pc->key_alg);
     std::memcpy(e.peer_subject_, pc->subject.data(), pc->subject.size());

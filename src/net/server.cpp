@@ -29,6 +29,7 @@
 #include <unordered_map>
 
 #include "crypto/providers/openssl/openssl_provider.hpp"
+#include "net/identity.hpp"
 #include "net/io.hpp"
 
 namespace lockstep::net {
@@ -59,14 +60,16 @@ constexpr std::size_t kDatagramMax = 65536;
 constexpr std::size_t kCertCacheEntries = 1024;  // client certificates per loop (32 KiB)
 
 struct Conn {
-    Conn(const Config& cfg, Transport tr, std::uint64_t id_, std::string addr, Instant now)
+    Conn(const Config& cfg, Transport tr, std::uint64_t id_, std::string addr, Instant now, bool recheck)
         : id(id_), t(tr), address(std::move(addr)), created(now), ws(Engine::workspace_size(cfg.max_data)),
-          engine(cfg, ws), stream(Engine::max_message_size(cfg.max_data)) {}
+          who(recheck ? std::make_unique<IdentityRecorder>(cfg) : nullptr), engine(who ? who->wrap(cfg) : cfg, ws),
+          stream(Engine::max_message_size(cfg.max_data)) {}
     std::uint64_t id;
     Transport t;
     std::string address;
     Instant created;
     std::vector<std::uint8_t> ws;  // before engine: the engine borrows it
+    std::unique_ptr<IdentityRecorder> who;  // before engine, which borrows it (ServerOptions::still_allowed)
     Engine engine;
     std::unique_ptr<Tracer> tracer;
     Fd fd;         // TCP
@@ -96,7 +99,7 @@ struct ServerState {
     std::vector<std::unique_ptr<Loop>> loops;
     std::uint16_t tcp_port = 0, udp_port = 0;
     std::atomic<std::uint64_t> accepted{0}, established{0}, closed{0}, rejected{0}, requests{0}, rekeys{0},
-        errors{0};
+        errors{0}, revoked{0};
     std::atomic<std::size_t> live{0}, half_open{0};
 
     // Takes one slot of a cap; false if it is full.
@@ -127,6 +130,8 @@ public:
 
     void run() {
         watch(s_.stop_fd.get(), kStopId, EPOLLIN);
+        if (s_.opts.still_allowed && s_.opts.revalidate_every.count() > 0)
+            next_recheck_ = clock_now().mono + s_.opts.revalidate_every;
         if (g_signal_fd.load() >= 0) watch(g_signal_fd.load(), kSignalId, EPOLLIN);
         epoll_event evs[kMaxEvents];
         for (;;) {
@@ -137,6 +142,7 @@ public:
             now = clock_now();
             for (int i = 0; i < n; ++i) dispatch(evs[i], now);
             fire_timers(now);
+            if (next_recheck_ && now.mono >= *next_recheck_) recheck_all(now);
         }
         for (auto& [id, c] : conns_) c->failed = true;  // still open after the grace period
         while (!conns_.empty()) remove(*conns_.begin()->second);
@@ -175,6 +181,7 @@ private:
         std::optional<std::int64_t> until;
         if (!timers_.empty()) until = timers_.begin()->first;
         if (stopping_) until = std::min(until.value_or(INT64_MAX), stop_deadline_.since_origin.count());
+        if (next_recheck_) until = std::min(until.value_or(INT64_MAX), next_recheck_->since_origin.count());
         if (!until) return -1;
         const std::int64_t ms = *until - now.mono.since_origin.count();
         return static_cast<int>(std::clamp<std::int64_t>(ms, 0, 60'000));
@@ -201,7 +208,7 @@ private:
     Conn& add(Transport t, std::string address, Now now) {
         const std::uint64_t id = next_id_++;
         auto c = std::make_unique<Conn>(t == Transport::tcp ? cfg_tcp_ : cfg_udp_, t, id, std::move(address),
-                                        now.mono);
+                                        now.mono, static_cast<bool>(s_.opts.still_allowed));
         if (s_.tracers) c->tracer = s_.tracers(c->address);
         c->engine.set_tracer(c->tracer.get());
         (void)c->engine.start(now);
@@ -309,7 +316,10 @@ private:
     void on_event(Conn& c, const Event& ev, Now now) {
         switch (ev.kind) {
             case EventKind::handshake_done: ++s_.established; break;
-            case EventKind::rekeyed: ++s_.rekeys; break;
+            case EventKind::rekeyed:
+                ++s_.rekeys;
+                recheck(c, now);
+                break;
             case EventKind::response: break;
             case EventKind::closed:
                 if (ev.error != Err::ok) c.failed = true;
@@ -381,6 +391,28 @@ private:
         conns_.erase(c.id);  // closes a TCP socket (and so leaves the epoll set)
     }
 
+    // ------------------------------------------------------------ revocation
+    // Closes an established connection whose identity is no longer allowed.
+    void recheck(Conn& c, Now now) {
+        if (!c.who || !c.engine.established() || s_.opts.still_allowed(c.who->identity())) return;
+        ++s_.revoked;
+        (void)c.engine.close(now, Reason::revoked);
+    }
+
+    void recheck_all(Now now) {
+        next_recheck_ = now.mono + s_.opts.revalidate_every;
+        std::vector<std::uint64_t> ids;
+        for (auto& [id, c] : conns_)
+            if (c->engine.established()) ids.push_back(id);
+        for (std::uint64_t id : ids) {
+            Conn& c = *conns_.at(id);
+            if (c.engine.is_closed()) continue;
+            recheck(c, now);
+            pump(c, now);
+            settle(c);
+        }
+    }
+
     void begin_stop(Now now) {
         if (stopping_) return;
         stopping_ = true;
@@ -408,6 +440,7 @@ private:
     std::unordered_map<std::string, std::uint64_t> udp_peers_;
     std::set<std::pair<std::int64_t, std::uint64_t>> timers_;  // (deadline ms, connection id)
     std::uint64_t next_id_ = kFirstConnId;
+    std::optional<Instant> next_recheck_;  // ServerOptions::revalidate_every
     bool stopping_ = false;
     Instant stop_deadline_{};
 };
@@ -480,7 +513,7 @@ std::uint16_t Server::udp_port() const noexcept { return impl_->udp_port; }
 Server::Counters Server::counters() const noexcept {
     const Impl& s = *impl_;
     return Counters{s.accepted.load(), s.established.load(), s.closed.load(), s.rejected.load(),
-                    s.requests.load(), s.rekeys.load(), s.errors.load()};
+                    s.requests.load(), s.rekeys.load(), s.errors.load(), s.revoked.load()};
 }
 
 }  // namespace lockstep::net

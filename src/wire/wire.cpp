@@ -229,7 +229,7 @@ Result<ClearClose> decode_clear_close(ConstBytes in) noexcept {
     LS_READ(frame, r.u8());
     if (frame != static_cast<std::uint8_t>(Frame::close)) return Err::bad_value;
     LS_READ(reason, r.u8());
-    if (reason > static_cast<std::uint8_t>(Reason::resend_exhausted)) return Err::bad_value;
+    if (reason > static_cast<std::uint8_t>(kLastReason)) return Err::bad_value;
     ClearClose c;
     c.reason = static_cast<Reason>(reason);
     LS_READ(seq, r.u32());
@@ -358,7 +358,7 @@ Result<Reason> decode_close_body(ConstBytes body) noexcept {
     Reader r(body);
     LS_READ(reason, r.u8());
     LS_TRY(r.finish());
-    if (reason > static_cast<std::uint8_t>(Reason::resend_exhausted)) return Err::bad_value;
+    if (reason > static_cast<std::uint8_t>(kLastReason)) return Err::bad_value;
     return static_cast<Reason>(reason);
 }
 

@@ -32,7 +32,7 @@ START = threading.Lock()  # Server numbers its files with a class counter
 TRACE = re.compile(r"^\[(client|server [^\]]+)\] (snd|rcv) (\w+(?: \w+)*?)\s+seq=\S+.* epoch=(\d+) len=(\d+)( \(resent\))?$")
 REJECT = re.compile(r"^\[(client|server [^\]]+)\] reject: (\w+) \((fatal|tolerated)\)$", re.M)
 TOTALS = re.compile(r"^stopped: (\d+) connections, (\d+) established, (\d+) requests, (\d+) re-keys, (\d+) rejected, "
-                    r"(\d+) errors$", re.M)
+                    r"(\d+) errors(?:, \d+ revoked)?$", re.M)
 SENT = re.compile(r"^  requests +(\d+) sent, (\d+) answered", re.M)
 
 

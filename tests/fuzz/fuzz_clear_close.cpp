@@ -9,7 +9,7 @@ LOCKSTEP_FUZZ_ENTRY(clear_close) {
     const ConstBytes in{data, size};
     auto c = wire::decode_clear_close(in);
     if (!c) return 0;
-    require(c->reason <= Reason::resend_exhausted, "clear close reason out of range");
+    require(c->reason <= kLastReason, "clear close reason out of range");
     require_reencodes([&](Writer& w) { wire::encode_clear_close(*c, w); }, in, "clear close does not re-encode");
     return 0;
 }

@@ -27,7 +27,7 @@ LOCKSTEP_FUZZ_ENTRY(record_body) {
     }
     if (auto n = wire::decode_nonce_body(in)) require(size == 4 && load_be32(data) == *n, "nonce body");
     if (auto r = wire::decode_close_body(in))
-        require(size == 1 && data[0] == static_cast<std::uint8_t>(*r) && *r <= Reason::resend_exhausted, "close body");
+        require(size == 1 && data[0] == static_cast<std::uint8_t>(*r) && *r <= kLastReason, "close body");
     require(wire::decode_empty_body(in).has_value() == (size == 0), "empty body");
     return 0;
 }

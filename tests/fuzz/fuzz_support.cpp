@@ -494,7 +494,7 @@ std::size_t Harness::step(const std::uint8_t* p, std::size_t n) {
         case kClose: {
             // An orderly close stays clean: it may cross any message in flight.
             Side& s = side_[towards];  // 0: client, 1: server
-            const auto reason = static_cast<Reason>(in.u8() % (static_cast<int>(Reason::resend_exhausted) + 1));
+            const auto reason = static_cast<Reason>(in.u8() % (static_cast<int>(kLastReason) + 1));
             (void)s.engine->close(now(s), reason);
             collect(s);
             break;

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""The device registry end to end: the real `lockstep device ...`, `cert revoke` and
+`serve --registry` over loopback (reuses cli_e2e.py's helpers).
+
+  registry_e2e.py --lockstep build/tools/lockstep sqlite
+  registry_e2e.py --lockstep build/tools/lockstep --pg-bin /usr/lib/postgresql/15/bin postgresql
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cli_e2e  # noqa: E402
+from cli_e2e import Fail, Server, check, read, run_in_env, wait_for  # noqa: E402
+import pg_cluster  # noqa: E402
+
+STALENESS_MS = 400
+CERT = ["--cert", "device.cert", "--key", "device.key", "--ca", "ca"]
+
+
+def exercise(env, url):
+    """Every device command, then a server on the registry: revocation of new and live connections."""
+    R = ["--registry", url]
+    env.run("device", "add", *R, "--id", "dev-1", "--out", "dev-1.psk", expect=0)
+    check(oct(os.stat(env.path("dev-1.psk")).st_mode & 0o777) == "0o600", "a new device PSK file is not 0600")
+    env.run("psk", "gen", "--out", "wrap.key", "--bytes", "32", expect=0)
+    env.run("device", "add", *R, "--id", "dev-2", "--out", "dev-2.psk", "--wrap-key", "wrap.key", expect=0)
+    env.run("psk", "gen", "--out", "old-a.psk", "--id", "old-a", expect=0)
+    env.run("psk", "gen", "--out", "old-b.psk", "--id", "old-b", expect=0)
+    env.run("device", "import", *R, "old-a.psk", "old-b.psk", expect=0)
+    env.run("device", "add", *R, "--id", "device-1", "--no-psk", expect=0)  # the certificate's subject
+    env.error(["device", "add", *R, "--id", "dev-1", "--out", "again.psk"], 1, "exists already")
+    env.error(["device", "import", *R, "old-a.psk"], 2, "exists already")
+    lst = env.run("device", "list", *R, expect=0).stdout
+    check(re.search(r"^dev-1\tactive\tpsk=raw\t", lst, re.M) and re.search(r"^dev-2\tactive\tpsk=wrapped\t", lst, re.M)
+          and re.search(r"^device-1\tactive\tpsk=none\t", lst, re.M) and "old-b" in lst, f"device list: {lst!r}")
+    key_hex = re.search(r"key=(\w+)", read(env.path("dev-1.psk"))).group(1)
+    check(key_hex not in lst + env.run("device", "show", *R, "dev-1", expect=0).stdout, "a PSK was printed")
+
+    with Server(env, "--registry", url, "--wrap-key", "wrap.key", "--registry-staleness", str(STALENESS_MS),
+                "--cert", "server.cert", "--key", "server.key", "--ca", "ca", "--mode", "cert+psk,psk") as s:
+        for t in ("tcp", "udp"):
+            for psk in ("dev-1.psk", "dev-2.psk", "old-b.psk"):
+                env.run("request", s.addr(t), f"--{t}", "--psk", psk, "--mode", "psk", expect=0)
+        env.run("request", s.tcp, *CERT, "--mode", "cert+psk", "--psk", "dev-1.psk", expect=0)
+
+        # A live connection of dev-1 (a request every 50 ms), then dev-1 revoked: closed with reason revoked.
+        live_err = env.path("live.err")
+        with open(live_err, "w") as e:
+            live = subprocess.Popen(env.cmd("request", s.tcp, "--psk", "dev-1.psk", "--mode", "psk", "-n", "400",
+                                            "--interval", "50"), cwd=env.tmp, stdout=subprocess.DEVNULL, stderr=e)
+        try:
+            time.sleep(0.3)
+            check(live.poll() is None, f"the live client ended early: {read(live_err)!r}")
+            t0 = time.monotonic()
+            env.run("device", "revoke", *R, "dev-1", expect=0)
+            rc = live.wait(timeout=10)
+            took = time.monotonic() - t0
+        finally:
+            if live.poll() is None:
+                live.kill()
+                live.wait()
+        check(rc != 0 and "reason revoked" in read(live_err), f"live dev-1: exit {rc}, {read(live_err)!r}")
+        # The bound is the staleness (+ the client's 50 ms interval and process start-up on a busy machine).
+        check(took < STALENESS_MS / 1000 + 2.0, f"the live connection closed after {took:.1f} s")
+        for t in ("tcp", "udp"):  # a new handshake of the revoked device is refused
+            env.error(["request", s.addr(t), f"--{t}", "--psk", "dev-1.psk", "--mode", "psk", "--timeout", "3000"],
+                      4 if t == "tcp" else 3, "authentication failed|no answer|timed out")
+        env.run("request", s.udp, "--udp", "--psk", "dev-2.psk", "--mode", "psk", expect=0)  # the others go on
+
+        # Rotation: the old PSK is refused within the bound, the new one works.
+        env.run("device", "rotate-psk", *R, "dev-2", "--out", "dev-2b.psk", "--wrap-key", "wrap.key", expect=0)
+        wait_for(lambda: env.run("request", s.tcp, "--psk", "dev-2.psk", "--mode", "psk").returncode == 4, 5,
+                 "the rotated-out PSK to be refused")
+        env.run("request", s.tcp, "--psk", "dev-2b.psk", "--mode", "psk", expect=0)
+
+        # cert revoke: the client certificate is refused (bad_certificate) at the next handshake.
+        env.run("cert", "revoke", *R, "--cert", "device.cert", "--note", "lost", expect=0)
+        env.error(["cert", "revoke", *R, "--cert", "device.cert"], 2, "denied already")
+        wait_for(lambda: env.run("request", s.tcp, *CERT, "--mode", "cert+psk", "--psk",
+                                 "old-a.psk").returncode == 4, 5, "the denied certificate to be refused")
+        p = env.run("request", s.tcp, *CERT, "--mode", "cert+psk", "--psk", "old-a.psk", expect=4)
+        check("bad_certificate" in p.stderr, f"denied certificate: {p.stderr!r}")
+        env.run("request", s.tcp, "--psk", "old-a.psk", "--mode", "psk", expect=0)
+    check(re.search(r", [1-9]\d* revoked$", read(s.out), re.M), f"server totals: {read(s.out)!r}")
+
+
+def case_sqlite(env):
+    url = "sqlite:" + env.path("fleet.db")
+    exercise(env, url)
+    os.chmod(env.path("fleet.db"), 0o644)
+    env.error(["device", "list", "--registry", url], 2, "readable by others")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lockstep", required=True)
+    ap.add_argument("--pg-bin", default="")
+    ap.add_argument("backend", choices=["sqlite", "postgresql"])
+    args = ap.parse_args()
+    cli_e2e.SLOW = 1.0
+    if args.backend == "sqlite":
+        return 0 if run_in_env(args.lockstep, "registry.sqlite", case_sqlite) else 1
+    with tempfile.TemporaryDirectory(prefix="lockstep-pg-") as tmp, pg_cluster.Cluster(args.pg_bin, tmp) as pg:
+        return 0 if run_in_env(args.lockstep, "registry.postgresql", lambda env: exercise(env, pg.url)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

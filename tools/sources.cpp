@@ -273,7 +273,14 @@ std::unique_ptr<Source> make_source(const std::string& spec, std::size_t max_dat
         if (cmd_timeout.count() <= 0) fail(Exit::usage, "--cmd-timeout must be positive");
         return std::make_unique<CmdSource>(spec.substr(4), max_data, cmd_timeout);
     }
-    fail(Exit::usage, fmt::format("unknown --source '{}' (sensor[:m], file:PATH, cmd:COMMAND)", spec));
+    if (spec.rfind("tcp:", 0) == 0 || spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0) {
+        if (cmd_timeout.count() <= 0) fail(Exit::usage, "--cmd-timeout must be positive");
+        return spec[0] == 't' ? make_tcp_source(spec, max_data, cmd_timeout)
+                              : make_http_source(spec, max_data, cmd_timeout);
+    }
+    fail(Exit::usage, fmt::format(
+                          "unknown --source '{}' (sensor[:m], file:PATH, cmd:COMMAND, tcp:HOST:PORT, http://HOST:PORT/PATH)",
+                          spec));
 }
 
 }  // namespace lockstep::cli

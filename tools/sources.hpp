@@ -8,6 +8,12 @@
 //                 its stdout is the response; on a timeout (killed), a non-zero
 //                 exit or output over max_data the response is a short "error: ..."
 //                 text, and the server never waits longer than the timeout
+//   tcp:HOST:PORT  a framed exchange with a TCP service per request (u32 big-endian
+//                 length + bytes each way), service_sources.cpp
+//   http://HOST:PORT/PATH  the request body POSTed, the response body returned
+//                 (libcurl), service_sources.cpp
+// The cmd, tcp and http sources give up after the timeout (--cmd-timeout) and then
+// answer "error: ..." naming the cause.
 //
 // respond() is called on the server's threads and is thread-safe.
 #pragma once
@@ -32,6 +38,12 @@ public:
 // source whose file cannot be read now.
 std::unique_ptr<Source> make_source(const std::string& spec, std::size_t max_data,
                                     std::chrono::milliseconds cmd_timeout);
+
+// service_sources.cpp: spec is "tcp:HOST:PORT" / the URL (Exit::usage if malformed).
+std::unique_ptr<Source> make_tcp_source(const std::string& spec, std::size_t max_data,
+                                        std::chrono::milliseconds timeout);
+std::unique_ptr<Source> make_http_source(const std::string& url, std::size_t max_data,
+                                         std::chrono::milliseconds timeout);
 
 inline constexpr int kSensorDefaultReadings = 5;
 inline constexpr int kSensorMaxReadings = 100;

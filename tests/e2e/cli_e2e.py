@@ -400,6 +400,80 @@ def case_sources(env):
         check("error: command exited with status 3" in p.stdout, p.stdout)
 
 
+def case_services(env):
+    """tcp: and http: sources: a framed TCP service and an HTTP service in this process; refused, failing,
+    slow and oversized services each give a clear error text and the server carries on."""
+    import http.server
+    import struct
+    import threading
+
+    def tcp_service(sock):
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            with conn:
+                head = conn.recv(4, socket.MSG_WAITALL)
+                (n,) = struct.unpack(">I", head)
+                body = conn.recv(n, socket.MSG_WAITALL) if n else b""
+                reply = b"svc:" + body.upper()
+                if body == b"big":
+                    reply = b"x" * 20000
+                conn.sendall(struct.pack(">I", len(reply)) + reply)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/slow":
+                time.sleep(2)
+            status, reply = (500, b"broken") if self.path == "/fail" else (200, b"http:" + body[::-1])
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threads = [threading.Thread(target=tcp_service, args=(lsock,), daemon=True),
+               threading.Thread(target=httpd.serve_forever, daemon=True)]
+    for t in threads:
+        t.start()
+    tport, hport = lsock.getsockname()[1], httpd.server_address[1]
+    try:
+        with Server(env, "--psk", "device.psk", "--source", f"tcp:127.0.0.1:{tport}", "--max-data", "1000") as srv:
+            p = env.run("request", srv.tcp, "--psk", "device.psk", "--body", "reading", "-n", "2", expect=0)
+            check(p.stdout.split() == ["svc:READING"] * 2, p.stdout)
+            p = env.run("request", srv.udp, "--udp", "--psk", "device.psk", "--body", "big", "--max-data", "1000",
+                        expect=0)
+            check("error: tcp source 127.0.0.1:%d: reply of 20000 bytes exceeds 1000 bytes" % tport in p.stdout,
+                  p.stdout)
+        with Server(env, "--psk", "device.psk", "--source", f"tcp:127.0.0.1:{free_port()}") as srv:
+            p = env.run("request", srv.tcp, "--psk", "device.psk", expect=0)
+            check(re.search(r"error: tcp source 127\.0\.0\.1:\d+: Connection refused", p.stdout), p.stdout)
+        base = f"http://127.0.0.1:{hport}"
+        with Server(env, "--psk", "device.psk", "--source", base + "/data", "--cmd-timeout", "500") as srv:
+            p = env.run("request", srv.tcp, "--psk", "device.psk", "--body", "abc", expect=0)
+            check(p.stdout.strip() == "http:cba", p.stdout)
+        with Server(env, "--psk", "device.psk", "--source", base + "/fail") as srv:
+            p = env.run("request", srv.tcp, "--psk", "device.psk", expect=0)
+            check(f"error: http source {base}/fail: HTTP status 500" in p.stdout, p.stdout)
+        with Server(env, "--psk", "device.psk", "--source", base + "/slow", "--cmd-timeout", "300") as srv:
+            t0 = time.monotonic()
+            p = env.run("request", srv.tcp, "--psk", "device.psk", expect=0)
+            check(f"error: http source {base}/slow: timed out after 300 ms" in p.stdout, p.stdout)
+            check(time.monotonic() - t0 < 2, "the http timeout was not kept")
+        env.error(["serve", "--tcp", "0", "--psk", "device.psk", "--source", "tcp:nowhere"], 1, "tcp:HOST:PORT")
+    finally:
+        httpd.shutdown()
+        lsock.close()
+
+
 def case_config(env):
     """--config: TOML keys as flags, several PSK identities, flags win."""
     with open(env.path("server.toml"), "w") as f:

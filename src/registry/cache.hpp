@@ -4,8 +4,8 @@
 //
 // How this works:
 // - find(id) (a PSK identity in a HELLO): a cache hit costs a hash-map lookup
-//   under a mutex; a miss runs one indexed query (SQLite: a few microseconds;
-//   PostgreSQL: one round trip to the database, ~0.1-0.5 ms on a LAN) on the
+//   under a mutex; a miss runs one query by primary key (SQLite: a local file
+//   read; PostgreSQL: one round trip to the database) on the
 //   calling event loop, which waits for it. Unknown identities are cached too
 //   (negatively), so a repeated unknown id costs no query. Least recently used
 //   entries are dropped beyond `capacity`.

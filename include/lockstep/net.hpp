@@ -43,7 +43,11 @@ inline constexpr std::size_t kFrameHeader = 2;
 // strict on TCP and tolerant on UDP; over UDP a Config that keeps the default
 // timers.resend_timeout runs kUdpResendTimeout. An explicit Policy::strict or
 // Policy::tolerant is kept on both transports.
+// Over UDP a client offering a cert mode pads its HELLO to kUdpHelloPadTo
+// bytes (Config::hello_pad_to, if 0) so a server bound by the 3x amplification
+// limit can send a HELLO ACK of up to 768 bytes at once.
 inline constexpr std::chrono::milliseconds kUdpResendTimeout{1000};
+inline constexpr std::uint16_t kUdpHelloPadTo = 256;
 Config with_transport_defaults(Config cfg, Transport t) noexcept;
 
 struct PeerInfo {

@@ -565,8 +565,11 @@ Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
     return {};
 }
 
-Status I::drop(Engine& e, Err err) noexcept {
-    // Unauthenticated: no RESEND LAST, no counter of the protocol, no state (spec §8.6).
+Status I::drop(Engine& e, Err err, const Now& now) noexcept {
+    // Unauthenticated: under the tolerant policy no RESEND LAST, no counter of
+    // the protocol, no state (spec §8.5, §8.6). The strict policy (streams,
+    // where only an on-path attacker can inject) stays fatal.
+    if (e.cfg_.policy == Policy::strict) return fail(e, err, now);
     ++e.stats_.dropped;
     note_fault(e, err, false);
     return {};
@@ -697,7 +700,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     // spec: PROTOCOL.md §8.6 — what does not authenticate is dropped (I::drop):
     // nothing is answered, counted toward a limit or changed.
     if (state_ == State::closed) return Err::closed;
-    if (msg.empty()) return I::drop(*this, Err::truncated);
+    if (msg.empty()) return I::drop(*this, Err::truncated, now);
     stats_.bytes_received += msg.size();
     if (!address_validated_) unproved_rx_ += static_cast<std::uint32_t>(std::min<std::size_t>(msg.size(), 65535));
     KeyState& k = I::ks(*this);
@@ -707,7 +710,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             // checked the cookie (and then called set_address_validated); here
             // it is only unwrapped, and the HELLO inside is what counts.
             auto env = wire::decode_cookie_hello(msg);
-            if (!env || !I::server(*this)) return I::drop(*this, env ? Err::unexpected_message : env.error());
+            if (!env || !I::server(*this)) return I::drop(*this, env ? Err::unexpected_message : env.error(), now);
             msg = env->hello;
             [[fallthrough]];
         }
@@ -723,7 +726,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
                 ++stats_.retransmissions;
                 return I::retransmit(*this, kept_[1], now);
             }
-            return I::drop(*this, Err::unexpected_message);
+            return I::drop(*this, Err::unexpected_message, now);
         case wire::Frame::hello_ack:
             if (I::client(*this) && state_ == State::wait_hello_ack) {
                 last_recv_ = now.mono;
@@ -737,15 +740,15 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
                 auto h = wire::decode_hello_ack(msg);
                 if (h) return I::retransmit_after(*this, h->ack, now);
             }
-            return I::drop(*this, Err::unexpected_message);
+            return I::drop(*this, Err::unexpected_message, now);
         case wire::Frame::cookie: {
             // Prove your address (spec §6.8): answer at once with the HELLO
             // behind the cookie. Only an answer to our HELLO (its c0) counts,
             // and at most twice per connection.
             auto c = wire::decode_cookie(msg);
-            if (!c) return I::drop(*this, c.error());
+            if (!c) return I::drop(*this, c.error(), now);
             if (!I::client(*this) || state_ != State::wait_hello_ack || c->ack != tx_seq_ || cookies_taken_ >= 2)
-                return I::drop(*this, Err::unexpected_message);
+                return I::drop(*this, Err::unexpected_message, now);
             ++cookies_taken_;
             std::memcpy(cookie_, c->cookie.data(), c->cookie.size());
             cookie_len_ = static_cast<std::uint8_t>(c->cookie.size());
@@ -755,7 +758,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
         }
         case wire::Frame::close: {
             auto c = wire::decode_clear_close(msg);
-            if (!c) return I::drop(*this, c.error());
+            if (!c) return I::drop(*this, c.error(), now);
             // Honoured only before keys are confirmed, and only when it answers
             // our random initial sequence number (spec §6.6): a blind sender
             // cannot guess it.
@@ -766,22 +769,25 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
                 I::enter_closed(*this, c->reason, true, false, Err::ok);
                 return {};
             }
-            return I::drop(*this, Err::unexpected_message);
+            // Unauthenticated and not an answer to us: ignored under every policy (§11.12).
+            ++stats_.dropped;
+            I::note_fault(*this, Err::unexpected_message, false);
+            return {};
         }
         case wire::Frame::record: break;
-        default: return I::drop(*this, Err::bad_value);
+        default: return I::drop(*this, Err::bad_value, now);
     }
 
     // A protected record: choose the keys by epoch.
     auto rec = wire::decode_record(msg, 0);
-    if (!rec) return I::drop(*this, rec.error());
+    if (!rec) return I::drop(*this, rec.error(), now);
     record::DirectionKeys* keys = nullptr;
     const std::uint8_t ep = rec->header.epoch;
     if (k.rx.valid && ep == k.rx.epoch) keys = &k.rx;
     else if (k.other_rx.valid && ep == k.other_rx.epoch) keys = &k.other_rx;
-    if (keys == nullptr) return I::drop(*this, k.rx.valid ? Err::old_epoch : Err::unexpected_message);
+    if (keys == nullptr) return I::drop(*this, k.rx.valid ? Err::old_epoch : Err::unexpected_message, now);
     auto pt = record::open_record(*cfg_.provider, *keys, *rec, {rx_, inner_cap_});
-    if (!pt) return I::drop(*this, pt.error());  // bad tag or a replayed record number
+    if (!pt) return I::drop(*this, pt.error(), now);  // bad tag or a replayed record number
     address_validated_ = true;  // only the receiver of our HELLO ACK holds these keys
     if (keys == &k.rx && k.other_is_prev) {  // the peer has moved to the new epoch
         k.other_rx.wipe();

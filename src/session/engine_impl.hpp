@@ -80,8 +80,8 @@ struct Engine::Impl {
     // ---- session (src/session/engine.cpp)
     static Status fail(Engine& e, Err err, const Now& now) noexcept;
     static Status fault(Engine& e, Err err, const Now& now) noexcept;  // policy decides
-    // An unauthenticated message that failed: dropped under every policy (spec §8.6).
-    static Status drop(Engine& e, Err err) noexcept;
+    // An unauthenticated message that failed: dropped under the tolerant policy, fatal under strict (spec §8.5).
+    static Status drop(Engine& e, Err err, const Now& now) noexcept;
     static bool same_frame(Engine& e, ConstBytes msg, const std::array<std::uint8_t, 32>& digest) noexcept;
     // Server, before the client proved its address: may n more bytes go out? (spec §8.6)
     static bool within_amplification_limit(Engine& e, std::size_t n) noexcept;

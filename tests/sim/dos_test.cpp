@@ -61,21 +61,6 @@ TEST(Unauthenticated, ThousandBadTagRecordsChangeNothing) {
     EXPECT_EQ(sim.ce().stats().dropped + sim.se().stats().dropped, 1000u);
 }
 
-// Under the strict policy too: a record that does not open is not a fault of the peer.
-TEST(Unauthenticated, BadTagRecordDoesNotCloseAStrictSession) {
-    Sim sim;
-    sim.build();
-    ASSERT_TRUE(sim.handshake());
-    Buf rec = first_of(sim, Dir::c2s, 0x17);
-    rec.back() ^= 0x01;
-    sim.inject(Dir::c2s, rec);
-    sim.inject(Dir::s2c, Buf{0x17, 0x01, 0, 0, 0, 9, 1, 2, 3});
-    sim.inject(Dir::s2c, Buf{0x55});
-    EXPECT_EQ(sim.exchange(2), 2);
-    EXPECT_FALSE(sim.client().closed);
-    EXPECT_FALSE(sim.server().closed);
-}
-
 // A blind clear CLOSE (it cannot know the random initial sequence number) is
 // ignored in WAIT HELLO ACK and WAIT ACK; one that answers it is honoured.
 TEST(ClearClose, OnlyAnAnswerToOurInitialSequenceNumberCounts) {

@@ -216,8 +216,8 @@ private:
     // amplification limit (spec §8.6): bytes received from / sent to an unproved address
     bool address_validated_ = false;
     std::uint32_t unproved_rx_ = 0, unproved_tx_ = 0;
-    // client: the server's cookie (spec §6.8), sent in front of every later copy of HELLO
-    std::uint8_t cookie_[64] = {};
+    // client: the server's cookie (spec §6.8), sent in front of every later copy of
+    // HELLO; kept in the tail of the HELLO's kept slot (cookie_bytes())
     std::uint8_t cookie_len_ = 0, cookies_taken_ = 0;
 
     // data and re-key bookkeeping

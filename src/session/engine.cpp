@@ -159,9 +159,10 @@ Status I::queue_wire(Engine& e, ConstBytes bytes, const Now& now) noexcept {
 Status I::queue_raw(Engine& e, const Kept& k, const Now& now) noexcept {
     // A client's HELLO goes out behind the server's cookie and padding when it
     // has either (spec §6.8); the HELLO itself is unchanged.
-    const bool wrap = client(e) && k.type == MsgType::hello && (e.cookie_len_ > 0 || e.cfg_.hello_pad_to > k.len);
+    const std::size_t cookie_len = e.state_ == State::wait_hello_ack ? e.cookie_len_ : 0;
+    const bool wrap = client(e) && k.type == MsgType::hello && (cookie_len > 0 || e.cfg_.hello_pad_to > k.len);
     if (!wrap) return queue_wire(e, {k.buf, k.len}, now);
-    const std::size_t head = 1 + 1 + e.cookie_len_ + 2;
+    const std::size_t head = 1 + 1 + cookie_len + 2;
     std::size_t pad = e.cfg_.hello_pad_to > head + k.len ? e.cfg_.hello_pad_to - head - k.len : 0;
     pad = std::min(pad, wire::kMaxHelloPadding);
     const std::size_t total = head + pad + k.len;
@@ -169,7 +170,7 @@ Status I::queue_raw(Engine& e, const Kept& k, const Now& now) noexcept {
     if (!out) return out.error();
     if (*out == nullptr) return {};
     Writer w({*out, total});
-    wire::encode_cookie_hello_head({e.cookie_, e.cookie_len_}, pad, w);
+    wire::encode_cookie_hello_head({cookie_bytes(e), cookie_len}, pad, w);
     w.bytes({k.buf, k.len});
     LS_TRY(w.status());
     commit_wire(e, total, now);
@@ -750,7 +751,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             if (!I::client(*this) || state_ != State::wait_hello_ack || c->ack != tx_seq_ || cookies_taken_ >= 2)
                 return I::drop(*this, Err::unexpected_message, now);
             ++cookies_taken_;
-            std::memcpy(cookie_, c->cookie.data(), c->cookie.size());
+            std::memcpy(I::cookie_bytes(*this), c->cookie.data(), c->cookie.size());
             cookie_len_ = static_cast<std::uint8_t>(c->cookie.size());
             last_recv_ = now.mono;
             ++stats_.retransmissions;

@@ -107,6 +107,9 @@ struct Engine::Impl {
     static void commit_wire(Engine& e, std::size_t n, const Now& now) noexcept;
     // A kept pre-key frame, as it goes on the wire (a client's HELLO with its cookie, §6.8).
     static Status queue_raw(Engine& e, const Kept& k, const Now& now) noexcept;
+    // Where the client keeps the server's cookie: the tail of the slot holding
+    // its HELLO (far longer than any HELLO), valid while in WAIT HELLO ACK.
+    static std::uint8_t* cookie_bytes(Engine& e) noexcept { return e.kept_[1].buf + e.inner_cap_ - wire::kMaxCookie; }
     static std::uint32_t make_ttl(Engine& e, const Now& now) noexcept;
     static Status check_ttl(Engine& e, std::uint32_t ttl, const Now& now) noexcept;
     static wire::Inner next_inner(Engine& e, MsgType t, const Now& now) noexcept;

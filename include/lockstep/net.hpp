@@ -84,7 +84,7 @@ struct ServerOptions {
     // right after accept, a UDP HELLO dropped.
     std::size_t max_connections = 20000;
     std::size_t max_handshakes = 512;
-    std::size_t max_handshakes_per_prefix = 64;
+    std::size_t max_handshakes_per_prefix = 256;  // half a transport's budget: NAT and load tests share one
     int prefix_v4_bits = 24, prefix_v6_bits = 56;  // what counts as one source
     // A half-open connection is dropped this long after it began, whatever its
     // engine's timers say; a TCP connection whose first complete frame has not

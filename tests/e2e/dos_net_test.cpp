@@ -205,7 +205,7 @@ TEST(Dos, SpoofedBadTagRecordsDuringAUdpSession) {
         }
     });
     int ok = 0;
-    for (int i = 0; i < 30; ++i) {
+    for (int i = 0; i < 25; ++i) {
         const Buf body{'r', static_cast<std::uint8_t>(i)};
         auto r = c.request(body, 5s);
         if (r && *r == body) ++ok;
@@ -213,8 +213,9 @@ TEST(Dos, SpoofedBadTagRecordsDuringAUdpSession) {
     attacker.join();
     stop = true;
     EXPECT_EQ(sent.load(), 1000);
-    EXPECT_EQ(ok, 30);
-    EXPECT_TRUE(c.close(3s));
+    EXPECT_EQ(ok, 25);
+    const auto closed = c.close(3s);
+    EXPECT_TRUE(closed) << err_name(closed.error());
     EXPECT_EQ(c.engine().stats().resend_lasts_sent, 0u);
     EXPECT_EQ(srv.server.counters().errors, 0u);
 }
@@ -274,18 +275,19 @@ TEST(Dos, IdleTcpSocketsAndHelloFloodDoNotLockOutClients) {
     });
     ASSERT_TRUE(wait_until([&] { return flood.load() > 5000; }, 10s));
     int ok = 0, tries = 0;
+    std::string failed;
     for (int i = 0; i < 10; ++i)
         for (Transport t : {Transport::tcp, Transport::udp}) {
             ++tries;
-            if (exchange_once(t, t == Transport::tcp ? srv.server.tcp_port() : srv.server.udp_port(),
-                              i % 2 ? Mode::psk : Mode::cert))
-                ++ok;
+            const Mode m = i % 2 ? Mode::psk : Mode::cert;
+            if (exchange_once(t, t == Transport::tcp ? srv.server.tcp_port() : srv.server.udp_port(), m)) ++ok;
+            else failed += std::string(" ") + (t == Transport::tcp ? "tcp/" : "udp/") + mode_name(m);
         }
     stop = true;
     flooder.join();
     const auto counters = srv.server.counters();
     for (int fd : idle) ::close(fd);
-    EXPECT_EQ(ok, tries);
+    EXPECT_EQ(ok, tries) << "failed:" << failed;
     EXPECT_GE(static_cast<int>(idle.size()), std::min(idle_target, 1000));
     EXPECT_GT(counters.evicted, 0u);
     EXPECT_GT(counters.cookies, 0u);

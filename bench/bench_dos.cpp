@@ -23,7 +23,7 @@
 #include "lockstep/net.hpp"
 
 using namespace lockstep;
-using namespace lockstep::bench;
+using namespace bench;
 using lockstep::net::Transport;
 
 namespace {

@@ -74,6 +74,11 @@ constexpr std::size_t kCertCacheEntries = 1024;  // client certificates per loop
 constexpr std::chrono::milliseconds kLogEvery{10'000};       // one line per kind of limit
 constexpr std::chrono::milliseconds kAcceptPause{100};       // out of fds and no reserve left
 constexpr std::size_t kTrimAbove = 256;                      // connections: a flood worth trimming after
+// COOKIEs per loop per 100 ms: beyond, a HELLO is dropped unanswered (its client
+// resends it), so a flood cannot make the loop spend its time on cookies.
+constexpr int kCookiesPerWindow = 200;
+constexpr int kDatagramsPerWake = 64;
+constexpr std::chrono::milliseconds kCookieWindow{100};
 
 std::size_t index(Transport t) noexcept { return t == Transport::tcp ? 0 : 1; }
 
@@ -332,7 +337,9 @@ private:
     }
 
     void receive_datagrams(Now now) {
-        for (;;) {
+        // At most kDatagramsPerWake per wake-up: a flood must not starve TCP
+        // and the timers (level-triggered: the rest wakes epoll_wait again).
+        for (int i = 0; i < kDatagramsPerWake; ++i) {
             Address from;
             from.len = sizeof from.ss;
             const ssize_t n = ::recvfrom(udp_.get(), buf_.data(), buf_.size(), 0,
@@ -392,6 +399,12 @@ private:
     }
 
     void send_cookie(const Address& to, std::span<const std::uint8_t> hello, std::uint32_t c0, Now now) {
+        if (now.mono >= cookie_window_ + kCookieWindow) {
+            cookie_window_ = now.mono;
+            cookies_in_window_ = 0;
+        }
+        if (cookies_in_window_ >= kCookiesPerWindow) return;
+        ++cookies_in_window_;
         auto cookie = cookies_.make(to, hello, now.mono);
         if (!cookie) return;
         std::uint8_t out[1 + 4 + 1 + CookieJar::kLen];
@@ -550,6 +563,8 @@ private:
     CookieJar cookies_{provider_};
     RateLimitedLog log_budget_{kLogEvery}, log_fds_{kLogEvery};
     std::size_t peak_ = 0;  // most connections since the last trim
+    Instant cookie_window_{};
+    int cookies_in_window_ = 0;
     std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;
     std::unordered_map<std::string, std::uint64_t> udp_peers_;
     std::set<std::pair<std::int64_t, std::uint64_t>> timers_;  // (deadline ms, connection id)

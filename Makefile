@@ -45,7 +45,7 @@ test: deps
 demo: build
 	$(BUILD)/tools/lockstep demo
 
-BENCH_PROGRAMS := bench_handshake bench_rekey bench_record bench_wire bench_memory bench_loopback bench_concurrency bench_registry
+BENCH_PROGRAMS := bench_handshake bench_rekey bench_record bench_wire bench_memory bench_loopback bench_concurrency bench_registry bench_dos
 
 bench: deps
 	@# Release build in build-bench (not $(BUILD)); QUICK=1: 2 runs, smaller sizes (< 2 min). docs/PERFORMANCE.md

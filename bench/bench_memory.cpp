@@ -10,17 +10,6 @@
 using namespace bench;
 
 namespace {
-long vmrss_kib() {
-    std::FILE* f = std::fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long kib = -1;
-    while (std::fgets(line, sizeof line, f))
-        if (std::strncmp(line, "VmRSS:", 6) == 0) kib = std::atol(line + 6);
-    std::fclose(f);
-    return kib;
-}
-
 struct ServerConn {
     Buf ws;
     std::optional<Engine> e;

@@ -43,6 +43,18 @@ using Clock = std::chrono::steady_clock;
     std::exit(1);
 }
 
+// This process's resident set size in KiB (-1 if unknown).
+inline long vmrss_kib() {
+    std::FILE* f = std::fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kib = -1;
+    while (std::fgets(line, sizeof line, f))
+        if (std::strncmp(line, "VmRSS:", 6) == 0) kib = std::atol(line + 6);
+    std::fclose(f);
+    return kib;
+}
+
 inline double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }

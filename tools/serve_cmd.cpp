@@ -1,5 +1,6 @@
 // lockstep CLI — `lockstep serve` (see serve.hpp).
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
@@ -7,12 +8,32 @@
 
 #include "registry/wrap.hpp"
 #include "serve.hpp"
+#include "wire/wire.hpp"
 
 namespace lockstep::cli {
 
 namespace {
 
 constexpr int kMaxThreads = 64;
+constexpr std::int64_t kExpiryWarningSeconds = 30 * 24 * 3600;
+
+// A server whose own certificate every client would refuse does not start
+// (Exit::file); one that expires within 30 days says so.
+void check_own_certificate(const EngineSetup& setup, const std::string& path) {
+    if (setup.cert.empty()) return;
+    auto c = wire::decode_cert(setup.cert);
+    if (!c) fail(Exit::file, fmt::format("certificate {} does not decode", path));
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    if (now < c->not_before)
+        fail(Exit::file, fmt::format("certificate {} is not valid yet (valid from Unix time {})", path, c->not_before));
+    if (now > c->not_after)
+        fail(Exit::file, fmt::format("certificate {} has expired (valid until Unix time {})", path, c->not_after));
+    if (c->not_after - now < kExpiryWarningSeconds)
+        fmt::print(stderr, "warning: certificate {} expires in {} days (Unix time {})\n", path,
+                   (c->not_after - now) / 86400, c->not_after);
+}
 
 std::string host_port(const std::string& host, std::uint16_t port) {
     return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
@@ -72,6 +93,7 @@ std::unique_ptr<RunningServer> make_server(const ServeArgs& a, TraceSink* trace)
     ConnSettings conn = a.conn;
     conn.psk_registry = !a.registry.empty();
     rs->setup = make_engine_setup(Role::server, conn);
+    check_own_certificate(*rs->setup, a.conn.cert);
     Config& cfg = rs->setup->config;
     cfg.rekey.after_responses = static_cast<std::uint32_t>(a.rekey_after);
     rs->source = make_source(a.source, cfg.max_data, std::chrono::milliseconds(a.cmd_timeout_ms));
@@ -84,6 +106,7 @@ std::unique_ptr<RunningServer> make_server(const ServeArgs& a, TraceSink* trace)
     so.udp_port = static_cast<std::uint16_t>(std::max(a.udp_port, 0));
     so.threads = a.threads;
     if (!a.registry.empty()) attach_registry(a, *rs, so);
+    so.log = [](const std::string& line) { fmt::print(stderr, "lockstep serve: {}\n", line); };
 
     Source* source = rs->source.get();
     const std::size_t max_data = cfg.max_data;

@@ -136,6 +136,15 @@ struct Config {
     Timers timers{};
     RekeyPolicy rekey{};
     std::uint16_t pad_to = 0;  // pad record plaintexts to a multiple of this (0: off)
+    // Server: before the client has proved its address (a record of its opened,
+    // or Engine::set_address_validated), send at most this many times the bytes
+    // received from it, retransmissions included (spec: PROTOCOL.md §8.6).
+    // 0: no limit (TCP, where the connection itself proves the address).
+    std::uint8_t amplification_limit = 0;
+    // Client: send the HELLO padded to at least this many bytes (a cookie-bearing
+    // HELLO, spec §6.8), so a server under an amplification limit can answer at
+    // once. 0: no padding.
+    std::uint16_t hello_pad_to = 0;
     std::uint16_t max_data = 16384;  // largest request/response body, <= 16384
 
     // cert modes

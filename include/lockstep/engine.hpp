@@ -92,6 +92,8 @@ struct Stats {
     std::uint32_t retransmissions = 0, resend_lasts_sent = 0;
     std::uint64_t bytes_sent = 0, bytes_received = 0;
     std::uint64_t handshake_bytes = 0;  // wire bytes of the initial handshake
+    std::uint32_t dropped = 0;          // messages that did not authenticate: dropped, no effect
+    std::uint32_t amplification_held = 0;  // messages not sent: over the amplification limit
 };
 
 namespace detail {
@@ -141,6 +143,10 @@ public:
     std::span<const std::uint8_t> peer_subject() const noexcept { return {peer_subject_, peer_subject_len_}; }
     const Stats& stats() const noexcept { return stats_; }
     Err last_error() const noexcept { return fatal_; }
+    // Server: the client's address is proved by other means (a valid cookie,
+    // spec: PROTOCOL.md §6.8): lifts Config::amplification_limit.
+    void set_address_validated() noexcept { address_validated_ = true; }
+    bool address_validated() const noexcept { return address_validated_; }
 
     struct Impl;  // handshake and session handlers (src/handshake, src/session)
     friend struct Impl;
@@ -203,6 +209,16 @@ private:
     Instant last_send_{}, last_recv_{}, epoch_start_{};
     bool awaiting_reply_ = false;
     std::uint8_t resends_ = 0, rx_resends_ = 0, close_retries_ = 0;
+    std::uint8_t dup_hello_acks_ = 0;  // client: duplicate HELLO ACKs answered (at most max_resends)
+    bool peer_proved_ = false;         // the handshake peer's finished verified (initial handshake)
+    Err hs_dropped_ = Err::ok;         // tolerant: why the last unauthenticated handshake message was dropped
+
+    // amplification limit (spec §8.6): bytes received from / sent to an unproved address
+    bool address_validated_ = false;
+    std::uint32_t unproved_rx_ = 0, unproved_tx_ = 0;
+    // client: the server's cookie (spec §6.8), sent in front of every later copy of
+    // HELLO; kept in the tail of the HELLO's kept slot (cookie_bytes())
+    std::uint8_t cookie_len_ = 0, cookies_taken_ = 0;
 
     // data and re-key bookkeeping
     std::uint32_t responses_in_epoch_ = 0;

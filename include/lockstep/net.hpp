@@ -44,7 +44,11 @@ inline constexpr std::size_t kFrameHeader = 2;
 // strict on TCP and tolerant on UDP; over UDP a Config that keeps the default
 // timers.resend_timeout runs kUdpResendTimeout. An explicit Policy::strict or
 // Policy::tolerant is kept on both transports.
+// Over UDP a client offering a cert mode pads its HELLO to kUdpHelloPadTo
+// bytes (Config::hello_pad_to, if 0) so a server bound by the 3x amplification
+// limit can send a HELLO ACK of up to 768 bytes at once.
 inline constexpr std::chrono::milliseconds kUdpResendTimeout{1000};
+inline constexpr std::uint16_t kUdpHelloPadTo = 256;
 Config with_transport_defaults(Config cfg, Transport t) noexcept;
 
 struct PeerInfo {
@@ -81,10 +85,30 @@ struct ServerOptions {
     std::uint16_t tcp_port = 0;      // 0: an ephemeral port (see Server::tcp_port())
     std::uint16_t udp_port = 0;      // 0: an ephemeral port (see Server::udp_port())
     int threads = 1;                 // event loops (>= 1)
-    // Caps over all loops. A TCP connection beyond either is closed right after
-    // accept; a UDP HELLO beyond either is dropped. Both count as `rejected`.
+    // Budgets (spec: PROTOCOL.md §11.13). A connection is half-open from
+    // accept (TCP) or its HELLO (UDP) until the client's ACK is accepted; only
+    // then does it count as established.
+    // max_connections: over all loops and both transports. max_handshakes:
+    // half-open connections per transport, over all loops. A new connection
+    // that finds the budget of its transport full evicts the oldest half-open
+    // one of that transport (counted as `evicted`); one whose source prefix
+    // already holds max_handshakes_per_prefix half-open connections (per loop)
+    // evicts that prefix's oldest. Only when nothing can be evicted (every slot
+    // holds an established connection) is it refused (`rejected`): TCP closed
+    // right after accept, a UDP HELLO dropped.
     std::size_t max_connections = 20000;
-    std::size_t max_handshakes = 512;  // connections in State::start / wait_ack (half-open)
+    std::size_t max_handshakes = 512;
+    std::size_t max_handshakes_per_prefix = 256;  // half a transport's budget: NAT and load tests share one
+    int prefix_v4_bits = 24, prefix_v6_bits = 56;  // what counts as one source
+    // A half-open connection is dropped this long after it began, whatever its
+    // engine's timers say; a TCP connection whose first complete frame has not
+    // arrived within first_frame_timeout is closed.
+    std::chrono::milliseconds handshake_timeout{10'000};
+    std::chrono::milliseconds first_frame_timeout{3'000};
+    // UDP: answer HELLOs with a stateless cookie (spec §6.8) when this many
+    // half-open UDP connections exist (0: always); the connection is created
+    // only when the HELLO returns with a valid cookie. SIZE_MAX: never.
+    std::size_t cookie_threshold = 256;
     std::chrono::milliseconds shutdown_grace{3000};
     // Revocation of live connections (optional): every established connection
     // is re-checked each `revalidate_every` (0: only at re-keys) and after each
@@ -94,7 +118,10 @@ struct ServerOptions {
     // round trip per call). spec: PROTOCOL.md §7.4
     std::function<bool(const PeerIdentity&)> still_allowed;
     std::chrono::milliseconds revalidate_every{0};
-    // A TCP connection that sends no HELLO within timers.receive_timeout is dropped.
+    // Rate-limited operator lines (at most one per kind every 10 s): at the
+    // connection or handshake budget, out of file descriptors. Called on the
+    // loops' threads; may be empty.
+    std::function<void(const std::string& line)> log;
 };
 
 class Server {
@@ -124,7 +151,9 @@ public:
         std::uint64_t accepted = 0;     // TCP connections accepted + UDP peers created
         std::uint64_t established = 0;  // handshakes completed
         std::uint64_t closed = 0;       // connections removed (accepted == closed + open)
-        std::uint64_t rejected = 0;     // refused by max_connections / max_handshakes
+        std::uint64_t rejected = 0;     // refused: nothing could be evicted, or out of fds
+        std::uint64_t evicted = 0;      // half-open connections evicted for a newer one
+        std::uint64_t cookies = 0;      // UDP cookie messages sent (no state kept)
         std::uint64_t requests = 0, rekeys = 0;
         // Connections that ended badly: an engine fault, a transport error or
         // EOF before the engine closed, an oversized frame, a half-open timeout,

@@ -167,6 +167,8 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     auto h = wire::decode_hello(msg);
     if (!h) return h.error();
     trace(e, false, wire::Inner{MsgType::hello, h->seq, 0, h->ttl, {}}, msg.size(), false);
+    // A clear CLOSE refusing this HELLO answers its c0 (spec §6.6); restored if the HELLO is dropped.
+    e.rx_seq_ = h->seq;
     const wire::IdList sv = to_list(c.versions), ss = to_list(c.suites), sm = to_list(c.modes);
     auto choice = negotiate(h->versions, h->suites, h->modes, sv, ss, sm, !h->psk_id.empty(), h->kx == Kx::x25519);
     if (!choice) return choice.error();
@@ -300,13 +302,15 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     auto h = wire::decode_hello_ack(msg);
     if (!h) return h.error();
     trace(e, false, wire::Inner{MsgType::hello_ack, h->seq, h->ack, h->ttl, {}}, msg.size(), false);
+    // First: does it answer our HELLO? A blind sender does not know c0 (spec §6.3).
+    if (h->ack != e.tx_seq_) return Err::bad_sequence;
+    e.rx_seq_ = h->seq;  // a clear CLOSE refusing it answers s0; restored if it is dropped
     // The server may only pick what we offered.
     if (!c.versions.contains(h->version) || !c.suites.contains(h->suite) || !c.modes.contains(h->mode))
         return Err::downgrade;
     if (features::uses_ecdhe(h->mode) != (h->kx == Kx::x25519) || (features::uses_ecdhe(h->mode) && !k.have_x))
         return Err::bad_value;
     if (((h->flags & wire::kFlagRelativeTtl) != 0) != e.relative_ttl_) return Err::downgrade;
-    if (h->ack != e.tx_seq_) return Err::bad_sequence;
     LS_TRY(check_ttl(e, h->ttl, now));
     e.mode_ = h->mode;
     e.suite_ = h->suite;
@@ -343,6 +347,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     LS_TRY(handshake::check_auth(p, k.th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()),
                                  cert ? &server_key : nullptr, keys::kServerSigContext, k.s_hs.span(),
                                  auth->finished));  // T4, T5
+    e.peer_proved_ = true;  // from here on the server's word counts: failures are fatal
     // Downgrade check (S2): now that the server's lists are authenticated.
     auto best = negotiate(to_list(c.versions), to_list(c.suites), to_list(c.modes), h->versions, h->suites,
                           h->modes, !c.psk_id.empty() && any_mode(c, [](Mode m) { return features::uses_psk(m); }),
@@ -350,6 +355,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     if (!best || best->version != h->version || best->suite != h->suite || best->mode != h->mode)
         return Err::downgrade;
     e.commit_rx(h->seq, MsgType::hello_ack, 0);
+    LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));  // recognises a resent copy
 
     // ACK: nonce, vec16 cert, vec16 sig, finished — sealed under the client handshake key.
     auto nonce = random_u32(p);

@@ -24,6 +24,11 @@ Config with_transport_defaults(Config cfg, Transport t) noexcept {
         cfg.policy = t == Transport::udp ? Policy::tolerant : Policy::strict;
     if (t != Transport::udp) return cfg;
     if (cfg.timers.resend_timeout == Timers{}.resend_timeout) cfg.timers.resend_timeout = kUdpResendTimeout;
+    // A certificate makes the HELLO ACK several times the HELLO: padded, the
+    // HELLO earns the server's amplification allowance for it (spec §6.8, §8.6).
+    bool cert = false;
+    for (std::uint8_t i = 0; i < cfg.modes.count; ++i) cert = cert || mode_uses_cert(cfg.modes.items[i]);
+    if (cfg.hello_pad_to == 0 && cert) cfg.hello_pad_to = kUdpHelloPadTo;
     return cfg;
 }
 

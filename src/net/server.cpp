@@ -11,10 +11,20 @@
 // has taken everything there was, so the loop goes back to epoll_wait instead
 // of reading again for EAGAIN; writability (EPOLLOUT) is watched only while
 // output is waiting in the Stream.
+// Budgets (spec: PROTOCOL.md §11.13): half-open connections are entries of a
+// HalfOpenBudget (budget.hpp) per loop, with a short lifetime of their own; a
+// new one evicts the oldest instead of being refused. A UDP HELLO is answered
+// with a stateless COOKIE (cookie.hpp, spec §6.8) when many handshakes are
+// half-open, or when its HELLO ACK would break the amplification limit; only a
+// HELLO that returns with a valid cookie then gets an engine. At the fd limit
+// a reserve descriptor lets the loop accept and close what waits instead of
+// spinning. After a flood, freed memory goes back to the system (malloc_trim).
 // Caps and counters are shared atomics. Stop: an eventfd (stop()) or a
 // process-wide one (signals) wakes every loop, which closes its listeners,
 // closes every connection with Reason::shutdown and drains until empty or the
 // grace period ends.
+#include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -29,8 +39,11 @@
 #include <unordered_map>
 
 #include "crypto/providers/openssl/openssl_provider.hpp"
+#include "net/budget.hpp"
+#include "net/cookie.hpp"
 #include "net/identity.hpp"
 #include "net/io.hpp"
+#include "wire/wire.hpp"
 
 namespace lockstep::net {
 
@@ -54,10 +67,21 @@ void notify(int fd) noexcept {
 bool half_open_state(State s) noexcept { return s == State::start || s == State::wait_ack; }
 
 // epoll user data: small fixed ids for the loop's own fds, connection ids above.
+constexpr std::uint8_t kAmplificationLimit = 3;  // spec §8.6, as RFC 9000 §8.1
 constexpr std::uint64_t kListenerId = 1, kUdpId = 2, kStopId = 3, kSignalId = 4, kFirstConnId = 16;
 constexpr int kMaxEvents = 64;
 constexpr std::size_t kDatagramMax = 65536;
 constexpr std::size_t kCertCacheEntries = 1024;  // client certificates per loop (32 KiB)
+constexpr std::chrono::milliseconds kLogEvery{10'000};       // one line per kind of limit
+constexpr std::chrono::milliseconds kAcceptPause{100};       // out of fds and no reserve left
+constexpr std::size_t kTrimAbove = 256;                      // connections: a flood worth trimming after
+// COOKIEs per loop per 100 ms: beyond, a HELLO is dropped unanswered (its client
+// resends it), so a flood cannot make the loop spend its time on cookies.
+constexpr int kCookiesPerWindow = 200;
+constexpr int kDatagramsPerWake = 64;
+constexpr std::chrono::milliseconds kCookieWindow{100};
+
+std::size_t index(Transport t) noexcept { return t == Transport::tcp ? 0 : 1; }
 
 struct Conn {
     Conn(const Config& cfg, Transport tr, std::uint64_t id_, std::string addr, Instant now, bool recheck)
@@ -67,6 +91,7 @@ struct Conn {
     std::uint64_t id;
     Transport t;
     std::string address;
+    PrefixKey prefix{};
     Instant created;
     std::vector<std::uint8_t> ws;  // before engine: the engine borrows it
     std::unique_ptr<IdentityRecorder> who;  // before engine, which borrows it (ServerOptions::still_allowed)
@@ -98,9 +123,10 @@ struct ServerState {
     Fd stop_fd{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
     std::vector<std::unique_ptr<Loop>> loops;
     std::uint16_t tcp_port = 0, udp_port = 0;
-    std::atomic<std::uint64_t> accepted{0}, established{0}, closed{0}, rejected{0}, requests{0}, rekeys{0},
-        errors{0}, revoked{0};
-    std::atomic<std::size_t> live{0}, half_open{0};
+    std::atomic<std::uint64_t> accepted{0}, established{0}, closed{0}, rejected{0}, evicted{0}, cookies{0},
+        requests{0}, rekeys{0}, errors{0}, revoked{0};
+    std::atomic<std::size_t> live{0};
+    std::atomic<std::size_t> half_open[2] = {0, 0};  // per transport (index())
 
     // Takes one slot of a cap; false if it is full.
     static bool reserve(std::atomic<std::size_t>& n, std::size_t cap) noexcept {
@@ -113,8 +139,10 @@ struct ServerState {
 class Loop {
 public:
     explicit Loop(ServerState& s)
-        : s_(s), cfg_tcp_(s.base), cfg_udp_(with_transport_defaults(s.base, Transport::udp)), buf_(kDatagramMax) {
+        : s_(s), cfg_tcp_(s.base), cfg_udp_(with_transport_defaults(s.base, Transport::udp)), buf_(kDatagramMax),
+          budget_(s.opts.max_handshakes_per_prefix) {
         cfg_tcp_.role = cfg_udp_.role = Role::server;
+        cfg_udp_.amplification_limit = kAmplificationLimit;  // spec §8.6: UDP addresses are unproved
         cfg_tcp_.provider = cfg_udp_.provider = &provider_;
         cfg_tcp_.cert_cache = cfg_udp_.cert_cache = &cert_cache_;
     }
@@ -125,6 +153,7 @@ public:
         if (!ep_) return Err::internal;
         if (s_.opts.tcp) LS_TRY(open(where, Transport::tcp, tcp_port, listener_, kListenerId));
         if (s_.opts.udp) LS_TRY(open(where, Transport::udp, udp_port, udp_, kUdpId));
+        if (s_.opts.tcp) reserve_fd_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
         return {};
     }
 
@@ -143,6 +172,8 @@ public:
             for (int i = 0; i < n; ++i) dispatch(evs[i], now);
             fire_timers(now);
             if (next_recheck_ && now.mono >= *next_recheck_) recheck_all(now);
+            resume_accepting(now);
+            trim_after_flood();
         }
         for (auto& [id, c] : conns_) c->failed = true;  // still open after the grace period
         while (!conns_.empty()) remove(*conns_.begin()->second);
@@ -182,6 +213,7 @@ private:
         if (!timers_.empty()) until = timers_.begin()->first;
         if (stopping_) until = std::min(until.value_or(INT64_MAX), stop_deadline_.since_origin.count());
         if (next_recheck_) until = std::min(until.value_or(INT64_MAX), next_recheck_->since_origin.count());
+        if (accept_paused_until_) until = std::min(until.value_or(INT64_MAX), accept_paused_until_->since_origin.count());
         if (!until) return -1;
         const std::int64_t ms = *until - now.mono.since_origin.count();
         return static_cast<int>(std::clamp<std::int64_t>(ms, 0, 60'000));
@@ -205,10 +237,12 @@ private:
     }
 
     // ------------------------------------------------------------ accepting
-    Conn& add(Transport t, std::string address, Now now) {
+    Conn& add(Transport t, std::string address, const PrefixKey& prefix, Now now) {
         const std::uint64_t id = next_id_++;
         auto c = std::make_unique<Conn>(t == Transport::tcp ? cfg_tcp_ : cfg_udp_, t, id, std::move(address),
                                         now.mono, static_cast<bool>(s_.opts.still_allowed));
+        c->prefix = prefix;
+        budget_.add(id, t, prefix);  // admit() reserved its slot
         if (s_.tracers) c->tracer = s_.tracers(c->address);
         c->engine.set_tracer(c->tracer.get());
         (void)c->engine.start(now);
@@ -216,18 +250,76 @@ private:
         return *conns_.emplace(id, std::move(c)).first->second;
     }
 
-    // Both caps, or count a rejection.
-    bool admit() {
+    // A slot for one more half-open connection of transport t from prefix p:
+    // evicts the oldest half-open one (of that prefix, or of the transport)
+    // when a budget is full; refuses only when nothing can be evicted.
+    bool admit(Transport t, const PrefixKey& p, Now now) {
+        auto& half_open = s_.half_open[index(t)];
+        const bool full = half_open.load() >= s_.opts.max_handshakes || s_.live.load() >= s_.opts.max_connections;
+        if (auto victim = budget_.victim(t, p, full)) {
+            Conn& v = *conns_.at(*victim);
+            v.failed = v.dead = true;
+            ++s_.evicted;
+            remove(v);
+            log(log_budget_, "half-open budget full: evicting the oldest half-open connections", now);
+        }
         if (!ServerState::reserve(s_.live, s_.opts.max_connections)) {
             ++s_.rejected;
+            log(log_budget_, "connection limit reached: refusing new connections", now);
             return false;
         }
-        if (!ServerState::reserve(s_.half_open, s_.opts.max_handshakes)) {
+        if (!ServerState::reserve(half_open, s_.opts.max_handshakes)) {
             --s_.live;
             ++s_.rejected;
+            log(log_budget_, "handshake limit reached on every loop: refusing new connections", now);
             return false;
         }
         return true;
+    }
+
+    void log(RateLimitedLog& which, const std::string& what, Now now) {
+        if (!s_.opts.log) return;
+        if (auto line = which.note(what, now.mono)) s_.opts.log(*line);
+    }
+
+    PrefixKey prefix(const Address& a) const noexcept {
+        return prefix_of(a, s_.opts.prefix_v4_bits, s_.opts.prefix_v6_bits);
+    }
+
+    // Out of file descriptors: accept with the reserve fd and close at once,
+    // so waiting clients learn it and the listener stops being readable;
+    // without a reserve, stop watching the listener for a moment.
+    // Returns whether to try accepting again.
+    bool shed_at_fd_limit(Now now) {
+        ++s_.rejected;
+        log(log_fds_, "out of file descriptors: closing new TCP connections", now);
+        if (reserve_fd_) {
+            reserve_fd_.reset();
+            Fd shed(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+            shed.reset();
+            reserve_fd_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+            if (shed && reserve_fd_) return true;
+        }
+        (void)::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, listener_.get(), nullptr);
+        accept_paused_until_ = now.mono + kAcceptPause;
+        return false;
+    }
+
+    void resume_accepting(Now now) {
+        if (!accept_paused_until_ || now.mono < *accept_paused_until_) return;
+        accept_paused_until_.reset();
+        if (!reserve_fd_) reserve_fd_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (listener_) watch(listener_.get(), kListenerId, EPOLLIN);
+    }
+
+    // After a flood, give the freed heap back (RSS falls back near its level before).
+    void trim_after_flood() {
+        peak_ = std::max(peak_, conns_.size());
+        if (peak_ < kTrimAbove || conns_.size() > peak_ / 4) return;
+        conns_.rehash(0);
+        udp_peers_.rehash(0);
+        (void)::malloc_trim(0);
+        peak_ = conns_.size();
     }
 
     void accept_all(Now now) {
@@ -238,11 +330,13 @@ private:
                             SOCK_NONBLOCK | SOCK_CLOEXEC));
             if (!fd) {
                 if (errno == EINTR || errno == ECONNABORTED) continue;
-                return;  // EAGAIN, or out of fds: try again on the next wake-up
+                if ((errno == EMFILE || errno == ENFILE) && shed_at_fd_limit(now)) continue;
+                return;  // EAGAIN (or paused): the next wake-up
             }
-            if (stopping_ || !admit()) continue;  // fd closes here: refused
+            const PrefixKey p = prefix(peer);
+            if (stopping_ || !admit(Transport::tcp, p, now)) continue;  // fd closes here: refused
             set_nodelay(fd.get());
-            Conn& c = add(Transport::tcp, peer.str(), now);
+            Conn& c = add(Transport::tcp, peer.str(), p, now);
             c.fd = std::move(fd);
             watch(c.fd.get(), c.id, kConnEvents);
             settle(c);
@@ -250,7 +344,9 @@ private:
     }
 
     void receive_datagrams(Now now) {
-        for (;;) {
+        // At most kDatagramsPerWake per wake-up: a flood must not starve TCP
+        // and the timers (level-triggered: the rest wakes epoll_wait again).
+        for (int i = 0; i < kDatagramsPerWake; ++i) {
             Address from;
             from.len = sizeof from.ss;
             const ssize_t n = ::recvfrom(udp_.get(), buf_.data(), buf_.size(), 0,
@@ -261,21 +357,69 @@ private:
             }
             const std::span<const std::uint8_t> msg(buf_.data(), static_cast<std::size_t>(n));
             std::string key = from.str();
-            Conn* c = nullptr;
             if (auto it = udp_peers_.find(key); it != udp_peers_.end()) {
-                c = conns_.at(it->second).get();
-            } else {
-                // Only a HELLO opens a UDP connection; anything else from a stranger is dropped.
-                constexpr std::uint8_t kHelloFrame = 0x01;
-                if (msg.empty() || msg[0] != kHelloFrame || stopping_ || !admit()) continue;
-                c = &add(Transport::udp, key, now);
-                c->peer = from;
-                udp_peers_.emplace(std::move(key), c->id);
+                Conn& c = *conns_.at(it->second);
+                (void)c.engine.receive(msg, now);
+                pump(c, now);
+                settle(c);
+            } else if (!stopping_) {
+                from_stranger(msg, from, std::move(key), now);
             }
-            (void)c->engine.receive(msg, now);
-            pump(*c, now);
-            settle(*c);
         }
+    }
+
+    // Only a HELLO (bare or behind a cookie, spec §6.8) can open a UDP
+    // connection; anything else from a stranger, or a HELLO that does not
+    // decode, is dropped and leaves nothing behind.
+    void from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now) {
+        if (msg.empty()) return;
+        std::span<const std::uint8_t> hello = msg;
+        bool proved = false;
+        if (msg[0] == static_cast<std::uint8_t>(wire::Frame::cookie_hello)) {
+            auto env = wire::decode_cookie_hello(msg);
+            if (!env) return;
+            hello = env->hello;
+            proved = !env->cookie.empty() && cookies_.verify(from, hello, env->cookie, now.mono);
+        } else if (msg[0] != static_cast<std::uint8_t>(wire::Frame::hello)) {
+            return;
+        }
+        auto h = wire::decode_hello(hello);
+        if (!h) return;
+        const bool busy = s_.half_open[index(Transport::udp)].load() >= s_.opts.cookie_threshold;
+        if (!proved && (busy || s_.opts.cookie_threshold == 0)) return send_cookie(from, hello, h->seq, now);
+        const PrefixKey p = prefix(from);
+        if (!admit(Transport::udp, p, now)) return;
+        Conn& c = add(Transport::udp, key, p, now);
+        c.peer = from;
+        udp_peers_.emplace(std::move(key), c.id);
+        if (proved) c.engine.set_address_validated();
+        (void)c.engine.receive(msg, now);
+        if (!proved && c.engine.stats().amplification_held > 0 && c.engine.state() == State::wait_ack) {
+            // Its HELLO ACK would send more than 3x what this address sent:
+            // ask it to prove the address first, and keep nothing.
+            c.dead = true;
+            settle(c);
+            return send_cookie(from, hello, h->seq, now);
+        }
+        pump(c, now);
+        settle(c);
+    }
+
+    void send_cookie(const Address& to, std::span<const std::uint8_t> hello, std::uint32_t c0, Now now) {
+        if (now.mono >= cookie_window_ + kCookieWindow) {
+            cookie_window_ = now.mono;
+            cookies_in_window_ = 0;
+        }
+        if (cookies_in_window_ >= kCookiesPerWindow) return;
+        ++cookies_in_window_;
+        auto cookie = cookies_.make(to, hello, now.mono);
+        if (!cookie) return;
+        std::uint8_t out[1 + 4 + 1 + CookieJar::kLen];
+        Writer w(out);
+        wire::encode_cookie({c0, *cookie}, w);
+        if (!w.ok()) return;
+        (void)::sendto(udp_.get(), out, w.size(), MSG_DONTWAIT, to.sa(), to.len);
+        ++s_.cookies;
     }
 
     // ------------------------------------------------------------ per connection
@@ -345,10 +489,7 @@ private:
     // Writes, keeps the half-open count, removes a finished connection or re-arms its timer.
     void settle(Conn& c) {
         if (c.t == Transport::tcp && !c.dead && !c.stream.write(c.fd.get())) c.failed = c.dead = true;
-        if (c.half_open && !half_open_state(c.engine.state())) {
-            c.half_open = false;
-            --s_.half_open;
-        }
+        if (c.half_open && !half_open_state(c.engine.state())) leave_half_open(c);
         // A UDP connection is made by its HELLO: one the engine dropped leaves nothing to wait for.
         if (c.t == Transport::udp && c.engine.state() == State::start) c.failed = c.dead = true;
         if (c.dead || c.engine.is_closed()) return remove(c);
@@ -356,9 +497,10 @@ private:
             c.watching_out = !c.watching_out;
             watch(c.fd.get(), c.id, kConnEvents | (c.watching_out ? EPOLLOUT : 0u), EPOLL_CTL_MOD);
         }
-        // The engine has no deadline before HELLO; the transport bounds that wait.
-        const auto d = c.engine.state() == State::start ? std::optional(c.created + cfg_tcp_.timers.receive_timeout)
-                                                        : c.engine.next_deadline();
+        // A half-open connection lives no longer than its budget allows,
+        // whatever its engine's timers say (the engine has none before HELLO).
+        auto d = c.engine.next_deadline();
+        if (c.half_open) d = d ? std::min(*d, half_open_end(c)) : half_open_end(c);
         const std::optional<std::int64_t> timer = d ? std::optional(d->since_origin.count()) : std::nullopt;
         if (timer == c.timer) return;  // most exchanges leave the deadline where it was
         if (c.timer) timers_.erase({*c.timer, c.id});
@@ -371,8 +513,8 @@ private:
             Conn& c = *conns_.at(timers_.begin()->second);
             timers_.erase(timers_.begin());
             c.timer.reset();
-            if (c.engine.state() == State::start) {
-                c.failed = c.dead = true;  // no HELLO in time
+            if (c.half_open && now.mono >= half_open_end(c)) {
+                c.failed = c.dead = true;  // no HELLO (TCP: no first frame) or no ACK in time
             } else {
                 (void)c.engine.on_timeout(now);
                 pump(c, now);
@@ -381,9 +523,20 @@ private:
         }
     }
 
+    Instant half_open_end(const Conn& c) const noexcept {
+        const bool first_frame = c.t == Transport::tcp && c.engine.state() == State::start;
+        return c.created + (first_frame ? s_.opts.first_frame_timeout : s_.opts.handshake_timeout);
+    }
+
+    void leave_half_open(Conn& c) noexcept {
+        c.half_open = false;
+        --s_.half_open[index(c.t)];
+        budget_.remove(c.id);
+    }
+
     void remove(Conn& c) {
         if (c.timer) timers_.erase({*c.timer, c.id});
-        if (c.half_open) --s_.half_open;
+        if (c.half_open) leave_half_open(c);
         --s_.live;
         ++s_.closed;
         if (c.failed) ++s_.errors;
@@ -435,7 +588,15 @@ private:
     FixedCertCache<kCertCacheEntries> cert_cache_;  // this loop's, like provider_
     Config cfg_tcp_, cfg_udp_;
     Fd ep_, listener_, udp_;
+    Fd reserve_fd_;  // given up to accept-and-close at the fd limit
+    std::optional<Instant> accept_paused_until_;
     std::vector<std::uint8_t> buf_;  // read buffer; UDP transmit scratch
+    HalfOpenBudget budget_;
+    CookieJar cookies_{provider_};
+    RateLimitedLog log_budget_{kLogEvery}, log_fds_{kLogEvery};
+    std::size_t peak_ = 0;  // most connections since the last trim
+    Instant cookie_window_{};
+    int cookies_in_window_ = 0;
     std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;
     std::unordered_map<std::string, std::uint64_t> udp_peers_;
     std::set<std::pair<std::int64_t, std::uint64_t>> timers_;  // (deadline ms, connection id)
@@ -512,8 +673,8 @@ std::uint16_t Server::udp_port() const noexcept { return impl_->udp_port; }
 
 Server::Counters Server::counters() const noexcept {
     const Impl& s = *impl_;
-    return Counters{s.accepted.load(), s.established.load(), s.closed.load(), s.rejected.load(),
-                    s.requests.load(), s.rekeys.load(), s.errors.load(), s.revoked.load()};
+    return Counters{s.accepted.load(), s.established.load(), s.closed.load(), s.rejected.load(), s.evicted.load(),
+                    s.cookies.load(), s.requests.load(), s.rekeys.load(), s.errors.load(), s.revoked.load()};
 }
 
 }  // namespace lockstep::net

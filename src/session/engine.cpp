@@ -120,14 +120,60 @@ bool Engine::poll_event(Event& ev) noexcept {
     return true;
 }
 
-Status I::queue_wire(Engine& e, ConstBytes bytes, const Now& now) noexcept {
-    if (e.txq_len_ + 2 + bytes.size() > e.txq_cap_) return Err::buffer_too_small;
-    store_be16(e.txq_ + e.txq_len_, static_cast<std::uint16_t>(bytes.size()));
-    std::memmove(e.txq_ + e.txq_len_ + 2, bytes.data(), bytes.size());
-    e.txq_len_ += 2 + bytes.size();
-    e.stats_.bytes_sent += bytes.size();
-    if (e.epoch_ == 0) e.stats_.handshake_bytes += bytes.size();
+bool I::within_amplification_limit(Engine& e, std::size_t n) noexcept {
+    // spec: PROTOCOL.md §8.6 — counted here, where every message (new or
+    // retransmitted) is queued, so no path can send around it.
+    if (e.address_validated_ || e.cfg_.amplification_limit == 0 || !server(e)) return true;
+    const std::uint64_t budget = std::uint64_t{e.cfg_.amplification_limit} * e.unproved_rx_;
+    if (e.unproved_tx_ + n > budget) {
+        ++e.stats_.amplification_held;
+        return false;
+    }
+    e.unproved_tx_ += static_cast<std::uint32_t>(n);
+    return true;
+}
+
+Result<std::uint8_t*> I::reserve_wire(Engine& e, std::size_t n) noexcept {
+    if (e.txq_len_ + 2 + n > e.txq_cap_) return Err::buffer_too_small;
+    if (!within_amplification_limit(e, n)) return nullptr;  // held back, as if lost
+    return e.txq_ + e.txq_len_ + 2;
+}
+
+void I::commit_wire(Engine& e, std::size_t n, const Now& now) noexcept {
+    store_be16(e.txq_ + e.txq_len_, static_cast<std::uint16_t>(n));
+    e.txq_len_ += 2 + n;
+    e.stats_.bytes_sent += n;
+    if (e.epoch_ == 0) e.stats_.handshake_bytes += n;
     e.last_send_ = now.mono;
+}
+
+Status I::queue_wire(Engine& e, ConstBytes bytes, const Now& now) noexcept {
+    auto out = reserve_wire(e, bytes.size());
+    if (!out) return out.error();
+    if (*out == nullptr) return {};
+    std::memmove(*out, bytes.data(), bytes.size());
+    commit_wire(e, bytes.size(), now);
+    return {};
+}
+
+Status I::queue_raw(Engine& e, const Kept& k, const Now& now) noexcept {
+    // A client's HELLO goes out behind the server's cookie and padding when it
+    // has either (spec §6.8); the HELLO itself is unchanged.
+    const std::size_t cookie_len = e.state_ == State::wait_hello_ack ? e.cookie_len_ : 0;
+    const bool wrap = client(e) && k.type == MsgType::hello && (cookie_len > 0 || e.cfg_.hello_pad_to > k.len);
+    if (!wrap) return queue_wire(e, {k.buf, k.len}, now);
+    const std::size_t head = 1 + 1 + cookie_len + 2;
+    std::size_t pad = e.cfg_.hello_pad_to > head + k.len ? e.cfg_.hello_pad_to - head - k.len : 0;
+    pad = std::min(pad, wire::kMaxHelloPadding);
+    const std::size_t total = head + pad + k.len;
+    auto out = reserve_wire(e, total);
+    if (!out) return out.error();
+    if (*out == nullptr) return {};
+    Writer w({*out, total});
+    wire::encode_cookie_hello_head({cookie_bytes(e), cookie_len}, pad, w);
+    w.bytes({k.buf, k.len});
+    LS_TRY(w.status());
+    commit_wire(e, total, now);
     return {};
 }
 
@@ -219,7 +265,9 @@ Status Engine::on_timeout(Now now) noexcept {
     if (awaiting_reply_ && cfg_.policy == Policy::tolerant) {
         // Before keys exist the handshake message itself is resent; afterwards RESEND LAST.
         if (state_ == State::wait_hello_ack || state_ == State::wait_ack) {
-            if (resends_ >= t.max_resends) return I::fail(*this, Err::resend_exhausted, now);
+            // Out of retries: if the peer's answers were dropped, say why.
+            if (resends_ >= t.max_resends)
+                return I::fail(*this, hs_dropped_ != Err::ok ? hs_dropped_ : Err::resend_exhausted, now);
             ++resends_;
             ++stats_.retransmissions;
             return I::retransmit(*this, kept_[1], now);
@@ -270,6 +318,7 @@ Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner&
     inner_len += pad;
     const std::size_t total = wire::kRecordHeaderLen + inner_len + record::suite_overhead(k.suite);
     if (e.txq_len_ + 2 + total > e.txq_cap_) return Err::buffer_too_small;
+    if (!within_amplification_limit(e, total)) return {};  // held back, as if lost
     std::uint8_t* rec = e.txq_ + e.txq_len_ + 2;
     // The plaintext is written where the ciphertext will go (in-place sealing).
     Writer w({rec + wire::kRecordHeaderLen, inner_len});
@@ -322,7 +371,7 @@ Status I::send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uin
     k.ttl = meta.ttl;
     k.nonce = nonce;
     k.epoch = e.epoch_;
-    LS_TRY(queue_wire(e, {k.buf, len}, now));
+    LS_TRY(queue_raw(e, k, now));
     trace_raw(e, k, false);
     commit_tx(e, meta.type, meta.seq, nonce, awaits);
     return {};
@@ -361,7 +410,7 @@ Result<std::size_t> I::seal_in_place(Engine& e, record::DirectionKeys& k, std::u
 Status I::retransmit(Engine& e, Kept& k, const Now& now) noexcept {
     if (!k.used) return {};
     if (k.raw) {
-        LS_TRY(queue_wire(e, {k.buf, k.len}, now));
+        LS_TRY(queue_raw(e, k, now));
         trace_raw(e, k, true);
         return {};
     }
@@ -460,15 +509,37 @@ Status I::send_clear_close(Engine& e, Reason r, const Now& now) noexcept {
     return {};
 }
 
+namespace {
+
+// Failures of our own side (configuration, provider), never the message's.
+bool local_failure(Err err) noexcept {
+    switch (err) {
+        case Err::crypto_failure:
+        case Err::rng_failure:
+        case Err::invalid_argument:
+        case Err::buffer_too_small:
+        case Err::internal:
+        case Err::unsupported: return true;
+        default: return false;
+    }
+}
+
+}  // namespace
+
 Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
-    // HELLO and HELLO ACK arrive unauthenticated. Under the tolerant policy a
-    // forged or corrupted one (malformed, wrong numbers, expired, failing a MAC)
-    // is dropped and the transcript restored, so the genuine one can still
-    // complete the handshake; failures of the authenticated peer's checks
-    // (certificate, signature, downgrade, PSK, parameters) stay fatal.
+    // HELLO and HELLO ACK arrive unauthenticated (spec §6.2, §6.3, §8.6).
+    // Under the tolerant policy a HELLO that fails a check of its own
+    // (malformed, expired, failing mac_c, unknown PSK) and a HELLO ACK that
+    // fails anything before finished_s verified (its `ack`, the choice, a
+    // certificate, a signature or a MAC someone else could have made) is
+    // dropped, the transcript and receive sequence restored, so the genuine one
+    // can still complete the handshake. What the authenticated peer said stays
+    // fatal: the downgrade check after finished_s, no common parameters.
     const keys::Transcript saved = ks(e).th;
+    const std::uint32_t saved_rx_seq = e.rx_seq_;
     auto st = step();
     if (st) return st;
+    bool drop = false;
     if (e.cfg_.policy == Policy::tolerant) {
         switch (st.error()) {
             case Err::truncated:
@@ -479,13 +550,30 @@ Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
             case Err::expired:
             case Err::bad_mac:
             case Err::unknown_psk:  // silent like a wrong MAC: no probing for identities
-                ks(e).th = saved;
-                note_fault(e, st.error(), false);
-                return {};
-            default: break;
+                drop = true;
+                break;
+            default:
+                drop = client(e) && !e.peer_proved_ && !local_failure(st.error());
+                break;
         }
     }
-    return fail(e, st.error(), now);
+    if (!drop) return fail(e, st.error(), now);
+    ks(e).th = saved;
+    e.rx_seq_ = saved_rx_seq;
+    e.hs_dropped_ = st.error();
+    ++e.stats_.dropped;
+    note_fault(e, st.error(), false);
+    return {};
+}
+
+Status I::drop(Engine& e, Err err, const Now& now) noexcept {
+    // Unauthenticated: under the tolerant policy no RESEND LAST, no counter of
+    // the protocol, no state (spec §8.5, §8.6). The strict policy (streams,
+    // where only an on-path attacker can inject) stays fatal.
+    if (e.cfg_.policy == Policy::strict) return fail(e, err, now);
+    ++e.stats_.dropped;
+    note_fault(e, err, false);
+    return {};
 }
 
 Status I::fault(Engine& e, Err err, const Now& now) noexcept {
@@ -501,7 +589,6 @@ Status I::fault(Engine& e, Err err, const Now& now) noexcept {
             case Err::bad_value:
             case Err::bad_sequence:
             case Err::expired:
-            case Err::old_epoch:
             case Err::unexpected_message:
                 note_fault(e, err, false);
                 if (!e.established()) return {};  // nothing authenticated to answer with
@@ -611,66 +698,98 @@ Status I::process_stash(Engine& e, const Now&) noexcept {
 }
 
 Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
+    // spec: PROTOCOL.md §8.6 — what does not authenticate is dropped (I::drop):
+    // nothing is answered, counted toward a limit or changed.
     if (state_ == State::closed) return Err::closed;
-    if (msg.empty()) return I::fault(*this, Err::truncated, now);
+    if (msg.empty()) return I::drop(*this, Err::truncated, now);
     stats_.bytes_received += msg.size();
+    if (!address_validated_) unproved_rx_ += static_cast<std::uint32_t>(std::min<std::size_t>(msg.size(), 65535));
     KeyState& k = I::ks(*this);
     switch (static_cast<wire::Frame>(msg[0])) {
+        case wire::Frame::cookie_hello: {
+            // A HELLO behind a cookie and padding (spec §6.8). The transport
+            // checked the cookie (and then called set_address_validated); here
+            // it is only unwrapped, and the HELLO inside is what counts.
+            auto env = wire::decode_cookie_hello(msg);
+            if (!env || !I::server(*this)) return I::drop(*this, env ? Err::unexpected_message : env.error(), now);
+            msg = env->hello;
+            [[fallthrough]];
+        }
         case wire::Frame::hello:
             if (I::server(*this) && state_ == State::start) {
                 last_recv_ = now.mono;
                 if (epoch_ == 0) stats_.handshake_bytes += msg.size();
                 return I::handshake_step(*this, now, [&] { return I::on_hello(*this, msg, now); });
             }
-            if (I::server(*this) && cfg_.policy == Policy::tolerant && state_ == State::wait_ack) {
+            if (I::server(*this) && cfg_.policy == Policy::tolerant && state_ == State::wait_ack &&
+                I::same_frame(*this, msg, k.hello_digest)) {
                 // The same HELLO again: our HELLO ACK was lost, resend it byte for byte.
-                std::array<std::uint8_t, 32> d{};
-                if (cfg_.provider->hash(crypto::Hash::sha256, msg, {}, d) && d == k.hello_digest) {
-                    ++stats_.retransmissions;
-                    return I::retransmit(*this, kept_[1], now);
-                }
+                ++stats_.retransmissions;
+                return I::retransmit(*this, kept_[1], now);
             }
-            return I::fault(*this, Err::unexpected_message, now);
+            return I::drop(*this, Err::unexpected_message, now);
         case wire::Frame::hello_ack:
             if (I::client(*this) && state_ == State::wait_hello_ack) {
                 last_recv_ = now.mono;
                 stats_.handshake_bytes += msg.size();
                 return I::handshake_step(*this, now, [&] { return I::on_hello_ack(*this, msg, now); });
             }
-            if (I::client(*this) && cfg_.policy == Policy::tolerant && established() && epoch_ == 1) {
-                // The HELLO ACK again: our ACK was lost. Resend what followed HELLO.
+            if (I::client(*this) && cfg_.policy == Policy::tolerant && established() && epoch_ == 1 &&
+                dup_hello_acks_ < cfg_.timers.max_resends && I::same_frame(*this, msg, k.hello_digest)) {
+                // The very HELLO ACK again (whole frame): our ACK was lost. Resend what followed HELLO.
+                ++dup_hello_acks_;
                 auto h = wire::decode_hello_ack(msg);
-                if (h && h->seq == rx_seq_) return I::retransmit_after(*this, h->ack, now);
+                if (h) return I::retransmit_after(*this, h->ack, now);
             }
-            return I::fault(*this, Err::unexpected_message, now);
+            return I::drop(*this, Err::unexpected_message, now);
+        case wire::Frame::cookie: {
+            // Prove your address (spec §6.8): answer at once with the HELLO
+            // behind the cookie. Only an answer to our HELLO (its c0) counts,
+            // and at most twice per connection.
+            auto c = wire::decode_cookie(msg);
+            if (!c) return I::drop(*this, c.error(), now);
+            if (!I::client(*this) || state_ != State::wait_hello_ack || c->ack != tx_seq_ || cookies_taken_ >= 2)
+                return I::drop(*this, Err::unexpected_message, now);
+            ++cookies_taken_;
+            std::memcpy(I::cookie_bytes(*this), c->cookie.data(), c->cookie.size());
+            cookie_len_ = static_cast<std::uint8_t>(c->cookie.size());
+            last_recv_ = now.mono;
+            ++stats_.retransmissions;
+            return I::retransmit(*this, kept_[1], now);
+        }
         case wire::Frame::close: {
             auto c = wire::decode_clear_close(msg);
-            if (!c) return I::fault(*this, c.error(), now);
-            if (state_ == State::wait_hello_ack || state_ == State::wait_ack) {
+            if (!c) return I::drop(*this, c.error(), now);
+            // Honoured only before keys are confirmed, and only when it answers
+            // our random initial sequence number (spec §6.6): a blind sender
+            // cannot guess it.
+            if ((state_ == State::wait_hello_ack || state_ == State::wait_ack) && c->ack == tx_seq_) {
                 const std::uint8_t reason = static_cast<std::uint8_t>(c->reason);
                 wire::Inner meta{MsgType::close, c->seq, c->ack, c->ttl, {&reason, 1}};
                 I::trace(*this, false, meta, msg.size(), false);
                 I::enter_closed(*this, c->reason, true, false, Err::ok);
                 return {};
             }
-            // Unauthenticated: never acted upon once keys exist.
+            // Unauthenticated and not an answer to us: ignored under every policy (§11.12).
+            ++stats_.dropped;
             I::note_fault(*this, Err::unexpected_message, false);
             return {};
         }
         case wire::Frame::record: break;
-        default: return I::fault(*this, Err::bad_value, now);
+        default: return I::drop(*this, Err::bad_value, now);
     }
 
     // A protected record: choose the keys by epoch.
     auto rec = wire::decode_record(msg, 0);
-    if (!rec) return I::fault(*this, rec.error(), now);
+    if (!rec) return I::drop(*this, rec.error(), now);
     record::DirectionKeys* keys = nullptr;
     const std::uint8_t ep = rec->header.epoch;
     if (k.rx.valid && ep == k.rx.epoch) keys = &k.rx;
     else if (k.other_rx.valid && ep == k.other_rx.epoch) keys = &k.other_rx;
-    if (keys == nullptr) return I::fault(*this, k.rx.valid ? Err::old_epoch : Err::unexpected_message, now);
+    if (keys == nullptr) return I::drop(*this, k.rx.valid ? Err::old_epoch : Err::unexpected_message, now);
     auto pt = record::open_record(*cfg_.provider, *keys, *rec, {rx_, inner_cap_});
-    if (!pt) return I::fault(*this, pt.error(), now);
+    if (!pt) return I::drop(*this, pt.error(), now);  // bad tag or a replayed record number
+    address_validated_ = true;  // only the receiver of our HELLO ACK holds these keys
     if (keys == &k.rx && k.other_is_prev) {  // the peer has moved to the new epoch
         k.other_rx.wipe();
         k.other_is_prev = false;
@@ -683,6 +802,13 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     auto st = I::dispatch(*this, *m, now);
     if (seq_refused_ && keys->valid) keys->window.unmark(rec->header.rn);
     return st;
+}
+
+bool I::same_frame(Engine& e, ConstBytes msg, const std::array<std::uint8_t, 32>& digest) noexcept {
+    // Duplicates are recognised by the whole frame, never by a field an
+    // attacker can copy from the clear part.
+    std::array<std::uint8_t, 32> d{};
+    return e.cfg_.provider->hash(crypto::Hash::sha256, msg, {}, d) && ct_equal(d, digest);
 }
 
 Status I::dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept {
@@ -808,7 +934,15 @@ Status I::role_action(Engine& e, Action a, const wire::Inner& m, const Now& now)
     }
     if constexpr (features::kServerRole) {
         switch (a) {
-            case Action::on_ack: return fatal_on_error(e, on_ack(e, m, now), now);
+            case Action::on_ack: {
+                // A refused ACK gets one CLOSE under epoch 1, no retries, and
+                // the connection is gone: its sender was never authenticated (spec §8.5).
+                auto r = on_ack(e, m, now);
+                if (r) return r;
+                auto st = fail(e, r.error(), now);
+                enter_closed(e, e.close_reason_, false, false, r.error());
+                return st;
+            }
             case Action::on_rekey_hello_ack: return fatal_on_error(e, on_rekey_hello_ack(e, m, now), now);
             case Action::on_data_request: return on_data_request(e, m, now);
             case Action::stash_request: return stash_request(e, m, now);

@@ -48,7 +48,8 @@ struct KeyState {
     record::DirectionKeys other_rx;
     bool other_is_prev = false;
     wire::IdList peer_versions, peer_suites, peer_modes;  // server: from HELLO (downgrade check)
-    std::array<std::uint8_t, 32> hello_digest{};          // server: identifies a resent HELLO
+    // Server: the HELLO; client: the HELLO ACK it accepted. Identifies a resent copy (whole frame).
+    std::array<std::uint8_t, 32> hello_digest{};
     void wipe_handshake() noexcept {
         x_priv.wipe();
         have_x = false;
@@ -79,6 +80,11 @@ struct Engine::Impl {
     // ---- session (src/session/engine.cpp)
     static Status fail(Engine& e, Err err, const Now& now) noexcept;
     static Status fault(Engine& e, Err err, const Now& now) noexcept;  // policy decides
+    // An unauthenticated message that failed: dropped under the tolerant policy, fatal under strict (spec §8.5).
+    static Status drop(Engine& e, Err err, const Now& now) noexcept;
+    static bool same_frame(Engine& e, ConstBytes msg, const std::array<std::uint8_t, 32>& digest) noexcept;
+    // Server, before the client proved its address: may n more bytes go out? (spec §8.6)
+    static bool within_amplification_limit(Engine& e, std::size_t n) noexcept;
     // A callable without allocation (the core has no std::function).
     class FunctionRef {
     public:
@@ -95,6 +101,15 @@ struct Engine::Impl {
     static void enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err err) noexcept;
     static void push_event(Engine& e, const Event& ev) noexcept;
     static Status queue_wire(Engine& e, ConstBytes bytes, const Now& now) noexcept;
+    // Room for an n-byte message in the transmit queue: its address, or null
+    // when the amplification limit holds it back; commit_wire queues it.
+    static Result<std::uint8_t*> reserve_wire(Engine& e, std::size_t n) noexcept;
+    static void commit_wire(Engine& e, std::size_t n, const Now& now) noexcept;
+    // A kept pre-key frame, as it goes on the wire (a client's HELLO with its cookie, §6.8).
+    static Status queue_raw(Engine& e, const Kept& k, const Now& now) noexcept;
+    // Where the client keeps the server's cookie: the tail of the slot holding
+    // its HELLO (far longer than any HELLO), valid while in WAIT HELLO ACK.
+    static std::uint8_t* cookie_bytes(Engine& e) noexcept { return e.kept_[1].buf + e.inner_cap_ - wire::kMaxCookie; }
     static std::uint32_t make_ttl(Engine& e, const Now& now) noexcept;
     static Status check_ttl(Engine& e, std::uint32_t ttl, const Now& now) noexcept;
     static wire::Inner next_inner(Engine& e, MsgType t, const Now& now) noexcept;

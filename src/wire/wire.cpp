@@ -242,6 +242,52 @@ Result<ClearClose> decode_clear_close(ConstBytes in) noexcept {
     return c;
 }
 
+// ---- COOKIE, cookie-bearing HELLO
+void encode_cookie(const Cookie& c, Writer& w) noexcept {
+    w.u8(static_cast<std::uint8_t>(Frame::cookie));
+    w.u32(c.ack);
+    w.vec8(c.cookie);
+}
+
+Result<Cookie> decode_cookie(ConstBytes in) noexcept {
+    Reader r(in);
+    LS_READ(frame, r.u8());
+    if (frame != static_cast<std::uint8_t>(Frame::cookie)) return Err::bad_value;
+    Cookie c;
+    LS_READ(ack, r.u32());
+    LS_READ(cookie, r.vec8(kMaxCookie));
+    LS_TRY(r.finish());
+    if (cookie.empty()) return Err::bad_value;
+    c.ack = ack;
+    c.cookie = cookie;
+    return c;
+}
+
+void encode_cookie_hello_head(ConstBytes cookie, std::size_t padding, Writer& w) noexcept {
+    w.u8(static_cast<std::uint8_t>(Frame::cookie_hello));
+    w.vec8(cookie);
+    w.u16(static_cast<std::uint16_t>(padding));
+    w.zeros(padding);
+}
+
+Result<CookieHello> decode_cookie_hello(ConstBytes in) noexcept {
+    Reader r(in);
+    LS_READ(frame, r.u8());
+    if (frame != static_cast<std::uint8_t>(Frame::cookie_hello)) return Err::bad_value;
+    CookieHello h;
+    LS_READ(cookie, r.vec8(kMaxCookie));
+    LS_READ(plen, r.u16());
+    if (plen > kMaxHelloPadding) return Err::too_long;
+    LS_READ(pad, r.take(plen));
+    for (std::uint8_t b : pad)
+        if (b != 0) return Err::bad_value;
+    h.cookie = cookie;
+    h.padding = plen;
+    h.hello = r.rest();
+    if (h.hello.empty() || h.hello[0] != static_cast<std::uint8_t>(Frame::hello)) return Err::bad_value;
+    return h;
+}
+
 // ---- records
 void encode_record_header(const RecordHeader& h, Writer& w) noexcept {
     w.u8(static_cast<std::uint8_t>(Frame::record));

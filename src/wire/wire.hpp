@@ -22,6 +22,8 @@ namespace lockstep::wire {
 enum class Frame : std::uint8_t {
     hello = 0x01,      // initial HELLO, in clear
     hello_ack = 0x02,  // initial HELLO ACK: clear part + sealed part
+    cookie = 0x03,        // server: prove your address first (clear, stateless)
+    cookie_hello = 0x04,  // client: a HELLO with a cookie and/or padding in front (clear)
     close = 0x08,      // CLOSE before any key exists (unauthenticated)
     record = 0x17,     // protected record; the message type is inside
 };
@@ -117,6 +119,24 @@ struct ClearClose {
 };
 void encode_clear_close(const ClearClose& c, Writer& w) noexcept;
 Result<ClearClose> decode_clear_close(ConstBytes in) noexcept;
+
+// ---- COOKIE and the cookie-bearing HELLO (address proof). spec: PROTOCOL.md §6.8
+inline constexpr std::size_t kMaxCookie = 64;
+inline constexpr std::size_t kMaxHelloPadding = 1200;
+struct Cookie {
+    std::uint32_t ack = 0;  // the HELLO's seq (c0)
+    ConstBytes cookie;      // 1..kMaxCookie bytes, opaque to the client
+};
+void encode_cookie(const Cookie& c, Writer& w) noexcept;
+Result<Cookie> decode_cookie(ConstBytes in) noexcept;
+struct CookieHello {
+    ConstBytes cookie;        // 0..kMaxCookie bytes
+    std::size_t padding = 0;  // zero bytes, 0..kMaxHelloPadding
+    ConstBytes hello;         // the HELLO (frame 0x01 ...), still to be decoded
+};
+// Writes the envelope's head: frame, vec8 cookie, u16 padding length, the zero padding.
+void encode_cookie_hello_head(ConstBytes cookie, std::size_t padding, Writer& w) noexcept;
+Result<CookieHello> decode_cookie_hello(ConstBytes in) noexcept;
 
 // ---- Protected record. spec: PROTOCOL.md §6.4
 struct RecordHeader {

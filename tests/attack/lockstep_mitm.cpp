@@ -131,6 +131,11 @@ std::string describe(std::span<const std::uint8_t> m) {
     switch (static_cast<wire::Frame>(m[0])) {
         case wire::Frame::hello: return wire::decode_hello(m) ? "hello" : "hello (malformed)";
         case wire::Frame::hello_ack: return wire::decode_hello_ack(m) ? "hello ack" : "hello ack (malformed)";
+        case wire::Frame::cookie: return wire::decode_cookie(m) ? "cookie" : "cookie (malformed)";
+        case wire::Frame::cookie_hello:
+            if (auto h = wire::decode_cookie_hello(m))
+                return fmt::format("hello behind cookie ({} bytes) and padding ({} bytes)", h->cookie.size(), h->padding);
+            return "cookie hello (malformed)";
         case wire::Frame::close:
             if (auto c = wire::decode_clear_close(m)) return fmt::format("clear close reason={}", reason_name(c->reason));
             return "clear close (malformed)";

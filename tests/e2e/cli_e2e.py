@@ -303,6 +303,13 @@ def case_errors(env):
                   r"certificate bad\.cert is malformed")
         env.error(["request", t, "--mode", "cert", "--cert", "server.cert", "--key", "server.key", "--ca", "ca"], 2,
                   r"not a client certificate")
+        # A server does not start with its own certificate outside its validity.
+        env.run("cert", "issue", "--ca", "ca", "--role", "server", "--subject", "old", "--out", "old", "--days", "0")
+        expired_at = time.time() + 1.1
+        while time.time() < expired_at:  # its last valid second passes
+            time.sleep(0.05)
+        env.error(["serve", "--tcp", "0", "--mode", "cert", "--cert", "old.cert", "--key", "old.key", "--ca", "ca"], 2,
+                  r"certificate old\.cert has expired")
         with open(env.path("bad.toml"), "w") as f:
             f.write("mode = [\n")
         env.error(["serve", "--config", "bad.toml"], 2, r"config file bad\.toml:\d+:\d+")

@@ -520,24 +520,23 @@ bool sees_eof(int fd, std::chrono::milliseconds timeout = 3s) {
     return false;
 }
 
-TEST(Caps, MaxHandshakesRefusesBeyondHalfOpenCap) {
+TEST(Caps, FullHalfOpenBudgetEvictsTheOldest) {
     ServerOptions o = options(Transport::tcp);
     o.max_handshakes = 2;
     Running srv(o);
     ASSERT_TRUE(srv.bound);
-    const int a = raw_connect(srv.server.tcp_port()), b = raw_connect(srv.server.tcp_port());  // silent: half-open
+    const int a = raw_connect(srv.server.tcp_port());
+    ASSERT_TRUE(wait_until([&] { return srv.server.counters().accepted == 1; }));
+    const int b = raw_connect(srv.server.tcp_port());  // silent: half-open
     ASSERT_TRUE(wait_until([&] { return srv.server.counters().accepted == 2; }));
     crypto::openssl::OpenSslProvider p;
-    {
-        Client c(client_config(Mode::cert, p), Transport::tcp);
-        EXPECT_EQ(c.connect("127.0.0.1", srv.server.tcp_port(), 3s).error(), Err::closed);
-        EXPECT_EQ(srv.server.counters().rejected, 1u);
-    }
-    ::close(a);
-    ASSERT_TRUE(wait_until([&] { return srv.server.counters().closed == 1; }));
     Client c(client_config(Mode::cert, p), Transport::tcp);
-    ASSERT_TRUE(c.connect("127.0.0.1", srv.server.tcp_port(), 3s));
+    ASSERT_TRUE(c.connect("127.0.0.1", srv.server.tcp_port(), 3s));  // evicts a, the oldest
     EXPECT_TRUE(c.request(body_of(1), 3s));
+    EXPECT_EQ(srv.server.counters().evicted, 1u);
+    EXPECT_EQ(srv.server.counters().rejected, 0u);
+    EXPECT_TRUE(sees_eof(a));
+    ::close(a);
     ::close(b);
 }
 
@@ -676,18 +675,17 @@ TEST(UdpDatagrams, GarbageAndOversizeAreDroppedOrRejected) {
     a.sin_port = htons(srv.server.udp_port());
     ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     const Buf not_hello(40, 0x17), hello_garbage{0x01, 0xff, 0xff, 0xff}, oversized(20'000, 0x01);
-    // In order on one socket, so by the time the garbage HELLO is counted the
-    // first datagram was handled: had it opened a connection, accepted would be 3.
-    for (const Buf& b : {not_hello, hello_garbage}) ASSERT_EQ(::send(fd, b.data(), b.size(), 0), static_cast<ssize_t>(b.size()));
-    ASSERT_TRUE(wait_until([&] { return srv.server.counters().closed == 1; }));
-    EXPECT_EQ(srv.server.counters().accepted, 2u);
-    ASSERT_EQ(::send(fd, oversized.data(), oversized.size(), 0), static_cast<ssize_t>(oversized.size()));
-    ASSERT_TRUE(wait_until([&] { return srv.server.counters().closed == 2; }));
-    EXPECT_EQ(srv.server.counters().accepted, 3u);
+    // None of them opens a connection or leaves any state (a HELLO that does
+    // not decode included). The server reads its one socket in arrival order,
+    // so once the good client's next request is answered they were all handled.
+    for (const Buf& b : {not_hello, hello_garbage, oversized})
+        ASSERT_EQ(::send(fd, b.data(), b.size(), 0), static_cast<ssize_t>(b.size()));
     ::close(fd);
     auto r = good.request(body_of(1), 3s);
     ASSERT_TRUE(r);
     EXPECT_EQ(*r, echo(body_of(1), {}));
+    EXPECT_EQ(srv.server.counters().accepted, 1u);
+    EXPECT_EQ(srv.server.counters().closed, 0u);
     EXPECT_TRUE(good.close(3s));
 }
 

@@ -158,6 +158,8 @@ bool frame_decodes(const Buf& m) {
         case wire::Frame::hello: return wire::decode_hello(m).has_value();
         case wire::Frame::hello_ack: return wire::decode_hello_ack(m).has_value();
         case wire::Frame::close: return wire::decode_clear_close(m).has_value();
+        case wire::Frame::cookie: return wire::decode_cookie(m).has_value();
+        case wire::Frame::cookie_hello: return wire::decode_cookie_hello(m).has_value();
         case wire::Frame::record: return wire::decode_record(m, crypto::kAeadTagLen).has_value();
     }
     return false;

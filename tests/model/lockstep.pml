@@ -457,19 +457,21 @@ inline fail(me) {
 #define E_RL 8
 #define F_REPLAY 1
 #define F_SOFT 2
+#define F_UNAUTH 3           /* did not authenticate: tolerant drops it without effect (§8.6) */
 
 inline fault(me, kind) { assert(eff == 0); eff = E_FAULT; eff_kind = kind }
 inline req_fail(me) { assert(eff == 0); eff = E_FAIL; row_fault = 1 }
 inline req_retransmit_after(me, a) { assert(eff == 0); eff = E_RTA; eff_ack = a }
 inline req_resend_last(me) { assert(eff == 0 || eff == E_RTA); eff = eff | E_RL }
 
-/* fault: the policy decides (PROTOCOL.md §8.5). kind: 1 replay, 2 recoverable. */
+/* fault: the policy decides (PROTOCOL.md §8.5). kind: 1 replay, 2 recoverable, 3 unauthenticated. */
 inline apply_effects(me) {
   if
   :: eff == E_FAULT ->
 #if TOLERANT
      if
      :: eff_kind == F_REPLAY -> eff = 0                          /* a duplicated datagram: dropped */
+     :: eff_kind == F_UNAUTH -> eff = 0                          /* unauthenticated: no RESEND LAST */
      :: eff_kind == F_SOFT && !ESTABLISHED(me) -> eff = 0        /* nothing authenticated to answer with */
      :: eff_kind == F_SOFT && ESTABLISHED(me) -> eff = E_RL
      fi
@@ -890,14 +892,14 @@ inline receive_record(me) {
      fi
   fi;
   if
-  :: ks == 3 -> fault(me, F_SOFT)        /* old_epoch, or no keys yet: unexpected_message */
+  :: ks == 3 -> fault(me, F_UNAUTH)      /* old_epoch, or no keys yet: unexpected_message */
   :: else ->
      wi = me * NEP + cur_ep;
      if
      :: WSEEN(wi, cur_rn) -> fault(me, F_REPLAY)
      :: else ->
         if
-        :: cur_bad -> fault(me, F_SOFT)  /* bad_mac: not marked */
+        :: cur_bad -> fault(me, F_UNAUTH)  /* bad_mac: not marked */
         :: else ->
            WMARK(wi, cur_rn);
            if
@@ -919,7 +921,7 @@ inline receive_clear(me) {
         lookup(me); assert(act == on_hello); go = 2
      :: me == S && TOLERANT && st[S] == WAIT_ACK ->
         retransmit(me, 1)              /* the same HELLO: our HELLO ACK was lost */
-     :: else -> fault(me, F_SOFT)
+     :: else -> fault(me, F_UNAUTH)
      fi
   :: cur_type == HELLO_ACK ->
      if
@@ -927,12 +929,12 @@ inline receive_clear(me) {
         lookup(me); assert(act == on_hello_ack); go = 2
      :: me == C && TOLERANT && ESTABLISHED(C) && epoch[C] == 1 && cur_seq == rx_seq[C] ->
         req_retransmit_after(me, cur_ack)  /* the HELLO ACK again: our ACK was lost */
-     :: else -> fault(me, F_SOFT)
+     :: else -> fault(me, F_UNAUTH)
      fi
   :: else ->                           /* the unauthenticated clear CLOSE */
      assert(cur_type == CLOSE);
      if
-     :: st[me] == WAIT_HELLO_ACK || st[me] == WAIT_ACK -> enter_closed(me)
+     :: (st[me] == WAIT_HELLO_ACK || st[me] == WAIT_ACK) && cur_ack == tx_seq[me] -> enter_closed(me)  /* answers our initial seq */
      :: else -> skip
      fi
   fi

@@ -3,6 +3,7 @@
 // s0 MAC checked before any public-key work.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "../support/sim.hpp"
@@ -240,7 +241,12 @@ TEST(Certificates, WrongCaWrongRoleExpiredAreRefused) {
         EXPECT_TRUE(sim.client().closed_event.by_peer);
         EXPECT_EQ(sim.client().closed_event.reason, Reason::bad_certificate);
         EXPECT_TRUE(sim.client().closed_event.acknowledged);
-        EXPECT_TRUE(sim.server().closed_event.acknowledged);
+        // The server sent that one CLOSE and is gone: no retries, no WAIT CLOSE
+        // ACK for a sender it never authenticated.
+        EXPECT_FALSE(sim.server().closed_event.acknowledged);
+        EXPECT_EQ(std::count_if(sim.server().sent.begin(), sim.server().sent.end(),
+                                [](const TraceEntry& t) { return t.type == MsgType::close; }),
+                  1);
         EXPECT_EQ(sim.server().requests, 0);
     }
 }

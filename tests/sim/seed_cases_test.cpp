@@ -53,7 +53,9 @@ TEST_P(SeedCases, WrongOrderCloses) {
         sim.run_until([&] { return sim.server().closed; });
         EXPECT_TRUE(sim.server().closed);
     } else {
-        EXPECT_TRUE(sent_type(sim.server(), MsgType::resend_last));
+        // Tolerant: a clear frame is unauthenticated, so it is dropped without effect.
+        EXPECT_FALSE(sent_type(sim.server(), MsgType::resend_last));
+        EXPECT_EQ(sim.exchange(1), 2);
     }
 }
 
@@ -109,7 +111,7 @@ TEST_P(SeedCases, OldSessionKeyCloses) {
     ASSERT_FALSE(sim.server().faults.empty());
     EXPECT_EQ(sim.server().faults.front(), Err::old_epoch);
     if (!tolerant()) EXPECT_EQ(sent_close_reason(sim.server()), Reason::old_epoch);
-    else EXPECT_TRUE(sent_type(sim.server(), MsgType::resend_last));
+    else EXPECT_FALSE(sent_type(sim.server(), MsgType::resend_last));  // did not open: dropped without effect
 }
 
 // "A Client or Server could send a message with an incorrect sequence number."
@@ -181,7 +183,9 @@ TEST_P(SeedCases, BadMacCloses) {
     if (!tolerant()) {
         EXPECT_EQ(sent_close_reason(sim.server()), Reason::bad_mac);
     } else {
-        EXPECT_TRUE(sent_type(sim.server(), MsgType::resend_last));
+        // Tolerant: a record that does not open is dropped without effect; the
+        // client's reply timer resends the request.
+        EXPECT_FALSE(sent_type(sim.server(), MsgType::resend_last));
         ASSERT_TRUE(sim.run_until([&] { return sim.client().responses == 1; }));  // recovered
     }
 }

@@ -42,9 +42,20 @@ bool any_mode(const Config& c, bool (*pred)(Mode)) noexcept {
 }
 
 Status check_credentials(const Config& c, Mode m) noexcept {
-    if (features::uses_cert(m) && (c.signer == nullptr || c.certificate.empty() || c.ca_certificate.empty()))
+    if (!features::uses_cert(m)) return {};
+    if (c.signer == nullptr || c.certificate.empty() || c.ca_certificate.empty()) return Err::invalid_argument;
+    // A client must know which server it wants (spec §7.4), or opt out loudly.
+    if (c.role == Role::client && c.server_names.empty() && !c.insecure_accept_any_server_name)
         return Err::invalid_argument;
     return {};
+}
+
+// The server certificate names one of the servers the client asked for.
+bool expected_server(const Config& c, ConstBytes subject) noexcept {
+    if (c.insecure_accept_any_server_name) return true;
+    for (std::string_view n : c.server_names)
+        if (n.size() == subject.size() && std::memcmp(n.data(), subject.data(), n.size()) == 0) return true;
+    return false;
 }
 
 Result<std::uint32_t> random_u32(crypto::Provider& p) noexcept {
@@ -117,7 +128,8 @@ Status I::client_start(Engine& e, const Now& now) noexcept {
     if (c.modes.count == 0 || c.suites.count == 0 || c.versions.count == 0) return fail(e, Err::invalid_argument, now);
     if (want_psk && (c.psk.size() < 16 || c.psk.size() > 64 || c.psk_id.empty() || c.psk_id.size() > wire::kMaxPskId))
         return fail(e, Err::invalid_argument, now);
-    for (std::uint8_t i = 0; i < c.modes.count; ++i) LS_TRY(check_credentials(c, c.modes.items[i]));
+    for (std::uint8_t i = 0; i < c.modes.count; ++i)
+        if (auto st = check_credentials(c, c.modes.items[i]); !st) return fail(e, st.error(), now);
 
     wire::Hello h;
     h.versions = to_list(c.versions);
@@ -279,6 +291,8 @@ Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole 
     e.peer_key_alg_ = static_cast<std::uint8_t>(pc->key_alg);
     std::memcpy(e.peer_subject_, pc->subject.data(), pc->subject.size());
     e.peer_subject_len_ = pc->subject.size();
+    // The client's server-name check, before anything of its own identity leaves (spec §7.4).
+    if (role == CertRole::server && !expected_server(c, pc->subject)) return Err::bad_certificate;
     return {};
 }
 

@@ -103,7 +103,11 @@ Result<Choice> negotiate(const wire::IdList& cv, const wire::IdList& cs, const w
 Result<keys::HandshakeSecret> I::handshake_keys(Engine& e, keys::EarlySecret&& early, keys::Secret32& shared) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
-    auto hs = keys::handshake_secret(p, std::move(early), features::uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
+    // psk-only has no ECDHE: th2, which covers both parties' randoms, takes its
+    // place, so hs and everything below it are per connection (spec §5.1).
+    if (features::uses_psk(e.mode_)) LS_TRY(keys::expand_label(p, early.s.span(), "rekey psk", {}, k.rekey_psk.span()));
+    const ConstBytes ikm = features::uses_ecdhe(e.mode_) ? shared.span() : k.th.span();
+    auto hs = keys::handshake_secret(p, std::move(early), ikm);
     shared.wipe();
     if (!hs) return hs.error();
     LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
@@ -220,6 +224,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     a.modes = sm;
     if (features::uses_ecdhe(e.mode_)) {
         LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
+        if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // a share equal to ours (spec §4.4)
         LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
         k.x_priv.wipe();
         keylog(e, "ecdhe", shared.span());
@@ -330,6 +335,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     }
     keys::Secret32 shared;
     if (features::uses_ecdhe(e.mode_)) {
+        if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // our own share reflected (spec §4.4)
         LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
         keylog(e, "ecdhe", shared.span());
     }

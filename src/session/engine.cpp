@@ -409,6 +409,7 @@ void I::enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err e
     KeyState& k = ks(e);
     k.wipe_handshake();
     k.master.s.wipe();
+    k.rekey_psk.wipe();
     k.tx.wipe();
     k.rx.wipe();
     k.next_tx.wipe();

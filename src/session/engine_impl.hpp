@@ -33,6 +33,9 @@ struct KeyState {
     keys::Transcript th;
     keys::EarlySecret early;
     keys::MasterSecret master;
+    // PSK modes: Expand-Label(early, "rekey psk", "", 32), mixed into every
+    // re-key so that master(n) alone does not give master(n+1) (spec §5.6).
+    keys::Secret32 rekey_psk;
     keys::Secret32 c_hs, s_hs;       // handshake (or re-key) traffic secrets: finished keys
     record::DirectionKeys tx, rx;    // current epoch
     record::DirectionKeys next_tx;   // re-key in progress

@@ -63,5 +63,79 @@ TEST(ServerIdentity, RequiredUnlessTheInsecureOptOutIsSet) {
     EXPECT_TRUE(ok.handshake());
 }
 
+class Log final : public InsecureKeyLog {
+public:
+    std::multimap<std::string, Buf> items;
+    void on_secret(const char* label, std::uint32_t, std::span<const std::uint8_t> v) noexcept override {
+        items.emplace(label, Buf(v.begin(), v.end()));
+    }
+    Buf first(const std::string& label) const {
+        auto it = items.find(label);
+        return it == items.end() ? Buf{} : it->second;
+    }
+};
+
+// One psk-only connection (handshake, a re-key) with the client's key log.
+Log psk_only_connection(std::uint64_t seed) {
+    Log log;
+    Sim sim({.mode = Mode::psk_only, .seed = seed});
+    sim.client_cfg().insecure_key_log = &log;
+    sim.server_cfg().rekey.after_responses = 1;
+    sim.build();
+    EXPECT_TRUE(sim.handshake());
+    EXPECT_EQ(sim.exchange(2), 2);
+    EXPECT_GE(sim.client().rekeys, 1);
+    return log;
+}
+
+// Two psk-only connections under one PSK share no secret below the PSK: the
+// key log (or a memory dump) of one opens nothing of the other (spec §5.1, §11.11).
+TEST(PskOnly, OneConnectionsSecretsDoNotOpenAnother) {
+    const Log a = psk_only_connection(11), b = psk_only_connection(12);
+    for (const char* label : {"handshake secret", "master secret", "rekey master secret", "c hs traffic",
+                              "c ap traffic", "rekey c ap traffic"}) {
+        SCOPED_TRACE(label);
+        ASSERT_FALSE(a.first(label).empty());
+        EXPECT_NE(a.first(label), b.first(label));
+    }
+}
+
+// A psk-mode re-key mixes a PSK-derived key in: master(n) and the re-key's
+// ECDHE output (all a man in the middle who stole master(n) could have) do
+// not give master(n+1); with the PSK they do (spec §5.6).
+TEST(PskRekey, MasterNWithoutThePskIsNotEnough) {
+    for (Mode m : {Mode::psk, Mode::cert_psk}) {
+        SCOPED_TRACE(mode_name(m));
+        Log log;
+        Sim sim({.mode = m});
+        sim.client_cfg().insecure_key_log = &log;
+        sim.server_cfg().rekey.after_responses = 1;
+        sim.build();
+        ASSERT_TRUE(sim.handshake());
+        ASSERT_EQ(sim.exchange(2), 2);
+        ASSERT_GE(sim.client().rekeys, 1);
+        const Buf m1 = log.first("master secret"), ecdhe = log.first("rekey ecdhe"),
+                  m2 = log.first("rekey master secret");
+        ASSERT_EQ(m1.size(), 32u);
+        ASSERT_EQ(ecdhe.size(), 32u);
+        crypto::openssl::OpenSslProvider p;
+        auto without = [&](ConstBytes ikm) {
+            keys::MasterSecret ms;
+            std::memcpy(ms.s.data(), m1.data(), 32);
+            auto next = keys::next_epoch(p, std::move(ms), ikm);
+            EXPECT_TRUE(next);
+            return Buf(next->s.data(), next->s.data() + 32);
+        };
+        EXPECT_NE(without(ecdhe), m2);  // the attacker's guess fails
+        auto early = keys::early_secret(p, test_psk());
+        ASSERT_TRUE(early);
+        keys::Secret32 rk;
+        ASSERT_TRUE(keys::expand_label(p, early->s.span(), "rekey psk", {}, rk.span()));
+        Buf ikm = ecdhe;
+        ikm.insert(ikm.end(), rk.data(), rk.data() + 32);
+        EXPECT_EQ(without(ikm), m2);  // the PSK holder's succeeds
+    }
+}
+
 }  // namespace
 }  // namespace lockstep::sim

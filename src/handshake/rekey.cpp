@@ -92,9 +92,11 @@ void I::install_epoch(Engine& e, const Now& now) noexcept {
     KeyState& k = ks(e);
     record::DirectionKeys next_rx = std::move(k.other_rx);
     k.other_rx.wipe();
-    if (server(e)) {
-        // Keep the old receive key until the client shows it has the new one,
-        // so a request or RESEND LAST sent before our ACK arrived is not lost.
+    if (server(e) && e.cfg_.policy == Policy::tolerant) {
+        // Datagrams: keep the old receive key for what crossed the re-key only
+        // (a request sealed before the HELLO ACK, RESEND LAST), so it is not
+        // lost; a stream delivers those before the HELLO ACK.
+        k.prev_rn_limit = k.rx.window.highest();  // the HELLO ACK's record number
         k.other_rx = std::move(k.rx);
         k.other_is_prev = true;
     } else {

@@ -50,6 +50,10 @@ struct KeyState {
     // previous ones (Engine::receive).
     record::DirectionKeys other_rx;
     bool other_is_prev = false;
+    // With other_is_prev: the previous key opens only records numbered below
+    // this (sealed before the client's re-key HELLO ACK), or RESEND LAST, and
+    // is dropped after one such record or a timer (spec §5.6 key handling).
+    std::uint32_t prev_rn_limit = 0;
     wire::IdList peer_versions, peer_suites, peer_modes;  // server: from HELLO (downgrade check)
     std::array<std::uint8_t, 32> hello_digest{};          // server: identifies a resent HELLO
     void wipe_handshake() noexcept {

@@ -10,6 +10,7 @@
 
 #include "../support/sim.hpp"
 #include "keys/keys.hpp"
+#include "record/record.hpp"
 
 namespace lockstep::sim {
 namespace {
@@ -135,6 +136,56 @@ TEST(PskRekey, MasterNWithoutThePskIsNotEnough) {
         ikm.insert(ikm.end(), rk.data(), rk.data() + 32);
         EXPECT_EQ(without(ikm), m2);  // the PSK holder's succeeds
     }
+}
+
+// Healing: after a re-key the epoch-n client key (stolen) cannot inject a
+// request, even while the client's first epoch n+1 record is held back.
+TEST(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
+    Log log;
+    Sim sim({.policy = Policy::tolerant});
+    sim.client_cfg().insecure_key_log = &log;
+    sim.server_cfg().rekey.after_responses = 1;
+    sim.build();
+    ASSERT_TRUE(sim.handshake());
+    ASSERT_EQ(sim.exchange(1), 1);
+    bool hold = false;
+    sim.hook = [&](Dir d, Buf&) { return hold && d == Dir::c2s ? Verdict::drop : Verdict::deliver; };
+    sim.run_until([&] {
+        hold = sim.server().rekeys == 1;
+        return hold;
+    });
+    ASSERT_EQ(sim.server().rekeys, 1);
+    const int requests = sim.server().requests;
+
+    // The attacker's request under c_ap(1), numbered as the server expects.
+    const Buf cap1 = log.first("c ap traffic");
+    crypto::openssl::OpenSslProvider p;
+    record::DirectionKeys stolen;
+    ASSERT_TRUE(record::derive(p, Suite::aes256gcm, 1, cap1, stolen));
+    stolen.next_rn = 40;
+    wire::Inner m;
+    m.type = MsgType::data_request;
+    m.seq = sim.server().received.back().seq + 1;
+    m.ack = sim.server().sent.back().seq;
+    m.ttl = sim.server().received.back().ttl;
+    const Buf evil = {'o', 'p', 'e', 'n'};
+    m.body = evil;
+    Buf inner(64), rec(128);
+    Writer w(inner);
+    wire::encode_inner(m, 0, w);
+    ASSERT_TRUE(w.ok());
+    auto n = record::seal_record(p, stolen, w.written(), rec);
+    ASSERT_TRUE(n);
+    rec.resize(*n);
+    sim.inject(Dir::c2s, rec);
+    sim.run_until([] { return false; }, 100);
+    EXPECT_EQ(sim.server().requests, requests);
+    EXPECT_NE(std::find(sim.server().faults.begin(), sim.server().faults.end(), Err::old_epoch),
+              sim.server().faults.end());
+    // A second try finds the key gone.
+    sim.inject(Dir::c2s, rec);
+    sim.run_until([] { return false; }, 100);
+    EXPECT_EQ(sim.server().requests, requests);
 }
 
 }  // namespace

@@ -202,7 +202,8 @@ private:
     Instant origin_{};
     Instant last_send_{}, last_recv_{}, epoch_start_{};
     bool awaiting_reply_ = false;
-    std::uint8_t resends_ = 0, rx_resends_ = 0, close_retries_ = 0;
+    std::uint8_t resends_ = 0, close_retries_ = 0;
+    std::uint16_t rx_resends_ = 0;  // counts to 2 * max_resends (up to 510)
 
     // data and re-key bookkeeping
     std::uint32_t responses_in_epoch_ = 0;

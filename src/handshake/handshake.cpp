@@ -198,11 +198,15 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));
 
     // PSK: find it and check the s0 MAC before any public-key work (property 8).
+    // An unknown identity costs the same HKDF and HMAC work as a known one
+    // (no probing for identities by timing, spec §11.8).
     ConstBytes psk;
+    static constexpr std::uint8_t kNoPsk[32] = {};
+    bool known = true;
     if (features::uses_psk(e.mode_)) {
-        if (c.psk_store == nullptr) return Err::unknown_psk;
-        psk = c.psk_store->find(h->psk_id);
-        if (psk.empty()) return Err::unknown_psk;
+        if (c.psk_store != nullptr) psk = c.psk_store->find(h->psk_id);
+        known = !psk.empty();
+        if (!known) psk = kNoPsk;
     }
     auto early = keys::early_secret(p, psk);
     if (!early) return early.error();
@@ -210,7 +214,9 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     if (features::uses_psk(e.mode_)) {
         keys::Secret32 mk;
         LS_TRY(keys::hello_mac_key(p, *early, Role::client, mk));
-        LS_TRY(hmac_check(p, mk, k.th.span(), h->mac));
+        const Status mac_ok = hmac_check(p, mk, k.th.span(), h->mac);
+        if (!known) return Err::unknown_psk;
+        LS_TRY(mac_ok);
     }
 
     keys::Secret32 shared;

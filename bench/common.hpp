@@ -311,6 +311,8 @@ inline bool replay(crypto::Provider& p, const std::vector<Call>& calls, Buf& out
 }
 
 // ---------------------------------------------------------------- lockstep credentials
+inline constexpr std::string_view kBenchServerNames[] = {"server.bench"};
+
 struct Creds {
     std::unique_ptr<crypto::openssl::OpenSslSigner> ca_key, server_key, client_key;
     Buf ca_cert, server_cert, client_cert;
@@ -397,6 +399,7 @@ inline PairConfig pair_config(const ModeCase& m, crypto::Provider& pc, crypto::P
     if (mode_uses_cert(m.mode)) {
         const Creds& cr = creds(m.alg);
         c.ca_certificate = s.ca_certificate = cr.ca_cert;
+        c.server_names = kBenchServerNames;
         c.certificate = cr.client_cert;
         s.certificate = cr.server_cert;
         c.signer = csig;

@@ -250,6 +250,20 @@ std::unique_ptr<EngineSetup> make_engine_setup(Role role, const ConnSettings& s)
         cfg.signer = out->signer.get();
         cfg.certificate = out->cert;
         cfg.ca_certificate = out->ca_cert;
+        if (!server) {
+            // spec: PROTOCOL.md §7.4 — the client names the server it wants.
+            out->server_names = s.server_names;
+            for (const std::string& n : out->server_names) {
+                if (n.empty() || n.size() > wire::kMaxSubject)
+                    fail(Exit::usage, fmt::format("--server-name must be 1..{} bytes", wire::kMaxSubject));
+                out->server_name_views.emplace_back(n);
+            }
+            cfg.server_names = out->server_name_views;
+            cfg.insecure_accept_any_server_name = s.insecure_any_server_name;
+            if (cfg.server_names.empty() && !s.insecure_any_server_name)
+                fail(Exit::usage, "the cert modes need the server's name: --server-name NAME "
+                                  "(or --insecure-any-server-name)");
+        }
     }
 
     if (need_psk) {

@@ -42,6 +42,10 @@ struct ConnSettings {
     std::string psk, psk_id;
     std::vector<PskEntry> psks;      // TOML [[psks]] (serve)
     bool psk_registry = false;       // serve --registry: the PSKs come from the device registry
+    // request: the server certificate subjects accepted (cert modes); empty:
+    // the HOST of HOST:PORT. The opt-out accepts any server the CA certified.
+    std::vector<std::string> server_names;
+    bool insecure_any_server_name = false;
     std::string policy;              // "": the transport's default (net::with_transport_defaults)
     int max_data = 16384;
     int ttl_lifetime_ms = 25'000;  // Timers::ttl_lifetime
@@ -82,6 +86,8 @@ struct EngineSetup {
     Buf cert, ca_cert;
     Psk psk;      // client
     Buf psk_id;   // client
+    std::vector<std::string> server_names;        // client
+    std::vector<std::string_view> server_name_views;  // what config.server_names points at
     PskTable psk_table;  // server
     Config config;
 };

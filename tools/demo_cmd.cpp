@@ -130,6 +130,7 @@ void run_demo(const DemoArgs& d) {
         ra.conn.key = at("device-1.key");
         ra.conn.ca = at("ca");
         ra.conn.psk = at("device-1.psk");
+        ra.conn.server_names = {srv.subject};
         ra.udp = udp;
         ra.tcp = !udp;
         ra.target = fmt::format("127.0.0.1:{}", udp ? rs->server->udp_port() : rs->server->tcp_port());
@@ -139,9 +140,9 @@ void run_demo(const DemoArgs& d) {
         const char* tname = udp ? "UDP" : "TCP";
         heading(fmt::format("{}. {}: {} requests in mode cert+psk (trace of both ends)", step++, tname, kDemoRequests));
         command(fmt::format("request {} --{} -n {} --body {} --mode cert+psk --cert {} --key {} --ca {} --psk {} "
-                            "--trace --summary",
+                            "--server-name {} --trace --summary",
                             ra.target, udp ? "udp" : "tcp", ra.count, ra.body, ra.conn.cert, ra.conn.key, ra.conn.ca,
-                            ra.conn.psk));
+                            ra.conn.psk, srv.subject));
         auto setup = make_engine_setup(Role::client, ra.conn);
         std::string last;
         const ClientRun r = run_client(ra, *setup, &sink, [&](int, std::span<const std::uint8_t> b) {

@@ -77,7 +77,9 @@ bool auth_reason(Reason r) {
 std::string local_auth_text(Err e) {
     switch (e) {
         case Err::cert_wrong_issuer: return "the server's certificate is not issued by our CA (--ca)";
-        case Err::bad_certificate: return "the server's certificate is invalid or its CA signature does not verify";
+        case Err::bad_certificate:
+            return "the server's certificate names another server than expected (--server-name), is invalid, or "
+                   "its CA signature does not verify";
         case Err::cert_expired: return "the server's certificate has expired or is not yet valid";
         case Err::cert_wrong_role: return "the server's certificate is not a server certificate";
         case Err::bad_signature: return "the server's handshake signature does not verify";
@@ -197,6 +199,11 @@ std::unique_ptr<net::Client> open_connection(const RequestArgs& a, const Target&
 void run_request(CLI::App& sub, RequestArgs& a) {
     apply_config_file(sub, a.conn);
     if (a.tcp && a.udp) fail(Exit::usage, "give --tcp or --udp, not both");
+    if (a.conn.server_names.empty() && !a.conn.insecure_any_server_name)
+        a.conn.server_names.push_back(parse_target(a.target).host);  // like a TLS host-name check
+    if (a.conn.insecure_any_server_name)
+        fmt::print(stderr, "warning: --insecure-any-server-name: any server certified by the CA is accepted, "
+                           "and can learn this client's identity\n");
     auto setup = make_engine_setup(Role::client, a.conn);
     warn_if_not_forward_secret(setup->config);
     TraceSink sink(stderr);
@@ -352,6 +359,12 @@ CLI::App* add_request_options(CLI::App& app, RequestArgs& args) {
     auto* udp = sub->add_flag("--udp", a->udp, "Use UDP");
     tcp->excludes(udp);
     add_conn_options(*sub, a->conn);
+    auto* names = sub->add_option("--server-name", a->conn.server_names,
+                                  "Subject the server's certificate must carry (cert modes; repeatable; "
+                                  "default: HOST)");
+    auto* any = sub->add_flag("--insecure-any-server-name", a->conn.insecure_any_server_name,
+                              "INSECURE: accept any server certificate the CA signed (cert modes)");
+    names->excludes(any);
     sub->add_option("-n,--count", a->count, "Number of requests")->check(CLI::Range(1, 1'000'000))->capture_default_str();
     auto* body = sub->add_option("--body", a->body, "Request body (text); the sensor source takes m=<k>");
     auto* body_file = sub->add_option("--body-file", a->body_file, "Request body from a file");

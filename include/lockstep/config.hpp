@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "lockstep/crypto.hpp"
 #include "lockstep/types.hpp"
@@ -155,6 +156,16 @@ struct Config {
     std::span<const std::uint8_t> ca_certificate;
     // For devices without a real-time clock only: skip certificate validity dates.
     bool insecure_skip_cert_validity = false;
+    // Client, cert modes: the server names (certificate subjects, compared byte
+    // for byte) this client accepts, like a TLS host-name check. A server
+    // certificate with any other subject is refused (bad_certificate) before
+    // the client's certificate or signature is sent. Required whenever a cert
+    // mode is offered, unless insecure_accept_any_server_name is set.
+    std::span<const std::string_view> server_names;
+    // Accept ANY server certificate this CA signed: every holder of a server
+    // certificate of the CA can then impersonate the server and learn the
+    // client's identity. Only for a CA that certifies exactly one server.
+    bool insecure_accept_any_server_name = false;
     CertCache* cert_cache = nullptr;  // optional (see CertCache); borrowed
     const CertPolicy* cert_policy = nullptr;  // optional (see CertPolicy); borrowed
 

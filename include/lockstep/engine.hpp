@@ -208,7 +208,8 @@ private:
     Instant origin_{};
     Instant last_send_{}, last_recv_{}, epoch_start_{};
     bool awaiting_reply_ = false;
-    std::uint8_t resends_ = 0, rx_resends_ = 0, close_retries_ = 0;
+    std::uint8_t resends_ = 0, close_retries_ = 0;
+    std::uint16_t rx_resends_ = 0;  // counts to 2 * max_resends (up to 510)
     std::uint8_t dup_hello_acks_ = 0;  // client: duplicate HELLO ACKs answered (at most max_resends)
     bool peer_proved_ = false;         // the handshake peer's finished verified (initial handshake)
     Err hs_dropped_ = Err::ok;         // tolerant: why the last unauthenticated handshake message was dropped
@@ -248,7 +249,7 @@ private:
     std::uint8_t peer_key_alg_ = 0;
 
     // Key material lives in an opaque, wiped block (see src/session/engine_state.hpp).
-    alignas(8) std::uint8_t keystate_[840];
+    alignas(8) std::uint8_t keystate_[880];
 };
 
 }  // namespace lockstep

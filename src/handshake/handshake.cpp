@@ -42,9 +42,20 @@ bool any_mode(const Config& c, bool (*pred)(Mode)) noexcept {
 }
 
 Status check_credentials(const Config& c, Mode m) noexcept {
-    if (features::uses_cert(m) && (c.signer == nullptr || c.certificate.empty() || c.ca_certificate.empty()))
+    if (!features::uses_cert(m)) return {};
+    if (c.signer == nullptr || c.certificate.empty() || c.ca_certificate.empty()) return Err::invalid_argument;
+    // A client must know which server it wants (spec §7.4), or opt out loudly.
+    if (c.role == Role::client && c.server_names.empty() && !c.insecure_accept_any_server_name)
         return Err::invalid_argument;
     return {};
+}
+
+// The server certificate names one of the servers the client asked for.
+bool expected_server(const Config& c, ConstBytes subject) noexcept {
+    if (c.insecure_accept_any_server_name) return true;
+    for (std::string_view n : c.server_names)
+        if (n.size() == subject.size() && std::memcmp(n.data(), subject.data(), n.size()) == 0) return true;
+    return false;
 }
 
 Result<std::uint32_t> random_u32(crypto::Provider& p) noexcept {
@@ -92,7 +103,11 @@ Result<Choice> negotiate(const wire::IdList& cv, const wire::IdList& cs, const w
 Result<keys::HandshakeSecret> I::handshake_keys(Engine& e, keys::EarlySecret&& early, keys::Secret32& shared) noexcept {
     crypto::Provider& p = P(e);
     KeyState& k = ks(e);
-    auto hs = keys::handshake_secret(p, std::move(early), features::uses_ecdhe(e.mode_) ? shared.span() : ConstBytes{});
+    // psk-only has no ECDHE: th2, which covers both parties' randoms, takes its
+    // place, so hs and everything below it are per connection (spec §5.1).
+    if (features::uses_psk(e.mode_)) LS_TRY(keys::expand_label(p, early.s.span(), "rekey psk", {}, k.rekey_psk.span()));
+    const ConstBytes ikm = features::uses_ecdhe(e.mode_) ? shared.span() : k.th.span();
+    auto hs = keys::handshake_secret(p, std::move(early), ikm);
     shared.wipe();
     if (!hs) return hs.error();
     LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
@@ -117,7 +132,8 @@ Status I::client_start(Engine& e, const Now& now) noexcept {
     if (c.modes.count == 0 || c.suites.count == 0 || c.versions.count == 0) return fail(e, Err::invalid_argument, now);
     if (want_psk && (c.psk.size() < 16 || c.psk.size() > 64 || c.psk_id.empty() || c.psk_id.size() > wire::kMaxPskId))
         return fail(e, Err::invalid_argument, now);
-    for (std::uint8_t i = 0; i < c.modes.count; ++i) LS_TRY(check_credentials(c, c.modes.items[i]));
+    for (std::uint8_t i = 0; i < c.modes.count; ++i)
+        if (auto st = check_credentials(c, c.modes.items[i]); !st) return fail(e, st.error(), now);
 
     wire::Hello h;
     h.versions = to_list(c.versions);
@@ -184,11 +200,15 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));
 
     // PSK: find it and check the s0 MAC before any public-key work (property 8).
+    // An unknown identity costs the same HKDF and HMAC work as a known one
+    // (no probing for identities by timing, spec §11.8).
     ConstBytes psk;
+    static constexpr std::uint8_t kNoPsk[32] = {};
+    bool known = true;
     if (features::uses_psk(e.mode_)) {
-        if (c.psk_store == nullptr) return Err::unknown_psk;
-        psk = c.psk_store->find(h->psk_id);
-        if (psk.empty()) return Err::unknown_psk;
+        if (c.psk_store != nullptr) psk = c.psk_store->find(h->psk_id);
+        known = !psk.empty();
+        if (!known) psk = kNoPsk;
     }
     auto early = keys::early_secret(p, psk);
     if (!early) return early.error();
@@ -196,7 +216,9 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     if (features::uses_psk(e.mode_)) {
         keys::Secret32 mk;
         LS_TRY(keys::hello_mac_key(p, *early, Role::client, mk));
-        LS_TRY(hmac_check(p, mk, k.th.span(), h->mac));
+        const Status mac_ok = hmac_check(p, mk, k.th.span(), h->mac);
+        if (!known) return Err::unknown_psk;
+        LS_TRY(mac_ok);
     }
 
     keys::Secret32 shared;
@@ -210,6 +232,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     a.modes = sm;
     if (features::uses_ecdhe(e.mode_)) {
         LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
+        if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // a share equal to ours (spec §4.4)
         LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
         k.x_priv.wipe();
         keylog(e, "ecdhe", shared.span());
@@ -286,6 +309,8 @@ Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole 
     e.peer_key_alg_ = static_cast<std::uint8_t>(pc->key_alg);
     std::memcpy(e.peer_subject_, pc->subject.data(), pc->subject.size());
     e.peer_subject_len_ = pc->subject.size();
+    // The client's server-name check, before anything of its own identity leaves (spec §7.4).
+    if (role == CertRole::server && !expected_server(c, pc->subject)) return Err::bad_certificate;
     return {};
 }
 
@@ -325,6 +350,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     }
     keys::Secret32 shared;
     if (features::uses_ecdhe(e.mode_)) {
+        if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // our own share reflected (spec §4.4)
         LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
         keylog(e, "ecdhe", shared.span());
     }

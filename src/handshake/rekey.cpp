@@ -45,17 +45,31 @@ Status rekey_traffic(Engine& e, crypto::Provider& p, KeyState& k, Role me, Suite
     return record::derive(p, suite, epoch, (me == Role::client ? sap : cap).span(), k.other_rx);
 }
 
+// master(n+1) = Extract(Derive(master(n), "rekey"), ecdhe || rekey_psk || thR2):
+// ecdhe in ECDHE modes, the PSK-derived key in PSK modes, and in psk-only thR2
+// (both re-key randoms). Called with thR2 in k.th. spec: PROTOCOL.md §5.6
 Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, ConstBytes peer_share) noexcept {
-    keys::Secret32 shared;
+    Secret<3 * keys::kHashLen> ikm;
+    std::size_t n = 0;
     if (features::uses_ecdhe(mode)) {
         if (peer_share.size() != crypto::kX25519Len) return Err::bad_value;
-        LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, peer_share, shared.span()));
+        if (std::memcmp(peer_share.data(), k.x_pub.data(), crypto::kX25519Len) == 0) return Err::bad_value;  // reflected
+        LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, peer_share, ikm.span().first(crypto::kX25519Len)));
         k.x_priv.wipe();
-        I::keylog(e, "rekey ecdhe", shared.span());
+        I::keylog(e, "rekey ecdhe", ikm.span().first(crypto::kX25519Len));
+        n = crypto::kX25519Len;
     } else if (!peer_share.empty()) {
         return Err::bad_value;
     }
-    auto next = keys::next_epoch(p, std::move(k.master), features::uses_ecdhe(mode) ? shared.span() : ConstBytes{});
+    if (features::uses_psk(mode)) {
+        std::memcpy(ikm.data() + n, k.rekey_psk.data(), keys::kHashLen);
+        n += keys::kHashLen;
+    }
+    if (!features::uses_ecdhe(mode)) {
+        std::memcpy(ikm.data() + n, k.th.span().data(), keys::kHashLen);
+        n += keys::kHashLen;
+    }
+    auto next = keys::next_epoch(p, std::move(k.master), ikm.span().first(n));
     if (!next) return next.error();
     k.master = std::move(*next);
     return {};
@@ -78,9 +92,11 @@ void I::install_epoch(Engine& e, const Now& now) noexcept {
     KeyState& k = ks(e);
     record::DirectionKeys next_rx = std::move(k.other_rx);
     k.other_rx.wipe();
-    if (server(e)) {
-        // Keep the old receive key until the client shows it has the new one,
-        // so a request or RESEND LAST sent before our ACK arrived is not lost.
+    if (server(e) && e.cfg_.policy == Policy::tolerant) {
+        // Datagrams: keep the old receive key for what crossed the re-key only
+        // (a request sealed before the HELLO ACK, RESEND LAST), so it is not
+        // lost; a stream delivers those before the HELLO ACK.
+        k.prev_rn_limit = k.rx.window.highest();  // the HELLO ACK's record number
         k.other_rx = std::move(k.rx);
         k.other_is_prev = true;
     } else {
@@ -151,7 +167,6 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexce
         a.share = k.x_pub;
     }
     if (a.share.empty()) LS_TRY(p.random(a.random));
-    LS_TRY(advance_master(e, p, k, e.mode_, h->share));
 
     const bool cert = features::uses_cert(e.mode_);
     const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
@@ -165,6 +180,7 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexce
     wire::encode_rekey_hello_ack_prefix(a, w);
     LS_TRY(w.status());
     LS_TRY(k.th.append(p, w.written()));  // R2
+    LS_TRY(advance_master(e, p, k, e.mode_, h->share));
     LS_TRY(rekey_finished_secrets(e, p, k));
     LS_TRY(handshake::write_auth(p, k.th, cert ? c.signer : nullptr, keys::kClientSigContext, k.c_hs.span(),
                                  w));  // R3, R4

@@ -458,6 +458,7 @@ void I::enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err e
     KeyState& k = ks(e);
     k.wipe_handshake();
     k.master.s.wipe();
+    k.rekey_psk.wipe();
     k.tx.wipe();
     k.rx.wipe();
     k.next_tx.wipe();
@@ -784,6 +785,8 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     if (!rec) return I::drop(*this, rec.error(), now);
     record::DirectionKeys* keys = nullptr;
     const std::uint8_t ep = rec->header.epoch;
+    if (k.other_is_prev && now.mono >= epoch_start_ + cfg_.timers.resend_timeout * (cfg_.timers.max_resends + 1))
+        k.other_rx.wipe();  // the previous epoch's grace period is over (spec §5.6)
     if (k.rx.valid && ep == k.rx.epoch) keys = &k.rx;
     else if (k.other_rx.valid && ep == k.other_rx.epoch) keys = &k.other_rx;
     if (keys == nullptr) return I::drop(*this, k.rx.valid ? Err::old_epoch : Err::unexpected_message, now);
@@ -796,6 +799,13 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     }
     auto m = wire::decode_inner(*pt);
     if (!m) return I::fault(*this, m.error(), now);
+    if (keys == &k.other_rx && k.other_is_prev && m->type != MsgType::resend_last) {
+        // Healing: the previous key takes one record sealed before the re-key, then goes.
+        const bool crossed = rec->header.rn < k.prev_rn_limit;
+        k.other_rx.wipe();
+        k.other_is_prev = false;
+        if (!crossed) return I::fault(*this, Err::old_epoch, now);
+    }
     if (epoch_ == 0) stats_.handshake_bytes += msg.size();
     I::trace(*this, false, *m, msg.size(), false);
     seq_refused_ = false;

@@ -33,6 +33,9 @@ struct KeyState {
     keys::Transcript th;
     keys::EarlySecret early;
     keys::MasterSecret master;
+    // PSK modes: Expand-Label(early, "rekey psk", "", 32), mixed into every
+    // re-key so that master(n) alone does not give master(n+1) (spec §5.6).
+    keys::Secret32 rekey_psk;
     keys::Secret32 c_hs, s_hs;       // handshake (or re-key) traffic secrets: finished keys
     record::DirectionKeys tx, rx;    // current epoch
     record::DirectionKeys next_tx;   // re-key in progress
@@ -47,6 +50,10 @@ struct KeyState {
     // previous ones (Engine::receive).
     record::DirectionKeys other_rx;
     bool other_is_prev = false;
+    // With other_is_prev: the previous key opens only records numbered below
+    // this (sealed before the client's re-key HELLO ACK), or RESEND LAST, and
+    // is dropped after one such record or a timer (spec §5.6 key handling).
+    std::uint32_t prev_rn_limit = 0;
     wire::IdList peer_versions, peer_suites, peer_modes;  // server: from HELLO (downgrade check)
     // Server: the HELLO; client: the HELLO ACK it accepted. Identifies a resent copy (whole frame).
     std::array<std::uint8_t, 32> hello_digest{};

@@ -128,7 +128,7 @@ class Lab:
 
     def client_creds(self, mode):
         e = self.env
-        return {"cert": ["--cert", "device.cert", "--key", "device.key", "--ca", "ca"],
+        return {"cert": ["--cert", "device.cert", "--key", "device.key", "--ca", "ca", "--server-name", "server.test"],
                 "psk": ["--psk", "device.psk"],
                 "cert+psk": e.client_creds()}[mode] + ["--mode", mode]
 
@@ -459,9 +459,9 @@ def scn_certificates(lab):
     env.run("cert", "issue", "--ca", "ca", "--role", "client", "--subject", "old", "--out", "old", "--days", "0",
             expect=0)
     wait_for(lambda: "EXPIRED" in env.run("cert", "show", "old.cert").stdout, 5, "the certificate to expire")
-    cases = [(dict(creds=["--cert", "intruder.cert", "--key", "intruder.key", "--ca", "ca", "--mode", "cert"],
+    cases = [(dict(creds=["--cert", "intruder.cert", "--key", "intruder.key", "--ca", "ca", "--mode", "cert", "--server-name", "server.test"],
                    what=f"{lab.tr} a client certificate from another CA"), "cert_wrong_issuer"),
-             (dict(creds=["--cert", "old.cert", "--key", "old.key", "--ca", "ca", "--mode", "cert"],
+             (dict(creds=["--cert", "old.cert", "--key", "old.key", "--ca", "ca", "--mode", "cert", "--server-name", "server.test"],
                    what=f"{lab.tr} an expired client certificate"), "cert_expired")]
     for o, (_, reason) in zip(lab.many([c[0] for c in cases]), cases):
         o.expect(rc=4, rejects={reason}, side="server", fatal=True)

@@ -116,7 +116,8 @@ class Env:
         self.run("psk", "gen", "--out", "stranger.psk", "--id", "stranger", expect=0)
 
     def client_creds(self):
-        return ["--cert", "device.cert", "--key", "device.key", "--ca", "ca", "--psk", "device.psk"]
+        return ["--cert", "device.cert", "--key", "device.key", "--ca", "ca", "--psk", "device.psk",
+                "--server-name", "server.test"]
 
     def server_creds(self):
         return ["--cert", "server.cert", "--key", "server.key", "--ca", "ca", "--psk", "device.psk"]
@@ -330,7 +331,7 @@ def case_errors(env):
                        "--ca", "other-ca"], 4, r"authentication failed: .*not issued by our CA")
             # The server rejects the client's certificate (issued by another CA).
             env.error(["request", a, f"--{tr}", "--timeout", str(int(2000 * SLOW)), "--mode", "cert", "--cert",
-                       "intruder.cert", "--key", "intruder.key", "--ca", "ca"], 4,
+                       "intruder.cert", "--key", "intruder.key", "--ca", "ca", "--server-name", "server.test"], 4,
                       r"authentication failed: the server rejected our certificate")
             if tr == "tcp":
                 env.error(["request", a, f"--{tr}", "--mode", "psk", "--psk", "stranger.psk"], 4,

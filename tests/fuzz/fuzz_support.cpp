@@ -229,6 +229,7 @@ Harness::Harness(const ScriptSetup& s) : setup_(s), side_(new Side[2]), any_tag_
         c.ca_certificate = cr.ca_cert;
         c.signer = client ? &cr.client_key : &cr.server_key;
         c.certificate = client ? cr.client_cert : cr.server_cert;
+        if (client) c.server_names = kServerNames;
         if (client) {
             c.psk = test_psk();
             c.psk_id = test_psk_id();

@@ -63,6 +63,7 @@ Buf issue_cert(crypto::Signer& issuer, const crypto::Signer& subject_key, CertRo
 // Virtual wall clock at monotonic 0: inside the certificates' validity.
 inline constexpr std::int64_t kWallBaseMs = 1'800'000'000'000;
 inline constexpr std::uint32_t kCertNotBefore = 1'700'000'000, kCertNotAfter = 1'900'000'000;
+inline constexpr std::string_view kServerNames[] = {"server.test"};  // the server certificate's subject
 
 const Buf& test_psk();
 const Buf& test_psk_id();

@@ -241,6 +241,7 @@ struct Pair {
         }
         cc.signer = &cr.client_key;
         cc.certificate = cr.client_cert;
+        cc.server_names = kServerNames;
         sc.signer = &cr.server_key;
         sc.certificate = cr.server_cert;
         cc.psk = test_psk();

@@ -23,6 +23,7 @@ namespace {
 using namespace lockstep;
 using crypto::insecure::InsecureTestProvider;
 using crypto::insecure::InsecureTestSigner;
+constexpr std::string_view kServerNames[] = {"server.test"};
 
 constexpr std::size_t kStackBudget = 8 * 1024;  // bytes; checked against the painted stack
 constexpr std::uint16_t kMaxData = 256;
@@ -101,6 +102,7 @@ Outcome run(Mode mode, InsecureTestSigner* signers) {
         cc.signer = &signers[2];
         cc.certificate = {g_client_cert, g_client_len};
         cc.ca_certificate = sc.ca_certificate = {g_ca_cert, g_ca_len};
+        cc.server_names = kServerNames;
         sc.signer = &signers[1];
         sc.certificate = {g_server_cert, g_server_len};
     }

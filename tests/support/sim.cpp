@@ -125,6 +125,7 @@ Sim::Sim(Options o) : opts_(o), cprov_(o.seed * 2 + 1), sprov_(o.seed * 2 + 2), 
             cfg.ca_certificate = cr.ca_cert;
             cfg.signer = ep == &c_ ? cr.client_key.get() : cr.server_key.get();
             cfg.certificate = ep == &c_ ? cr.client_cert : cr.server_cert;
+            if (ep == &c_) cfg.server_names = kTestServerNames;
         }
         if (mode_uses_psk(o.mode)) {
             if (ep == &c_) {

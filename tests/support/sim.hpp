@@ -88,6 +88,9 @@ struct Credentials {
                      std::uint32_t not_before, std::uint32_t not_after, std::uint64_t serial = 7);
 };
 
+// The subject of the test server certificate, which test clients expect.
+inline constexpr std::string_view kTestServerNames[] = {"server.test"};
+
 inline const Buf& test_psk() {
     static const Buf k(32, 0x5a);
     return k;

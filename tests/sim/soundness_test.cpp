@@ -1,0 +1,192 @@
+// Protocol soundness: the client checks which server it reached; psk-only
+// secrets are per connection; re-keys heal; a psk re-key needs the PSK.
+// spec: PROTOCOL.md §7.4, §5.1, §5.6, §11
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "../support/sim.hpp"
+#include "keys/keys.hpp"
+#include "record/record.hpp"
+
+namespace lockstep::sim {
+namespace {
+
+bool sent_type(const Endpoint& ep, MsgType t) {
+    return std::any_of(ep.sent.begin(), ep.sent.end(), [&](const TraceEntry& e) { return e.type == t; });
+}
+
+// A server certificate of the right CA but another subject is refused before
+// the client's certificate and signature (its ACK) leave.
+TEST(ServerIdentity, WrongNameIsRefusedBeforeTheClientsIdentityLeaves) {
+    for (Mode m : {Mode::cert, Mode::cert_psk}) {
+        SCOPED_TRACE(mode_name(m));
+        static constexpr std::string_view kOther[] = {"other.test", "server.tes"};
+        Sim sim({.mode = m});
+        sim.client_cfg().server_names = kOther;
+        sim.build();
+        sim.start();
+        sim.run_until([&] { return sim.client().closed; });
+        ASSERT_TRUE(sim.client().closed);
+        EXPECT_EQ(sim.client().closed_event.error, Err::bad_certificate);
+        EXPECT_FALSE(sent_type(sim.client(), MsgType::ack));  // nothing of the client's identity on the wire
+        for (const Packet& p : sim.wire_log) EXPECT_NE(p.bytes.at(0), 0x17) << "a record left the client";
+        EXPECT_EQ(sim.server().handshakes, 0);
+    }
+}
+
+TEST(ServerIdentity, TheExpectedNameIsAcceptedAndAnyOfSeveral) {
+    static constexpr std::string_view kNames[] = {"other.test", "server.test"};
+    Sim sim;
+    sim.client_cfg().server_names = kNames;
+    sim.build();
+    ASSERT_TRUE(sim.handshake());
+    EXPECT_EQ(sim.exchange(1), 1);
+}
+
+// Required by default: a client offering a cert mode without names does not
+// start, and does not stay in START; the loud opt-out works.
+TEST(ServerIdentity, RequiredUnlessTheInsecureOptOutIsSet) {
+    Sim sim;
+    sim.client_cfg().server_names = {};
+    sim.build();
+    EXPECT_FALSE(sim.ce().start(sim.now()));
+    EXPECT_EQ(sim.ce().state(), State::closed);
+    EXPECT_TRUE(sim.ce().poll_transmit(std::span<std::uint8_t>{}).has_value());
+
+    Sim ok;
+    ok.client_cfg().server_names = {};
+    ok.client_cfg().insecure_accept_any_server_name = true;
+    ok.build();
+    EXPECT_TRUE(ok.handshake());
+}
+
+class Log final : public InsecureKeyLog {
+public:
+    std::multimap<std::string, Buf> items;
+    void on_secret(const char* label, std::uint32_t, std::span<const std::uint8_t> v) noexcept override {
+        items.emplace(label, Buf(v.begin(), v.end()));
+    }
+    Buf first(const std::string& label) const {
+        auto it = items.find(label);
+        return it == items.end() ? Buf{} : it->second;
+    }
+};
+
+// One psk-only connection (handshake, a re-key) with the client's key log.
+Log psk_only_connection(std::uint64_t seed) {
+    Log log;
+    Sim sim({.mode = Mode::psk_only, .seed = seed});
+    sim.client_cfg().insecure_key_log = &log;
+    sim.server_cfg().rekey.after_responses = 1;
+    sim.build();
+    EXPECT_TRUE(sim.handshake());
+    EXPECT_EQ(sim.exchange(2), 2);
+    EXPECT_GE(sim.client().rekeys, 1);
+    return log;
+}
+
+// Two psk-only connections under one PSK share no secret below the PSK: the
+// key log (or a memory dump) of one opens nothing of the other (spec §5.1, §11.11).
+TEST(PskOnly, OneConnectionsSecretsDoNotOpenAnother) {
+    const Log a = psk_only_connection(11), b = psk_only_connection(12);
+    for (const char* label : {"handshake secret", "master secret", "rekey master secret", "c hs traffic",
+                              "c ap traffic", "rekey c ap traffic"}) {
+        SCOPED_TRACE(label);
+        ASSERT_FALSE(a.first(label).empty());
+        EXPECT_NE(a.first(label), b.first(label));
+    }
+}
+
+// A psk-mode re-key mixes a PSK-derived key in: master(n) and the re-key's
+// ECDHE output (all a man in the middle who stole master(n) could have) do
+// not give master(n+1); with the PSK they do (spec §5.6).
+TEST(PskRekey, MasterNWithoutThePskIsNotEnough) {
+    for (Mode m : {Mode::psk, Mode::cert_psk}) {
+        SCOPED_TRACE(mode_name(m));
+        Log log;
+        Sim sim({.mode = m});
+        sim.client_cfg().insecure_key_log = &log;
+        sim.server_cfg().rekey.after_responses = 1;
+        sim.build();
+        ASSERT_TRUE(sim.handshake());
+        ASSERT_EQ(sim.exchange(2), 2);
+        ASSERT_GE(sim.client().rekeys, 1);
+        const Buf m1 = log.first("master secret"), ecdhe = log.first("rekey ecdhe"),
+                  m2 = log.first("rekey master secret");
+        ASSERT_EQ(m1.size(), 32u);
+        ASSERT_EQ(ecdhe.size(), 32u);
+        crypto::openssl::OpenSslProvider p;
+        auto without = [&](ConstBytes ikm) {
+            keys::MasterSecret ms;
+            std::memcpy(ms.s.data(), m1.data(), 32);
+            auto next = keys::next_epoch(p, std::move(ms), ikm);
+            EXPECT_TRUE(next);
+            return Buf(next->s.data(), next->s.data() + 32);
+        };
+        EXPECT_NE(without(ecdhe), m2);  // the attacker's guess fails
+        auto early = keys::early_secret(p, test_psk());
+        ASSERT_TRUE(early);
+        keys::Secret32 rk;
+        ASSERT_TRUE(keys::expand_label(p, early->s.span(), "rekey psk", {}, rk.span()));
+        Buf ikm = ecdhe;
+        ikm.insert(ikm.end(), rk.data(), rk.data() + 32);
+        EXPECT_EQ(without(ikm), m2);  // the PSK holder's succeeds
+    }
+}
+
+// Healing: after a re-key the epoch-n client key (stolen) cannot inject a
+// request, even while the client's first epoch n+1 record is held back.
+TEST(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
+    Log log;
+    Sim sim({.policy = Policy::tolerant});
+    sim.client_cfg().insecure_key_log = &log;
+    sim.server_cfg().rekey.after_responses = 1;
+    sim.build();
+    ASSERT_TRUE(sim.handshake());
+    ASSERT_EQ(sim.exchange(1), 1);
+    bool hold = false;
+    sim.hook = [&](Dir d, Buf&) { return hold && d == Dir::c2s ? Verdict::drop : Verdict::deliver; };
+    sim.run_until([&] {
+        hold = sim.server().rekeys == 1;
+        return hold;
+    });
+    ASSERT_EQ(sim.server().rekeys, 1);
+    const int requests = sim.server().requests;
+
+    // The attacker's request under c_ap(1), numbered as the server expects.
+    const Buf cap1 = log.first("c ap traffic");
+    crypto::openssl::OpenSslProvider p;
+    record::DirectionKeys stolen;
+    ASSERT_TRUE(record::derive(p, Suite::aes256gcm, 1, cap1, stolen));
+    stolen.next_rn = 40;
+    wire::Inner m;
+    m.type = MsgType::data_request;
+    m.seq = sim.server().received.back().seq + 1;
+    m.ack = sim.server().sent.back().seq;
+    m.ttl = sim.server().received.back().ttl;
+    const Buf evil = {'o', 'p', 'e', 'n'};
+    m.body = evil;
+    Buf inner(64), rec(128);
+    Writer w(inner);
+    wire::encode_inner(m, 0, w);
+    ASSERT_TRUE(w.ok());
+    auto n = record::seal_record(p, stolen, w.written(), rec);
+    ASSERT_TRUE(n);
+    rec.resize(*n);
+    sim.inject(Dir::c2s, rec);
+    sim.run_until([] { return false; }, 100);
+    EXPECT_EQ(sim.server().requests, requests);
+    EXPECT_NE(std::find(sim.server().faults.begin(), sim.server().faults.end(), Err::old_epoch),
+              sim.server().faults.end());
+    // A second try finds the key gone.
+    sim.inject(Dir::c2s, rec);
+    sim.run_until([] { return false; }, 100);
+    EXPECT_EQ(sim.server().requests, requests);
+}
+
+}  // namespace
+}  // namespace lockstep::sim

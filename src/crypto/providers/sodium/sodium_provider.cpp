@@ -17,9 +17,24 @@
 
 #include "common/bytes.hpp"
 #include "crypto/provider_util.hpp"
+#include "lockstep/features.hpp"
+
+// Device builds set LOCKSTEP_SODIUM_SMALL=1: X25519 key generation runs the
+// Montgomery ladder on the base point 9 instead of crypto_scalarmult_curve25519_base
+// (whose 30 KB table of precomputed points would dominate the image; the ladder
+// is ~3x slower, ~1 ms on a host), and SHA-512 / HMAC-SHA-512 are left out
+// (Err::unsupported; the suites the device offers do not use them). Ed25519
+// verification is compiled only when the engine has a certificate mode
+// (lockstep/features.hpp); otherwise verify() is Err::unsupported, and X25519
+// only when a compiled mode uses ECDHE (psk-only does not).
+#ifndef LOCKSTEP_SODIUM_SMALL
+#define LOCKSTEP_SODIUM_SMALL 0
+#endif
 
 namespace lockstep::crypto::sodium {
 namespace {
+
+constexpr bool kSmall = LOCKSTEP_SODIUM_SMALL != 0;
 
 // libsodium wants non-null pointers even for zero-length inputs (provider_util.hpp).
 const unsigned char* ptr(ConstBytes b) noexcept { return nonnull(b); }
@@ -47,6 +62,7 @@ Status hmac_with(ConstBytes key, ConstBytes a, ConstBytes b, ConstBytes c, Bytes
 
 // out (hash_len(h) bytes, already checked) = HMAC-H(key, a || b || c).
 Status hmac3(Hash h, ConstBytes key, ConstBytes a, ConstBytes b, ConstBytes c, Bytes out) noexcept {
+    if (kSmall && h != Hash::sha256) return Err::unsupported;
     if (h == Hash::sha256)
         return hmac_with<crypto_auth_hmacsha256_state, crypto_auth_hmacsha256_init, crypto_auth_hmacsha256_update,
                          crypto_auth_hmacsha256_final>(key, a, b, c, out);
@@ -95,6 +111,7 @@ Status SodiumProvider::random(Bytes out) noexcept {
 
 Status SodiumProvider::hash(Hash h, ConstBytes a, ConstBytes b, Bytes out) noexcept {
     LS_TRY(check_out(out.size(), hash_len(h)));
+    if (kSmall && h != Hash::sha256) return Err::unsupported;
     if (h == Hash::sha256)
         return hash_with<crypto_hash_sha256_state, crypto_hash_sha256_init, crypto_hash_sha256_update,
                          crypto_hash_sha256_final>(a, b, out);
@@ -182,8 +199,12 @@ Status SodiumProvider::aead_open(Aead a, ConstBytes key, ConstBytes nonce, Const
 Status SodiumProvider::x25519_keygen(Bytes priv32, Bytes pub32) noexcept {
     LS_TRY(check_out(priv32.size(), kX25519Len));
     LS_TRY(check_out(pub32.size(), kX25519Len));
+    if (!features::kEcdheModes) return Err::unsupported;  // no ECDHE mode in this build
     LS_TRY(random(priv32));
-    if (crypto_scalarmult_curve25519_base(pub32.data(), priv32.data()) != 0) {
+    static const std::uint8_t kBasePoint[kX25519Len] = {9};
+    const int rc = kSmall ? crypto_scalarmult_curve25519(pub32.data(), priv32.data(), kBasePoint)
+                          : crypto_scalarmult_curve25519_base(pub32.data(), priv32.data());
+    if (rc != 0) {
         secure_wipe(priv32.data(), priv32.size());
         return Err::crypto_failure;
     }
@@ -194,6 +215,7 @@ Status SodiumProvider::x25519(ConstBytes priv32, ConstBytes pub32, ConstBytes pe
     if (priv32.size() != kX25519Len || peer_pub32.size() != kX25519Len || (!pub32.empty() && pub32.size() != kX25519Len))
         return Err::invalid_argument;
     LS_TRY(check_out(shared32.size(), kX25519Len));
+    if (!features::kEcdheModes) return Err::unsupported;
     // RFC 7748 §6.1: libsodium returns -1 for a low-order peer key and for an
     // all-zero result (checked in constant time).
     if (crypto_scalarmult_curve25519(shared32.data(), priv32.data(), peer_pub32.data()) != 0) {
@@ -206,6 +228,7 @@ Status SodiumProvider::x25519(ConstBytes priv32, ConstBytes pub32, ConstBytes pe
 Status SodiumProvider::verify(SigAlg alg, ConstBytes pubkey, ConstBytes msg, ConstBytes sig) noexcept {
     switch (alg) {
         case SigAlg::ed25519:
+            if (!features::kCertModes) return Err::unsupported;  // no certificates in this build
             if (pubkey.size() != crypto_sign_ed25519_PUBLICKEYBYTES || sig.size() != crypto_sign_ed25519_BYTES)
                 return Err::invalid_argument;
             return crypto_sign_ed25519_verify_detached(sig.data(), ptr(msg), msg.size(), pubkey.data()) == 0

@@ -1,7 +1,8 @@
 // bench_handshake — full handshakes per second on one core, both roles in one
-// process over memory, per mode; against OpenSSL TLS 1.3 (mutual auth, Ed25519
-// certificates, X25519, memory BIOs) and against the crypto-only floor (the
-// exact primitive calls one lockstep handshake makes, recorded and replayed).
+// process over memory, per mode and per provider (OpenSSL 3 and libsodium);
+// against OpenSSL TLS 1.3 (mutual auth, Ed25519 certificates, X25519, memory
+// BIOs) and against the crypto-only floor (the exact primitive calls one
+// lockstep handshake makes, recorded and replayed on the same provider).
 #include "common.hpp"
 
 using namespace bench;
@@ -32,6 +33,14 @@ int main(int argc, char** argv) {
     std::vector<ModeCase> cases = mode_cases();
     cases.push_back({"cert-ed25519+cache", Mode::cert, crypto::SigAlg::ed25519});
     const std::size_t cached_case = cases.size() - 1;
+    std::vector<std::string> names;
+    for (const ModeCase& m : cases) names.push_back(m.name);
+    // The same handshakes on the libsodium provider (no RSA there).
+    for (const ModeCase& m : mode_cases())
+        if (m.alg == crypto::SigAlg::ed25519) {
+            cases.push_back({m.name, m.mode, m.alg, Crypto::sodium});
+            names.push_back(std::string(m.name) + " sodium");
+        }
     const std::size_t M = cases.size();
 
     Recorder rec;
@@ -47,21 +56,21 @@ int main(int argc, char** argv) {
         std::vector<Call> calls;
         long counts[kOps] = {};
         std::vector<double> hs, floor;
-        PerMode(Recorder& r) : pc(r), ps(r) {}
+        PerMode(Recorder& r, Crypto k) : pc(r, k), ps(r, k) {}
     };
     std::vector<std::unique_ptr<PerMode>> pm;
     for (std::size_t i = 0; i < M; ++i) {
         const ModeCase& m = cases[i];
-        auto p = std::make_unique<PerMode>(rec);
+        auto p = std::make_unique<PerMode>(rec, m.crypto);
         crypto::Signer *cs = nullptr, *ss = nullptr;
         if (mode_uses_cert(m.mode)) {
-            const Creds& cr = creds(m.alg);
+            const Creds& cr = creds(m.alg, m.crypto);
             p->csig = std::make_unique<RecordingSigner>(rec, *cr.client_key);
             p->ssig = std::make_unique<RecordingSigner>(rec, *cr.server_key);
             cs = p->csig.get();
             ss = p->ssig.get();
         }
-        p->cfg = pair_config(m, p->pc, p->ps, cs, ss, store);
+        p->cfg = pair_config(m, p->pc, p->ps, cs, ss, store, default_suite(m.crypto));
         if (i == cached_case) {
             p->cfg.c.cert_cache = &p->ccache;
             p->cfg.s.cert_cache = &p->scache;
@@ -98,8 +107,8 @@ int main(int argc, char** argv) {
                 if (!p.pair.handshake()) die("lockstep handshake failed");
             }));
             Buf scratch;
-            crypto::openssl::OpenSslProvider fp;
-            p.floor.push_back(rate(secs, [&] { (void)replay(fp, p.calls, scratch); }));
+            const auto fp = make_provider(cases[i].crypto);
+            p.floor.push_back(rate(secs, [&] { (void)replay(*fp, p.calls, scratch); }));
         }
     }
 
@@ -109,15 +118,16 @@ int main(int argc, char** argv) {
     std::printf("baseline: OpenSSL %s TLS 1.3, mutual auth, Ed25519 certs, X25519, TLS_AES_256_GCM_SHA384, "
                 "no tickets: %.0f hs/s [%.0f..%.0f]\n\n",
                 OpenSSL_version(OPENSSL_VERSION_STRING), ts.median, ts.min, ts.max);
-    std::printf("%-18s %10s %17s %12s %9s %11s\n", "mode", "hs/s", "[min..max]", "floor hs/s", "vs TLS", "of floor");
-    rule(84);
+    std::printf("%-25s %10s %17s %12s %9s %11s\n", "mode (provider)", "hs/s", "[min..max]", "floor hs/s", "vs TLS",
+                "of floor");
+    rule(91);
     for (std::size_t i = 0; i < M; ++i) {
         PerMode& p = *pm[i];
         Stat hs = stat_of(p.hs), fl = stat_of(p.floor);
         double r_tls = hs.median / ts.median, r_floor = hs.median / fl.median;
-        std::printf("%-18s %10.0f  [%6.0f..%6.0f] %12.0f %8.2fx %10.0f%%\n", cases[i].name, hs.median, hs.min, hs.max,
-                    fl.median, r_tls, 100 * r_floor);
-        std::string n = std::string("handshake/") + cases[i].name;
+        std::printf("%-25s %10.0f  [%6.0f..%6.0f] %12.0f %8.2fx %10.0f%%\n", names[i].c_str(), hs.median, hs.min,
+                    hs.max, fl.median, r_tls, 100 * r_floor);
+        std::string n = std::string("handshake/") + names[i];
         json_metric(a, n + "/vs_tls13", hs.median, ts.median, "openssl-tls13-mutual-ed25519-x25519", r_tls, "handshakes/s", hs);
         json_metric(a, n + "/vs_floor", hs.median, fl.median, "crypto-floor-replay", r_floor, "handshakes/s", hs);
     }
@@ -127,17 +137,17 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < M; ++i) {
         Stat hs = stat_of(pm[i]->hs), fl = stat_of(pm[i]->floor);
         const double x_floor = fl.median / hs.median, r_tls = hs.median / ts.median;
-        std::printf("  %-18s %5.2fx floor -> %-6s  %5.2fx TLS -> %s\n", cases[i].name, x_floor,
+        std::printf("  %-25s %5.2fx floor -> %-6s  %5.2fx TLS -> %s\n", names[i].c_str(), x_floor,
                     x_floor <= 1.15 ? "MET" : "MISSED", r_tls, r_tls >= 2.5 ? "MET" : "MISSED");
     }
 
     std::printf("\nprimitive calls per handshake (client + server), counted by a recording Provider/Signer:\n");
-    std::printf("%-18s", "mode");
+    std::printf("%-25s", "mode (provider)");
     for (int o = 0; o < kOps; ++o) std::printf(" %8.8s", op_name(static_cast<Op>(o)));
     std::printf("\n");
-    rule(18 + 9 * kOps);
+    rule(25 + 9 * kOps);
     for (std::size_t i = 0; i < M; ++i) {
-        std::printf("%-18s", cases[i].name);
+        std::printf("%-25s", names[i].c_str());
         for (int o = 0; o < kOps; ++o) std::printf(" %8ld", pm[i]->counts[o]);
         std::printf("\n");
     }

@@ -28,6 +28,7 @@
 
 #include "crypto/providers/openssl/openssl_keys.hpp"
 #include "crypto/providers/openssl/openssl_provider.hpp"
+#include "crypto/providers/sodium/sodium_provider.hpp"
 #include "handshake/certs.hpp"
 #include "lockstep/engine.hpp"
 
@@ -170,8 +171,22 @@ inline void json_metric(const Args& a, const std::string& name, double lockstep_
 }
 inline constexpr double kNaN = __builtin_nan("");
 
+// ---------------------------------------------------------------- providers
+// The provider a benchmarked configuration runs on.
+enum class Crypto { openssl, sodium };
+inline std::unique_ptr<crypto::Provider> make_provider(Crypto k) {
+    if (k == Crypto::sodium) return std::make_unique<crypto::sodium::SodiumProvider>();
+    return std::make_unique<crypto::openssl::OpenSslProvider>();
+}
+// The suite a provider serves best here: AES-256-GCM, or ChaCha20-Poly1305 where
+// libsodium cannot run AES-GCM (no AES-NI).
+inline Suite default_suite(Crypto k) {
+    return k == Crypto::sodium && !crypto::sodium::SodiumProvider().aes_gcm_available() ? Suite::chacha20poly1305
+                                                                                      : Suite::aes256gcm;
+}
+
 // ---------------------------------------------------------------- recording provider
-// Forwards every call to the OpenSSL provider; while `recording`, copies the
+// Forwards every call to the real provider (OpenSSL or libsodium); while `recording`, copies the
 // arguments of each call so the exact same primitive work can be replayed and
 // timed on its own (the "crypto-only floor").
 enum class Op : int { random, hash, hmac, hkdf_extract, hkdf_expand, aead_seal, aead_open, keygen, x25519, verify, sign, count_ };
@@ -209,7 +224,7 @@ inline Buf B(crypto::ConstBytes s) { return Buf(s.begin(), s.end()); }
 
 class RecordingProvider final : public crypto::Provider {
 public:
-    explicit RecordingProvider(Recorder& r) : rec_(r) {}
+    explicit RecordingProvider(Recorder& r, Crypto k = Crypto::openssl) : rec_(r), owned_(make_provider(k)), real_(*owned_) {}
     Status random(crypto::Bytes out) noexcept override {
         rec_.add({Op::random, 0, {}, {}, {}, {}, out.size()});
         return real_.random(out);
@@ -255,11 +270,12 @@ public:
         rec_.add({Op::verify, int(alg), B(pk), B(msg), B(sig), {}, 0});
         return real_.verify(alg, pk, msg, sig);
     }
-    crypto::openssl::OpenSslProvider& real() { return real_; }
+    crypto::Provider& real() { return real_; }
 
 private:
     Recorder& rec_;
-    crypto::openssl::OpenSslProvider real_;
+    std::unique_ptr<crypto::Provider> owned_;
+    crypto::Provider& real_;
 };
 
 class RecordingSigner final : public crypto::Signer {
@@ -277,7 +293,7 @@ private:
     crypto::Signer& real_;
 };
 
-// Replays recorded calls directly on the OpenSSL provider (and the real signers).
+// Replays recorded calls directly on a real provider (and the real signers).
 // Returns false if any call fails (the recorded inputs are valid, so none should).
 inline bool replay(crypto::Provider& p, const std::vector<Call>& calls, Buf& out) {
     bool ok = true;
@@ -314,7 +330,7 @@ inline bool replay(crypto::Provider& p, const std::vector<Call>& calls, Buf& out
 inline constexpr std::string_view kBenchServerNames[] = {"server.bench"};
 
 struct Creds {
-    std::unique_ptr<crypto::openssl::OpenSslSigner> ca_key, server_key, client_key;
+    std::unique_ptr<crypto::Signer> ca_key, server_key, client_key;
     Buf ca_cert, server_cert, client_cert;
 };
 inline Buf issue_cert(crypto::Signer& issuer, crypto::Signer& subject_key, CertRole role, const char* subject) {
@@ -333,11 +349,20 @@ inline Buf issue_cert(crypto::Signer& issuer, crypto::Signer& subject_key, CertR
     out.resize(*n);
     return out;
 }
-inline const Creds& creds(crypto::SigAlg alg) {
-    static std::unique_ptr<Creds> cache[4];
-    auto& slot = cache[static_cast<int>(alg)];
+// Keys made by the provider that signs with them (libsodium: Ed25519 only).
+inline const Creds& creds(crypto::SigAlg alg, Crypto kind = Crypto::openssl) {
+    static std::unique_ptr<Creds> cache[4][2];
+    auto& slot = cache[static_cast<int>(alg)][static_cast<int>(kind)];
     if (slot) return *slot;
-    auto gen = [](crypto::SigAlg a) {
+    auto gen = [kind](crypto::SigAlg a) -> std::unique_ptr<crypto::Signer> {
+        if (kind == Crypto::sodium) {
+            std::uint8_t seed[32];
+            crypto::sodium::SodiumProvider p;
+            if (a != crypto::SigAlg::ed25519 || !p.random(seed)) die("key generation");
+            auto k = std::make_unique<crypto::sodium::SodiumEd25519Signer>(seed);
+            if (!k->valid()) die("key generation");
+            return k;
+        }
         auto k = crypto::openssl::OpenSslSigner::generate(a);
         if (!k) die("key generation");
         return std::move(*k);
@@ -367,6 +392,7 @@ struct ModeCase {
     const char* name;  // for tables and JSON
     Mode mode;
     crypto::SigAlg alg;
+    Crypto crypto = Crypto::openssl;
 };
 inline const std::vector<ModeCase>& mode_cases() {
     static const std::vector<ModeCase> v = {
@@ -397,7 +423,7 @@ inline PairConfig pair_config(const ModeCase& m, crypto::Provider& pc, crypto::P
     c.suites = {suite};
     c.max_data = s.max_data = max_data;
     if (mode_uses_cert(m.mode)) {
-        const Creds& cr = creds(m.alg);
+        const Creds& cr = creds(m.alg, m.crypto);
         c.ca_certificate = s.ca_certificate = cr.ca_cert;
         c.server_names = kBenchServerNames;
         c.certificate = cr.client_cert;

@@ -52,6 +52,7 @@ struct PskGenArgs {
     std::string out;
     int bytes = 32;
     std::string id;  // empty: the file name without its extension
+    std::string c_header = {};  // also write the key and identity as a C header for firmware (0600); empty: none
 };
 void psk_gen(const PskGenArgs& a);
 

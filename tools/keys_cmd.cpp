@@ -291,6 +291,29 @@ void cert_issue(const CertIssueArgs& a) {
                cert.size(), utc_time(not_after));
 }
 
+// The PSK as a C header a firmware build includes (docs/DEVICE.md): a secret,
+// written 0600 like the key file; the key's hex never passes through a std::string.
+void write_psk_c_header(const std::string& path, const std::string& id, SecretBuf& key) {
+    std::string head = "/* lockstep pre-shared key: SECRET (written 0600 by lockstep psk gen; keep it out of version\n"
+                       " * control). Identity \"" + std::string(id.find("*/") == std::string::npos ? id : "?") +
+                       "\" */\n#pragma once\n#include <stdint.h>\nstatic const uint8_t lockstep_psk_id[" +
+                       std::to_string(id.size()) + "] = {";
+    for (unsigned char c : id) head += fmt::format("0x{:02x},", c);
+    head += "};\nstatic const uint8_t lockstep_psk[" + std::to_string(key.size()) + "] = {";
+    const std::string tail = "};\n";
+    SecretBuf text(head.size() + 5 * key.size() + tail.size());
+    std::memcpy(text.data(), head.data(), head.size());
+    static const char* const digits = "0123456789abcdef";
+    std::uint8_t* h = text.data() + head.size();
+    for (std::size_t i = 0; i < key.size(); ++i, h += 5) {
+        const char b[5] = {'0', 'x', digits[key.data()[i] >> 4], digits[key.data()[i] & 0x0f], ','};
+        std::memcpy(h, b, sizeof b);
+    }
+    std::memcpy(h, tail.data(), tail.size());
+    if (!crypto::openssl::write_secret_file(path.c_str(), text.span()))
+        fail(Exit::file, fmt::format("cannot write C header {}", path));
+}
+
 void psk_gen(const PskGenArgs& a) {
     if (a.bytes < static_cast<int>(kMinPsk) || a.bytes > static_cast<int>(kMaxPsk))
         fail(Exit::usage, fmt::format("--bytes must be {}..{}", kMinPsk, kMaxPsk));
@@ -298,6 +321,7 @@ void psk_gen(const PskGenArgs& a) {
     if (id.empty() || id.size() > kMaxPskId || id.find_first_of("\r\n") != std::string::npos)
         fail(Exit::usage, fmt::format("--id must be 1..{} bytes on one line", kMaxPskId));
     require_absent(a.out);
+    if (!a.c_header.empty()) require_absent(a.c_header);
 
     OpenSslProvider p;
     SecretBuf key(static_cast<std::size_t>(a.bytes));
@@ -316,6 +340,10 @@ void psk_gen(const PskGenArgs& a) {
     if (!crypto::openssl::write_secret_file(a.out.c_str(), text.span()))
         fail(Exit::file, fmt::format("cannot write PSK file {}", a.out));
     fmt::print("wrote {} ({}-byte PSK, identity \"{}\", mode 0600)\n", a.out, a.bytes, id);
+    if (!a.c_header.empty()) {
+        write_psk_c_header(a.c_header, id, key);
+        fmt::print("wrote {} (the same PSK as a C header for firmware, mode 0600)\n", a.c_header);
+    }
 }
 
 // ---------------------------------------------------------------- loading
@@ -404,6 +432,8 @@ void add_key_commands(CLI::App& app) {
     gen->add_option("--out", pg->out, "PSK file to create (never overwritten)")->required();
     gen->add_option("--bytes", pg->bytes, "PSK length in bytes (16..64)")->check(CLI::Range(16, 64))->capture_default_str();
     gen->add_option("--id", pg->id, "PSK identity (default: the file name without extension)");
+    gen->add_option("--c-header", pg->c_header,
+                    "Also write the key and identity as a C header for firmware (mode 0600; docs/DEVICE.md)");
     gen->callback([pg] { psk_gen(*pg); });
 }
 

@@ -21,7 +21,7 @@ Status InsecureSeededProvider::x25519_keygen(crypto::Bytes priv, crypto::Bytes p
     ++keygens;
     LS_TRY(random(priv));
     std::uint8_t base[32] = {9};
-    LS_TRY(real_.x25519(priv, {}, base, pub));
+    LS_TRY(real_->x25519(priv, {}, base, pub));
     if (on_keygen) on_keygen(priv, pub);
     return {};
 }
@@ -111,7 +111,7 @@ private:
 }  // namespace
 
 // ---------------------------------------------------------------- sim
-Sim::Sim(Options o) : opts_(o), cprov_(o.seed * 2 + 1), sprov_(o.seed * 2 + 2), netrng_(o.seed) {
+Sim::Sim(Options o) : opts_(o), cprov_(o.seed * 2 + 1, o.crypto), sprov_(o.seed * 2 + 2, o.crypto), netrng_(o.seed) {
     for (Endpoint* ep : {&c_, &s_}) {
         Config& cfg = ep->cfg;
         cfg.role = ep == &c_ ? Role::client : Role::server;

@@ -16,51 +16,60 @@
 
 #include "crypto/providers/openssl/openssl_keys.hpp"
 #include "crypto/providers/openssl/openssl_provider.hpp"
+#include "crypto/providers/sodium/sodium_provider.hpp"
 #include "lockstep/engine.hpp"
 
 namespace lockstep::sim {
 
 using Buf = std::vector<std::uint8_t>;
 
-// Test-only: the OpenSSL provider with its RNG replaced by a seeded generator,
-// so runs are reproducible. INSECURE: never use outside tests.
+// The real provider under a simulation's seeded RNG.
+enum class RealCrypto { openssl, sodium };
+
+// Test-only: a real provider (OpenSSL or libsodium) with its RNG replaced by a
+// seeded generator, so runs are reproducible. INSECURE: never use outside tests.
 class InsecureSeededProvider final : public crypto::Provider {
 public:
-    explicit InsecureSeededProvider(std::uint64_t seed) : rng_(seed) {}
+    explicit InsecureSeededProvider(std::uint64_t seed, RealCrypto real = RealCrypto::openssl)
+        : real_(make_real(real)), rng_(seed) {}
+    static std::unique_ptr<crypto::Provider> make_real(RealCrypto real) {
+        if (real == RealCrypto::sodium) return std::make_unique<crypto::sodium::SodiumProvider>();
+        return std::make_unique<crypto::openssl::OpenSslProvider>();
+    }
     Status random(crypto::Bytes out) noexcept override;
     Status hash(crypto::Hash h, crypto::ConstBytes a, crypto::ConstBytes b, crypto::Bytes out) noexcept override {
-        return real_.hash(h, a, b, out);
+        return real_->hash(h, a, b, out);
     }
     Status hmac(crypto::Hash h, crypto::ConstBytes k, crypto::ConstBytes a, crypto::ConstBytes b,
                 crypto::Bytes out) noexcept override {
-        return real_.hmac(h, k, a, b, out);
+        return real_->hmac(h, k, a, b, out);
     }
     Status hkdf_extract(crypto::Hash h, crypto::ConstBytes s, crypto::ConstBytes i, crypto::Bytes o) noexcept override {
-        return real_.hkdf_extract(h, s, i, o);
+        return real_->hkdf_extract(h, s, i, o);
     }
     Status hkdf_expand(crypto::Hash h, crypto::ConstBytes p, crypto::ConstBytes i, crypto::Bytes o) noexcept override {
-        return real_.hkdf_expand(h, p, i, o);
+        return real_->hkdf_expand(h, p, i, o);
     }
     Status aead_seal(crypto::Aead a, crypto::ConstBytes k, crypto::ConstBytes n, crypto::ConstBytes ad,
                      crypto::ConstBytes pt, crypto::Bytes out) noexcept override {
         ++seals;
         if (on_seal) on_seal(k, n);
-        return real_.aead_seal(a, k, n, ad, pt, out);
+        return real_->aead_seal(a, k, n, ad, pt, out);
     }
     Status aead_open(crypto::Aead a, crypto::ConstBytes k, crypto::ConstBytes n, crypto::ConstBytes ad,
                      crypto::ConstBytes ct, crypto::Bytes out) noexcept override {
-        return real_.aead_open(a, k, n, ad, ct, out);
+        return real_->aead_open(a, k, n, ad, ct, out);
     }
     Status x25519_keygen(crypto::Bytes priv, crypto::Bytes pub) noexcept override;
     Status x25519(crypto::ConstBytes priv, crypto::ConstBytes pub, crypto::ConstBytes peer,
                   crypto::Bytes shared) noexcept override {
         ++x25519_ops;
-        return real_.x25519(priv, pub, peer, shared);
+        return real_->x25519(priv, pub, peer, shared);
     }
     Status verify(crypto::SigAlg alg, crypto::ConstBytes pk, crypto::ConstBytes msg,
                   crypto::ConstBytes sig) noexcept override {
         ++verifies;
-        return real_.verify(alg, pk, msg, sig);
+        return real_->verify(alg, pk, msg, sig);
     }
 
     // Observers for tests (e.g. "no public-key work before the s0 MAC").
@@ -71,7 +80,7 @@ public:
     std::function<void(crypto::ConstBytes priv, crypto::ConstBytes pub)> on_keygen;
 
 private:
-    crypto::openssl::OpenSslProvider real_;
+    std::unique_ptr<crypto::Provider> real_;
     std::mt19937_64 rng_;
 };
 
@@ -153,6 +162,7 @@ public:
         TtlMode ttl = TtlMode::absolute;
         std::uint64_t seed = 1;
         NetOptions net{};
+        RealCrypto crypto = RealCrypto::openssl;
     };
     explicit Sim(Options o);
     Sim() : Sim(Options{}) {}

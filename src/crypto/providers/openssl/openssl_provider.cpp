@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "common/bytes.hpp"
+#include "crypto/provider_util.hpp"
 
 namespace lockstep::crypto::openssl {
 namespace {
@@ -45,16 +46,8 @@ Err fail(Err e) noexcept {
     return e;
 }
 
-// OpenSSL wants non-null pointers even for zero-length inputs.
-const std::uint8_t kEmpty[1] = {0};
-const unsigned char* ptr(ConstBytes b) noexcept { return b.empty() ? kEmpty : b.data(); }
-
-// An output span must be exactly `want` bytes.
-Status check_out(std::size_t have, std::size_t want) noexcept {
-    if (have < want) return Err::buffer_too_small;
-    if (have > want) return Err::invalid_argument;
-    return {};
-}
+// OpenSSL wants non-null pointers even for zero-length inputs (provider_util.hpp).
+const unsigned char* ptr(ConstBytes b) noexcept { return nonnull(b); }
 
 bool fits_int(std::size_t n) noexcept { return n <= static_cast<std::size_t>(INT_MAX); }
 

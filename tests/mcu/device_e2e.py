@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""The device client on qemu against `lockstep serve` over UDP.
+
+   device_e2e.py <lockstep> <qemu-system-arm> <device.elf> <mode>
+
+Runs, in a fresh temporary folder:
+  * a 32-byte PSK (0600) and a 32-byte entropy seed from the host's CSPRNG,
+    read by the device through semihosting (lockstep-device.psk / .seed);
+  * `lockstep serve --udp 0 --psk ... --mode <mode> --trace` on loopback;
+  * the relay: a TCP listener that qemu's UART0 connects to (-serial tcp:...),
+    carrying length-framed messages (2-byte big-endian length, bytes), each
+    forwarded as one UDP datagram to the server, and back;
+  * qemu-system-arm -M mps2-an386 with the device image.
+Checks: the device reports 25 responses, 2 re-keys and an acknowledged close
+(exit status 0), and the server's trace shows three HELLOs in the connection
+(the client's first and the server's two re-keys).
+"""
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TIMEOUT_S = 60
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    if len(sys.argv) != 5:
+        fail("usage: device_e2e.py <lockstep> <qemu-system-arm> <device.elf> <mode>")
+    lockstep, qemu, elf, mode = sys.argv[1:]
+    if not os.path.isfile(elf):
+        fail(f"{elf} not built (run the mcu_build test first)")
+    with tempfile.TemporaryDirectory(prefix="lockstep-device-") as tmp:
+        psk = os.path.join(tmp, "lockstep-device.psk")
+        fd = os.open(psk, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32))
+        os.close(fd)
+        fd = os.open(os.path.join(tmp, "lockstep-device.seed"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32))
+        os.close(fd)
+
+        server = subprocess.Popen(
+            [lockstep, "serve", "--udp", "0", "--bind", "127.0.0.1", "--psk", psk, "--psk-id", "device-1",
+             "--mode", mode, "--source", "sensor:5", "--trace"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        qemu_p = None
+        try:
+            m = None
+            head = ""
+            while not m:  # warnings (psk-only is not forward secret) come first
+                line = server.stdout.readline()
+                if not line:
+                    fail(f"server did not start: {head!r}")
+                head += line
+                m = re.search(r"listening .*udp=([0-9.]+):(\d+)", line)
+            server_addr = (m.group(1), int(m.group(2)))
+
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.connect(server_addr)
+
+            qemu_p = subprocess.Popen(
+                [qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none",
+                 "-serial", f"tcp:127.0.0.1:{listener.getsockname()[1]}",
+                 "-semihosting-config", "enable=on,target=native", "-kernel", os.path.abspath(elf)],
+                cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            listener.settimeout(TIMEOUT_S)
+            uart, _ = listener.accept()
+            deadline = time.monotonic() + TIMEOUT_S
+            buf = b""
+            frames = [0, 0]
+            while qemu_p.poll() is None:
+                if time.monotonic() > deadline:
+                    fail(f"no end after {TIMEOUT_S} s")
+                ready, _, _ = select.select([uart, udp], [], [], 0.2)
+                if uart in ready:
+                    chunk = uart.recv(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    while len(buf) >= 2 and len(buf) >= 2 + (buf[0] << 8 | buf[1]):
+                        n = buf[0] << 8 | buf[1]
+                        udp.send(buf[2:2 + n])
+                        frames[0] += 1
+                        buf = buf[2 + n:]
+                if udp in ready:
+                    try:
+                        dgram = udp.recv(65535)
+                    except ConnectionRefusedError:
+                        continue
+                    uart.sendall(len(dgram).to_bytes(2, "big") + dgram)
+                    frames[1] += 1
+            try:
+                rc = qemu_p.wait(timeout=TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                fail("qemu did not exit")
+            out = qemu_p.stdout.read()
+            print(out, end="")
+            print(f"relay: {frames[0]} datagrams device->server, {frames[1]} server->device")
+        finally:
+            if qemu_p and qemu_p.poll() is None:
+                qemu_p.kill()
+            server.terminate()
+            try:
+                trace, _ = server.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                trace, _ = server.communicate()
+        print("server trace:\n" + trace)
+        hellos = len(re.findall(r"\] (?:rcv|snd) hello +seq=", trace))
+        if rc != 0:
+            fail(f"device exit status {rc}")
+        if not re.search(r"responses 25, re-keys 2, closed reason 0 acknowledged", out):
+            fail("the device did not report 25 responses, 2 re-keys and an acknowledged close")
+        if hellos != 3:
+            fail(f"the server's trace shows {hellos} HELLO(s), not 3 (initial + two re-keys)")
+        print(f"OK: {mode}: 25 responses, 3 HELLOs in the server's trace, clean close")
+
+
+if __name__ == "__main__":
+    main()

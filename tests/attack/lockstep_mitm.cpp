@@ -183,6 +183,19 @@ std::string ids_text(std::span<const std::uint8_t> ids) {
 // strip: remove the first (most preferred) list entry. Returns what changed,
 // or nullopt when the message is not that frame or too short to hold the field.
 std::optional<std::string> edit_field(Buf& m, Dir d, Field f, bool strip, const Buf& ids) {
+    if (d == Dir::c2s && !m.empty() && m[0] == static_cast<std::uint8_t>(wire::Frame::cookie_hello)) {
+        // A HELLO behind padding or a cookie (spec §6.8): edit the HELLO inside, keep the head.
+        auto env = wire::decode_cookie_hello(m);
+        if (!env) return std::nullopt;
+        const auto head = static_cast<std::size_t>(env->hello.data() - m.data());
+        Buf hello(env->hello.begin(), env->hello.end());
+        auto changed = edit_field(hello, d, f, strip, ids);
+        if (changed) {
+            m.resize(head);
+            m.insert(m.end(), hello.begin(), hello.end());
+        }
+        return changed;
+    }
     const wire::Frame want = d == Dir::c2s ? wire::Frame::hello : wire::Frame::hello_ack;
     if (m.empty() || m[0] != static_cast<std::uint8_t>(want)) return std::nullopt;
     if (!is_list(f)) {

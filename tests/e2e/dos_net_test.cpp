@@ -54,6 +54,7 @@ Config client_config(Mode m, crypto::Provider& p) {
     c.provider = &p;
     c.modes = {m};
     c.ca_certificate = cr.ca_cert;
+    c.server_names = sim::kTestServerNames;
     if (mode_uses_cert(m)) {
         c.signer = cr.client_key.get();
         c.certificate = cr.client_cert;

@@ -19,7 +19,7 @@ from cli_e2e import Fail, Server, check, read, run_in_env, wait_for  # noqa: E40
 import pg_cluster  # noqa: E402
 
 STALENESS_MS = 400
-CERT = ["--cert", "device.cert", "--key", "device.key", "--ca", "ca"]
+CERT = ["--cert", "device.cert", "--key", "device.key", "--ca", "ca", "--server-name", "server.test"]
 
 
 def exercise(env, url):

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <span>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -81,6 +82,26 @@ inline Args parse_args(int argc, char** argv, const char* usage_extra = "", int 
 
 // ---------------------------------------------------------------- blocking fd I/O
 // The whole buffer or false (EOF, error). Programs writing to sockets ignore SIGPIPE.
+// A request handler's answer in the bench programs: n bytes of 0x5a (at most
+// what the response buffer holds); returns the length written.
+inline std::size_t fill_response(std::span<std::uint8_t> resp, std::size_t n) {
+    n = std::min(n, resp.size());
+    std::fill_n(resp.begin(), n, std::uint8_t{0x5a});
+    return n;
+}
+
+// This process's resident memory (VmRSS), KiB; -1 if unknown.
+inline long vmrss_kib() {
+    std::FILE* f = std::fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kib = -1;
+    while (std::fgets(line, sizeof line, f))
+        if (std::strncmp(line, "VmRSS:", 6) == 0) kib = std::atol(line + 6);
+    std::fclose(f);
+    return kib;
+}
+
 inline bool read_full(int fd, void* p, std::size_t n) {
     auto* b = static_cast<std::uint8_t*>(p);
     while (n > 0) {

@@ -270,24 +270,7 @@ EVP_PKEY* p256_key() {
     return k;
 }
 X509* p256_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca, long serial) {
-    X509* x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME* name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn), -1, -1, 0);
-    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
-    X509V3_CTX v3;
-    X509V3_set_ctx_nodb(&v3);
-    X509V3_set_ctx(&v3, issuer ? issuer : x, x, nullptr, nullptr, 0);
-    X509_EXTENSION* e = X509V3_EXT_conf_nid(nullptr, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-    if (!e) die("X509V3_EXT_conf_nid");
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    if (X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) <= 0) die("X509_sign");
-    return x;
+    return make_x509(key, cn, issuer, issuer_key, ca, serial, EVP_sha256());
 }
 struct DtlsCreds {
     DtlsCreds()

@@ -520,7 +520,9 @@ inline EVP_PKEY* ed25519_key() {
     EVP_PKEY_CTX_free(ctx);
     return k;
 }
-inline X509* make_x509(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca, long serial) {
+// md: the signature digest (nullptr for Ed25519 issuers).
+inline X509* make_x509(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca, long serial,
+                       const EVP_MD* md = nullptr) {
     X509* x = X509_new();
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
@@ -541,7 +543,7 @@ inline X509* make_x509(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* is
     };
     ext(NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
     ext(NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
-    if (X509_sign(x, issuer_key ? issuer_key : key, nullptr) <= 0) die("X509_sign");  // Ed25519: no digest
+    if (X509_sign(x, issuer_key ? issuer_key : key, md) <= 0) die("X509_sign");
     return x;
 }
 

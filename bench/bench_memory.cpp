@@ -245,7 +245,7 @@ int main(int argc, char** argv) {
     }
     const ServerRss sv16 = server_rss(n, 16384, m, std::chrono::milliseconds(200));
     const ServerRss sv1 = server_rss(n, 1024, m, std::chrono::milliseconds(200));
-    std::printf("%-52s %12.0f %9.2fx\n", "net::Server, max_data 16384, active (one exchange)", sv16.active,
+    std::printf("%-52s %12.0f %9.2fx\n", "net::Server, max_data 16384, all up (some trimmed)", sv16.active,
                 sv16.active / tls_def);
     std::printf("%-52s %12.0f %9.2fx\n", "net::Server, max_data 16384, idle (after idle_trim)", sv16.idle,
                 sv16.idle / tls_def);

@@ -135,6 +135,9 @@ public:
     // handshake failed: see closed_event()), Err::timeout, Err::wrong_state (called twice).
     Status connect(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) noexcept;
     // Sends one DATA REQUEST and waits for its DATA RESPONSE (re-keys happen inside).
+    // Over TCP the DATA ACK of the response is held until the next call (request,
+    // close, the destructor) and leaves in the same write as what that call sends;
+    // the server waits for it as long as it would wait idle (receive_timeout).
     // Errors: Err::closed (see closed_event()), Err::timeout (no response in time:
     // the request is still outstanding; close the connection), Err::wrong_state
     // (not connected), Err::too_long (body over max_data).

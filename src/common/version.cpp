@@ -1,0 +1,8 @@
+#include "lockstep/version.hpp"
+
+namespace lockstep {
+
+const char* version() noexcept { return kVersionString; }
+int version_number() noexcept { return kVersionNumber; }
+
+}  // namespace lockstep

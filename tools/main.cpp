@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the command-line tool: keys and certificates, a server, a client,
 // the demo. Every subcommand registers itself from its own file; errors end in
 // one line on stderr and a documented exit code (cli.hpp).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lockstep — LOCKSTEP_API marks the public API. The library is built with
  * hidden symbol visibility by default (-fvisibility=hidden), so only what is
  * marked is exported from a shared liblockstep. Usable from C and C++. */

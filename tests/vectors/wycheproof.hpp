@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep tests — the one loader for Project Wycheproof JSON vector files.
 //
 // Files are read in place from LOCKSTEP_WYCHEPROOF_DIR (never copied into the

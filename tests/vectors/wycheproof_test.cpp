@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Wycheproof vectors through the OpenSSL provider: one TEST per file.
 // Every valid case must pass, every invalid one must be rejected (STYLE §7).
 #include <gtest/gtest.h>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// lockstep — engine configuration. Defaults are the safe choice (REQUIREMENTS: modes, defaults).
+// lockstep — engine configuration. Defaults are the safe choice; anything weaker is opt-in
+// and named so (spec: PROTOCOL.md §10).
 //
 // Ownership: the Config is copied into the Engine, but every span and pointer in
 // it (certificates, PSK, provider, signer, psk store) is borrowed and must outlive

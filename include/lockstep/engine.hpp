@@ -137,6 +137,17 @@ public:
     bool established() const noexcept;
     bool is_closed() const noexcept { return state_ == State::closed; }
     bool can_send_request() const noexcept;
+    // The workspace bytes a later call reads again: the kept messages that a
+    // retransmission resends, a stored request, unsent output. Every other
+    // workspace byte is written before it is read. A transport holding many idle
+    // connections may copy these ranges out, let the workspace's memory go (its
+    // address must stay the engine's), and copy them back before the next call.
+    // Returns the number of ranges written to out (at most kLiveRanges).
+    struct WorkspaceRange {
+        std::size_t offset = 0, length = 0;
+    };
+    static constexpr std::size_t kLiveRanges = 4;
+    std::size_t live_workspace(std::span<WorkspaceRange, kLiveRanges> out) const noexcept;
     std::uint32_t epoch() const noexcept { return epoch_; }
     Mode mode() const noexcept { return mode_; }
     Suite suite() const noexcept { return suite_; }

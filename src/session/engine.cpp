@@ -96,6 +96,19 @@ bool Engine::established() const noexcept {
     }
 }
 
+std::size_t Engine::live_workspace(std::span<WorkspaceRange, kLiveRanges> out) const noexcept {
+    std::size_t n = 0;
+    if (txq_ == nullptr) return 0;  // no workspace taken (a refused Config)
+    const auto at = [&](const std::uint8_t* p, std::size_t len) {
+        if (len > 0) out[n++] = {static_cast<std::size_t>(p - txq_), len};
+    };
+    at(txq_, txq_len_);
+    for (const Kept& k : kept_)
+        if (k.used) at(k.buf, k.len);
+    if (stash_used_) at(stash_, stash_len_);
+    return n;
+}
+
 bool Engine::can_send_request() const noexcept {
     return I::client(*this) && state_ == State::idle && fatal_ == Err::ok;
 }

@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -66,7 +67,11 @@ Config client_config(Mode m, crypto::Provider& p) {
     return c;
 }
 
-Buf echo(std::span<const std::uint8_t> req, const PeerInfo&) { return Buf(req.begin(), req.end()); }
+std::size_t echo(std::span<const std::uint8_t> req, const PeerInfo&, std::span<std::uint8_t> resp) {
+    const std::size_t n = std::min(req.size(), resp.size());
+    std::copy_n(req.begin(), n, resp.begin());
+    return n;
+}
 
 template <class F>
 bool wait_until(F&& done, std::chrono::milliseconds timeout = 5s) {

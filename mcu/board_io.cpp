@@ -31,7 +31,7 @@ struct SysTick {
 SysTick* const systick = reinterpret_cast<SysTick*>(0xE000E010u);
 constexpr std::uint32_t kCpuHz = 25'000'000;
 constexpr std::uint32_t kTickEnable = 1u << 0, kTickInterrupt = 1u << 1, kTickCpuClock = 1u << 2;
-volatile std::uint32_t ticks_ms = 0;
+
 
 void put(std::uint8_t b) noexcept {
     while (uart0->state & kTxFull) {
@@ -39,9 +39,13 @@ void put(std::uint8_t b) noexcept {
     uart0->data = b;
 }
 
+volatile std::uint32_t ticks_ms = 0;
+
 // Frame assembly state for link_poll.
 std::size_t rx_need = 0, rx_have = 0, rx_hdr = 0;
 std::uint8_t rx_len[2];
+std::uint32_t rx_last_ms = 0;
+constexpr std::uint32_t kFrameGapMs = 250;  // silence inside a frame that ends it
 
 std::uint8_t drbg_key[32];
 bool drbg_seeded = false;
@@ -59,9 +63,16 @@ void link_send(const std::uint8_t* msg, std::size_t len) noexcept {
     for (std::size_t i = 0; i < len; ++i) put(msg[i]);
 }
 
+bool link_receiving() noexcept {
+    if (rx_hdr != 0 && ticks_ms - rx_last_ms > kFrameGapMs) rx_hdr = 0;  // a frame cut short: dropped
+    return rx_hdr != 0;
+}
+
 std::size_t link_poll(std::uint8_t* buf, std::size_t cap) noexcept {
+    (void)link_receiving();
     while (uart0->state & kRxFull) {
         const auto b = static_cast<std::uint8_t>(uart0->data);
+        rx_last_ms = ticks_ms;
         if (rx_hdr < 2) {
             rx_len[rx_hdr++] = b;
             if (rx_hdr == 2) {

@@ -14,8 +14,11 @@ namespace mcu {
 void link_init() noexcept;
 void link_send(const std::uint8_t* msg, std::size_t len) noexcept;
 // Polls the UART without blocking; returns a complete message's length (its
-// bytes in buf) or 0. Messages longer than cap are read and dropped.
+// bytes in buf) or 0. Messages longer than cap are read and dropped. A frame
+// arrives over many calls: `buf` must not be written between them while
+// link_receiving() is true (a partial frame is dropped after 250 ms of silence).
 std::size_t link_poll(std::uint8_t* buf, std::size_t cap) noexcept;
+bool link_receiving() noexcept;
 
 // Monotonic milliseconds from a 1 ms SysTick interrupt (started by clock_init),
 // and Unix seconds from the host through semihosting (read once at start-up:

@@ -20,10 +20,9 @@ using namespace lockstep;
 constexpr std::uint16_t kMaxData = 256;
 constexpr int kRequests = 25;
 alignas(8) std::uint8_t g_ws[Engine::workspace_size(kMaxData)];
-// Separate send and receive buffers: a frame arrives over the UART a byte at a
-// time, across many loop turns, while the engine may write a message to send.
+// One buffer for both directions (RAM): a frame arrives over the UART a byte at
+// a time across many loop turns, so nothing is sent into it while one is partly in.
 alignas(8) std::uint8_t g_msg[Engine::max_message_size(kMaxData)];
-alignas(8) std::uint8_t g_rx[Engine::max_message_size(kMaxData)];
 alignas(Engine) std::uint8_t g_engine_mem[sizeof(Engine)];
 std::uint8_t g_psk[32];
 const std::uint8_t kPskId[] = {'d', 'e', 'v', 'i', 'c', 'e', '-', '1'};
@@ -64,12 +63,12 @@ int main() {
     std::uint8_t body[16] = {'t', 'e', 'm', 'p', '?'};
     if (!e.start(now())) mcu::fatal("start failed");
     while (!e.is_closed()) {
-        for (;;) {
+        while (!mcu::link_receiving()) {
             auto n = e.poll_transmit(g_msg);
             if (!n || *n == 0) break;
             mcu::link_send(g_msg, *n);
         }
-        if (std::size_t n = mcu::link_poll(g_rx, sizeof g_rx)) (void)e.receive({g_rx, n}, now());
+        if (std::size_t n = mcu::link_poll(g_msg, sizeof g_msg)) (void)e.receive({g_msg, n}, now());
         if (auto d = e.next_deadline(); d && now().mono >= *d) (void)e.on_timeout(now());
         Event ev;
         while (e.poll_event(ev)) {

@@ -62,7 +62,7 @@ struct Event {
     Reason reason = Reason::normal;   // closed: the CLOSE reason (ours or the peer's)
     bool by_peer = false;             // closed: the peer closed
     bool acknowledged = false;        // closed: CLOSE ACK exchanged (clean close)
-    Err error = Err::ok;              // closed: local cause of a fault, if any
+    Err error = Err::ok;              // closed: local cause of a fault, if any (by the peer in a handshake: why we dropped its HELLO ACK)
 };
 
 // One line of the trace, in the seed's field notation. Never contains key material.

@@ -781,7 +781,8 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
                 const std::uint8_t reason = static_cast<std::uint8_t>(c->reason);
                 wire::Inner meta{MsgType::close, c->seq, c->ack, c->ttl, {&reason, 1}};
                 I::trace(*this, false, meta, msg.size(), false);
-                I::enter_closed(*this, c->reason, true, false, Err::ok);
+                // A HELLO ACK we dropped (tolerant) is the likelier cause: keep it.
+                I::enter_closed(*this, c->reason, true, false, I::client(*this) ? hs_dropped_ : Err::ok);
                 return {};
             }
             // Unauthenticated and not an answer to us: ignored under every policy (§11.12).

@@ -249,7 +249,7 @@ private:
     std::uint8_t peer_key_alg_ = 0;
 
     // Key material lives in an opaque, wiped block (see src/session/engine_state.hpp).
-    alignas(8) std::uint8_t keystate_[880];
+    alignas(8) std::uint8_t keystate_[888];
 };
 
 }  // namespace lockstep

@@ -139,10 +139,6 @@ public:
 // A DATA REQUEST under the client's key with a chosen ttl (a stolen key, or a
 // client whose clock is far ahead).
 Buf request_with_ttl(Sim& sim, const Log& log, std::uint32_t ttl, std::uint32_t rn) {
-    crypto::openssl::OpenSslProvider p;
-    record::DirectionKeys k;
-    EXPECT_TRUE(record::derive(p, Suite::aes256gcm, 1, log.items.find("c ap traffic")->second, k));
-    k.next_rn = rn;
     wire::Inner m;
     m.type = MsgType::data_request;
     const TraceEntry& last = sim.server().received.back();  // the DATA ACK: seq advanced by its nonce (R5)
@@ -151,14 +147,7 @@ Buf request_with_ttl(Sim& sim, const Log& log, std::uint32_t ttl, std::uint32_t 
     m.ttl = ttl;
     static const Buf body = {'t', 't', 'l'};
     m.body = body;
-    Buf inner(64), rec(128);
-    Writer w(inner);
-    wire::encode_inner(m, 0, w);
-    EXPECT_TRUE(w.ok());
-    auto n = record::seal_record(p, k, w.written(), rec);
-    EXPECT_TRUE(n);
-    rec.resize(*n);
-    return rec;
+    return seal_with_secret(log.items.find("c ap traffic")->second, 1, rn, m);
 }
 
 TEST(Ttl, AFarFutureTtlIsRefused) {

@@ -582,7 +582,7 @@ Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
     if (!drop) return fail(e, st.error(), now);
     ks(e).th = saved;
     e.rx_seq_ = saved_rx_seq;
-    e.hs_dropped_ = st.error();
+    e.hs_dropped_ = e.last_drop_ = st.error();
     ++e.stats_.dropped;
     note_fault(e, st.error(), false);
     return {};
@@ -594,6 +594,7 @@ Status I::drop(Engine& e, Err err, const Now& now) noexcept {
     // where only an on-path attacker can inject) stays fatal.
     if (e.cfg_.policy == Policy::strict) return fail(e, err, now);
     ++e.stats_.dropped;
+    e.last_drop_ = err;
     note_fault(e, err, false);
     return {};
 }
@@ -794,6 +795,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             }
             // Unauthenticated and not an answer to us: ignored under every policy (§11.12).
             ++stats_.dropped;
+            last_drop_ = Err::unexpected_message;
             I::note_fault(*this, Err::unexpected_message, false);
             return {};
         }
@@ -855,6 +857,10 @@ bool I::same_frame(Engine& e, ConstBytes msg, const std::array<std::uint8_t, 32>
 }
 
 Status I::dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+    // spec: PROTOCOL.md §8.6 step 3 — an authenticated body over our max_data is
+    // fatal under both policies, wherever the message would go (handler or stash).
+    if ((m.type == MsgType::data_request || m.type == MsgType::data_response) && m.body.size() > e.cfg_.max_data)
+        return I::fail(e, Err::too_long, now);
     auto st = I::check_ttl(e, m.ttl, now);
     if (!st) return I::fault(e, st.error(), now);
     const Role role = e.cfg_.role;

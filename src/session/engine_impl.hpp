@@ -188,6 +188,9 @@ struct Engine::Impl {
     // After a record opened (authenticated) or failed to: is a key past its hard limit?
     static Status check_rx_limits(Engine& e, const record::DirectionKeys& k, std::uint32_t rn, std::size_t len) noexcept;
     static Status accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept;
+    // The peer certificate's CA signature (through the cache), checked only
+    // after the transcript signature verified under its key (spec §7.4).
+    static Status peer_cert_signed(Engine& e, ConstBytes cert) noexcept;
     // The peer's certificate key, remembered from the initial handshake.
     static handshake::PeerKey peer_key(const Engine& e) noexcept;
 };

@@ -203,6 +203,24 @@ TEST(Ttl, ARelativeTtlConnectionEndsBeforeTheTtlWraps) {
     EXPECT_EQ(sim.server().closed_event.error, Err::limit_exceeded);
 }
 
+// A body over the receiver's max_data is fatal (too_long) under both
+// policies (spec §8.6 step 3), not a recoverable fault on datagrams.
+TEST(MaxData, AnOverLongBodyIsFatalUnderEveryPolicy) {
+    for (Policy pol : {Policy::strict, Policy::tolerant}) {
+        SCOPED_TRACE(static_cast<int>(pol));
+        Sim sim({.policy = pol});
+        sim.server_cfg().max_data = 1000;
+        sim.client_cfg().max_data = 2000;
+        sim.build();
+        ASSERT_TRUE(sim.handshake());
+        EXPECT_EQ(sim.exchange(1, 1500), 0);
+        sim.run_until([&] { return sim.server().closed; });
+        ASSERT_TRUE(sim.server().closed);
+        EXPECT_EQ(sim.server().closed_event.error, Err::too_long);
+        EXPECT_EQ(sim.server().requests, 0);
+    }
+}
+
 // No fallback (spec §3.6): a failed handshake is final; the engine does not
 // retry with a smaller offer, and a closed engine cannot be restarted.
 TEST(NoFallback, AFailedHandshakeIsFinal) {

@@ -106,7 +106,7 @@ inline const Buf& test_psk() {
     return k;
 }
 inline const Buf& test_psk_id() {
-    static const Buf id{'d', 'e', 'v', '-', '1'};
+    static const Buf id{'d', 'e', 'v', 'i', 'c', 'e', '-', '1'};  // the client certificate's subject (cert+psk)
     return id;
 }
 

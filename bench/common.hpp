@@ -392,7 +392,7 @@ struct OnePsk final : PskStore {
     std::span<const std::uint8_t> find(std::span<const std::uint8_t>) const noexcept override { return key; }
 };
 inline const Buf& psk_id() {
-    static const Buf id{'d', 'e', 'v', '-', '1'};
+    static const Buf id{'d', 'e', 'v', 'i', 'c', 'e', '-', '1'};  // the client certificate's subject (cert+psk)
     return id;
 }
 

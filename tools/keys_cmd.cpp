@@ -2,9 +2,12 @@
 // loaders the other commands use (keys.hpp).
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -407,7 +410,8 @@ Psk load_psk(const std::string& path) {
     }
     raw.resize(*n);
     Psk psk;
-    if (!parse_psk_text(raw.span(), psk)) {
+    const bool raw_file = !parse_psk_text(raw.span(), psk);
+    if (raw_file) {
         psk = Psk{};
         if (raw.size() < kMinPsk || raw.size() > kMaxPsk)
             fail(Exit::file, fmt::format("PSK file {} is malformed: expected 'id=' and 'key=<hex>' lines "
@@ -418,6 +422,21 @@ Psk load_psk(const std::string& path) {
     if (psk.key.size() < kMinPsk || psk.key.size() > kMaxPsk)
         fail(Exit::file, fmt::format("PSK file {}: the key must be {}..{} bytes (has {})", path, kMinPsk, kMaxPsk,
                                      psk.key.size()));
+    // spec: PROTOCOL.md §6.7, §11.15 — a PSK carries >= 128 bits from a CSPRNG
+    // (mac_c lets anyone who saw a HELLO test guesses offline). Entropy cannot
+    // be measured, but a password and a patterned key can be recognised.
+    if (raw_file && std::all_of(psk.key.data(), psk.key.data() + psk.key.size(),
+                                [](std::uint8_t b) { return (b >= 0x20 && b < 0x7f) || b == '\n' || b == '\r'; }))
+        fail(Exit::file, fmt::format("PSK file {} is text, like a password: a PSK must be {}..{} random bytes "
+                                     "(make one with lockstep psk gen)",
+                                     path, kMinPsk, kMaxPsk));
+    std::array<bool, 256> seen{};
+    std::size_t distinct = 0;
+    for (std::size_t i = 0; i < psk.key.size(); ++i) distinct += !std::exchange(seen[psk.key.data()[i]], true);
+    if (distinct < 8)
+        fail(Exit::file, fmt::format("PSK file {}: the key does not look random ({} distinct byte values); make one "
+                                     "with lockstep psk gen",
+                                     path, distinct));
     if (psk.id.size() > kMaxPskId)
         fail(Exit::file, fmt::format("PSK file {}: the identity is longer than {} bytes", path, kMaxPskId));
     return psk;

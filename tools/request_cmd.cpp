@@ -15,6 +15,7 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
+// Reconnections offer the configured lists, never fewer: no fallback (spec: PROTOCOL.md §3.6).
 constexpr int kMaxReconnects = 3;
 
 double ms_since(Clock::time_point t0) {

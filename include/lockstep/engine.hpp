@@ -154,6 +154,10 @@ public:
     std::span<const std::uint8_t> peer_subject() const noexcept { return {peer_subject_, peer_subject_len_}; }
     const Stats& stats() const noexcept { return stats_; }
     Err last_error() const noexcept { return fatal_; }
+    // Why the last message dropped without effect (it did not authenticate,
+    // decode, or fit the state; stats().dropped counts them) was dropped, for
+    // logs (spec: PROTOCOL.md §8.6). Err::ok if none was.
+    Err last_drop() const noexcept { return last_drop_; }
     // Server: the client's address is proved by other means (a valid cookie,
     // spec: PROTOCOL.md §6.8): lifts Config::amplification_limit.
     void set_address_validated() noexcept { address_validated_ = true; }
@@ -224,6 +228,7 @@ private:
     std::uint8_t dup_hello_acks_ = 0;  // client: duplicate HELLO ACKs answered (at most max_resends)
     bool peer_proved_ = false;         // the handshake peer's finished verified (initial handshake)
     Err hs_dropped_ = Err::ok;         // tolerant: why the last unauthenticated handshake message was dropped
+    Err last_drop_ = Err::ok;          // why the last message was dropped unopened (last_drop())
 
     // amplification limit (spec §8.6): bytes received from / sent to an unproved address
     bool address_validated_ = false;
@@ -260,7 +265,7 @@ private:
     std::uint8_t peer_key_alg_ = 0;
 
     // Key material lives in an opaque, wiped block (see src/session/engine_state.hpp).
-    alignas(8) std::uint8_t keystate_[880];
+    alignas(8) std::uint8_t keystate_[888];
 };
 
 }  // namespace lockstep

@@ -443,7 +443,10 @@ private:
         std::string key = from.str();
         if (auto it = udp_peers_.find(key); it != udp_peers_.end()) {
             Conn& c = wake(*conns_.at(it->second), now);
+            const std::uint64_t dropped = c.engine.stats().dropped;
             (void)c.engine.receive(msg, now);
+            if (c.engine.stats().dropped != dropped)  // unauthenticated: no effect, but say why (spec §8.6)
+                log(log_drops_, "udp " + from.str() + ": dropped a datagram (" + err_name(c.engine.last_drop()) + ")", now);
             pump(c, now);
             settle(c);
         } else if (!stopping_) {
@@ -455,19 +458,22 @@ private:
     // connection; anything else from a stranger, or a HELLO that does not
     // decode, is dropped and leaves nothing behind.
     void from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now) {
-        if (msg.empty()) return;
+        auto dropped = [&](const char* why) {
+            log(log_drops_, "udp " + from.str() + ": dropped a datagram from an unknown address (" + why + ")", now);
+        };
+        if (msg.empty()) return dropped("empty");
         std::span<const std::uint8_t> hello = msg;
         bool proved = false;
         if (msg[0] == static_cast<std::uint8_t>(wire::Frame::cookie_hello)) {
             auto env = wire::decode_cookie_hello(msg);
-            if (!env) return;
+            if (!env) return dropped(err_name(env.error()));
             hello = env->hello;
             proved = !env->cookie.empty() && cookies_.verify(from, hello, env->cookie, now.mono);
         } else if (msg[0] != static_cast<std::uint8_t>(wire::Frame::hello)) {
-            return;
+            return dropped("not a HELLO");
         }
         auto h = wire::decode_hello(hello);
-        if (!h) return;
+        if (!h) return dropped(err_name(h.error()));
         const bool busy = s_.half_open[index(Transport::udp)].load() >= s_.opts.cookie_threshold;
         if (!proved && (busy || s_.opts.cookie_threshold == 0)) return send_cookie(from, hello, h->seq, now);
         const PrefixKey p = prefix(from);
@@ -480,9 +486,9 @@ private:
         if (!proved && c.engine.stats().amplification_held > 0 && c.engine.state() == State::wait_ack) {
             // Its HELLO ACK would send more than 3x what this address sent:
             // ask it to prove the address first, and keep nothing.
+            send_cookie(from, hello, h->seq, now);
             c.dead = true;
-            settle(c);
-            return send_cookie(from, hello, h->seq, now);
+            return settle(c);
         }
         pump(c, now);
         settle(c);
@@ -753,7 +759,7 @@ private:
     std::vector<std::uint8_t> buf_;  // read buffer (UDP: kDatagramBatch slots)
     HalfOpenBudget budget_;
     CookieJar cookies_{provider_};
-    RateLimitedLog log_budget_{kLogEvery}, log_fds_{kLogEvery};
+    RateLimitedLog log_budget_{kLogEvery}, log_fds_{kLogEvery}, log_drops_{kLogEvery};
     std::size_t peak_ = 0;  // most connections since the last trim
     Instant cookie_window_{};
     int cookies_in_window_ = 0;

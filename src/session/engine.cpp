@@ -49,6 +49,11 @@ Engine::Engine(const Config& cfg, std::span<std::uint8_t> ws) noexcept : cfg_(cf
     static_assert(alignof(KeyState) <= 8, "align Engine::keystate_");
     new (keystate_) KeyState();
     if (cfg_.max_data > wire::kMaxData) cfg_.max_data = static_cast<std::uint16_t>(wire::kMaxData);
+    if (cfg_.timers.ttl_lifetime > kMaxTtlLifetime || cfg_.timers.ttl_lifetime.count() < 0) {
+        fatal_ = Err::invalid_argument;  // spec §8.3: a peer would refuse our ttls
+        state_ = State::closed;
+        return;
+    }
     inner_cap_ = detail::inner_cap(cfg_.max_data);
     const std::size_t wcap = detail::wire_cap(cfg_.max_data);
     if (ws.size() < workspace_size(cfg_.max_data) || cfg_.provider == nullptr) {
@@ -224,20 +229,28 @@ std::uint32_t I::make_ttl(Engine& e, const Now& now) noexcept {
     const auto life = e.cfg_.timers.ttl_lifetime;
     if (e.relative_ttl_) {
         auto ms = (now.mono.since_origin - e.origin_.since_origin + life).count();
-        return static_cast<std::uint32_t>(ms < 0 ? 0 : ms);
+        return static_cast<std::uint32_t>(ms < 0 ? 0 : std::min<std::int64_t>(ms, 0xffffffff));  // never wraps
     }
     auto s = now.wall.seconds() + whole_seconds(life);
     return static_cast<std::uint32_t>(s < 0 ? 0 : s);
 }
 
 Status I::check_ttl(Engine& e, std::uint32_t ttl, const Now& now) noexcept {
+    // spec: PROTOCOL.md §8.3 — refused when past (expired), or further ahead
+    // than any sender may set it (kMaxTtlLifetime + clock_skew: a far-future
+    // ttl would let a recorded message be replayed for ever within its epoch).
     const auto skew = e.cfg_.timers.clock_skew;
+    const std::int64_t t = ttl;
     if (e.relative_ttl_) {
         const std::int64_t age = (now.mono.since_origin - e.origin_.since_origin).count();
-        return age > static_cast<std::int64_t>(ttl) + skew.count() ? Status{Err::expired} : Status{};
+        // Close well before the u32 wraps: a relative-ttl connection lives < 2^31 ms.
+        if (age >= kRelativeTtlMaxAge) return Err::limit_exceeded;
+        if (age > t + skew.count() || t > age + kMaxTtlLifetime.count() + skew.count()) return Err::expired;
+        return {};
     }
-    const std::int64_t skew_s = whole_seconds(skew);
-    return now.wall.seconds() > static_cast<std::int64_t>(ttl) + skew_s ? Status{Err::expired} : Status{};
+    const std::int64_t skew_s = whole_seconds(skew), wall = now.wall.seconds();
+    if (wall > t + skew_s || t > wall + whole_seconds(kMaxTtlLifetime) + skew_s) return Err::expired;
+    return {};
 }
 
 std::optional<Instant> Engine::next_deadline() const noexcept {
@@ -337,7 +350,10 @@ Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner&
     Writer w({rec + wire::kRecordHeaderLen, inner_len});
     wire::encode_inner(m, pad, w);
     LS_TRY(w.status());
-    if (k.next_rn >= record::kRnHardLimit) return Err::limit_exceeded;
+    const bool closing =
+        m.type == MsgType::close || m.type == MsgType::close_ack || m.type == MsgType::closed_without_ack;
+    LS_TRY(record::may_seal(k, limits(e), ks(e).key_bytes, total, closing));
+    ks(e).key_bytes += total;
     Writer hw({rec, wire::kRecordHeaderLen});
     wire::encode_record_header({k.epoch, k.next_rn}, hw);
     LS_TRY(record::seal_payload(*e.cfg_.provider, k, k.next_rn, {rec, wire::kRecordHeaderLen},
@@ -367,7 +383,11 @@ Status I::send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonc
     k.type = t;
     k.seq = m.seq;
     m.body = {k.buf + wire::kInnerHeaderLen, body.size()};
-    LS_TRY(seal_and_queue(e, ks(e).tx, m, now, false));
+    if (auto st = seal_and_queue(e, ks(e).tx, m, now, false); !st) {
+        // A key at its limit (spec §6.7): close, with the reserve CLOSE may use.
+        if (st.error() == Err::limit_exceeded && t != MsgType::close) return fail(e, st.error(), now);
+        return st;
+    }
     commit_tx(e, t, m.seq, nonce, awaits);
     return {};
 }
@@ -410,7 +430,8 @@ Result<std::size_t> I::seal_in_place(Engine& e, record::DirectionKeys& k, std::u
                                      std::size_t inner_len) noexcept {
     const std::size_t total = wire::kRecordHeaderLen + inner_len + record::suite_overhead(k.suite);
     if (total > e.inner_cap_) return Err::too_long;
-    if (k.next_rn >= record::kRnHardLimit) return Err::limit_exceeded;
+    LS_TRY(record::may_seal(k, limits(e), ks(e).key_bytes, total, false));
+    ks(e).key_bytes += total;
     Writer hw({buf, wire::kRecordHeaderLen});
     wire::encode_record_header({k.epoch, k.next_rn}, hw);
     Bytes body{buf + wire::kRecordHeaderLen, total - wire::kRecordHeaderLen};
@@ -574,7 +595,7 @@ Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
     if (!drop) return fail(e, st.error(), now);
     ks(e).th = saved;
     e.rx_seq_ = saved_rx_seq;
-    e.hs_dropped_ = st.error();
+    e.hs_dropped_ = e.last_drop_ = st.error();
     ++e.stats_.dropped;
     note_fault(e, st.error(), false);
     return {};
@@ -586,6 +607,7 @@ Status I::drop(Engine& e, Err err, const Now& now) noexcept {
     // where only an on-path attacker can inject) stays fatal.
     if (e.cfg_.policy == Policy::strict) return fail(e, err, now);
     ++e.stats_.dropped;
+    e.last_drop_ = err;
     note_fault(e, err, false);
     return {};
 }
@@ -787,6 +809,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             }
             // Unauthenticated and not an answer to us: ignored under every policy (§11.12).
             ++stats_.dropped;
+            last_drop_ = Err::unexpected_message;
             I::note_fault(*this, Err::unexpected_message, false);
             return {};
         }
@@ -805,6 +828,8 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     else if (k.other_rx.valid && ep == k.other_rx.epoch) keys = &k.other_rx;
     if (keys == nullptr) return I::drop(*this, k.rx.valid ? Err::old_epoch : Err::unexpected_message, now);
     auto pt = record::open_record(*cfg_.provider, *keys, *rec, {rx_, inner_cap_});
+    if (auto lim = I::check_rx_limits(*this, *keys, pt ? rec->header.rn : 0, pt ? msg.size() : 0); !lim)
+        return I::fail(*this, lim.error(), now);
     if (!pt) return I::drop(*this, pt.error(), now);  // bad tag or a replayed record number
     address_validated_ = true;  // only the receiver of our HELLO ACK holds these keys
     if (keys == &k.rx && k.other_is_prev) {  // the peer has moved to the new epoch
@@ -828,6 +853,16 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     return st;
 }
 
+Status I::check_rx_limits(Engine& e, const record::DirectionKeys& k, std::uint32_t rn, std::size_t len) noexcept {
+    // spec: PROTOCOL.md §6.7 — forgeries per receive key are bounded by the
+    // suite's integrity limit; an authenticated peer past a record or byte
+    // limit is refused. Both close (limit_exceeded): the server re-keys at half.
+    const record::Limits l = limits(e);
+    if (k.failed >= l.failed_opens || rn >= l.records) return Err::limit_exceeded;
+    ks(e).key_bytes += len;
+    return ks(e).key_bytes > l.bytes ? Status{Err::limit_exceeded} : Status{};
+}
+
 bool I::same_frame(Engine& e, ConstBytes msg, const std::array<std::uint8_t, 32>& digest) noexcept {
     // Duplicates are recognised by the whole frame, never by a field an
     // attacker can copy from the clear part.
@@ -836,6 +871,10 @@ bool I::same_frame(Engine& e, ConstBytes msg, const std::array<std::uint8_t, 32>
 }
 
 Status I::dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+    // spec: PROTOCOL.md §8.6 step 3 — an authenticated body over our max_data is
+    // fatal under both policies, wherever the message would go (handler or stash).
+    if ((m.type == MsgType::data_request || m.type == MsgType::data_response) && m.body.size() > e.cfg_.max_data)
+        return I::fail(e, Err::too_long, now);
     auto st = I::check_ttl(e, m.ttl, now);
     if (!st) return I::fault(e, st.error(), now);
     const Role role = e.cfg_.role;

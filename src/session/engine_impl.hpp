@@ -26,6 +26,10 @@
 
 namespace lockstep {
 
+// A relative-ttl connection is closed (limit_exceeded) once it is this old,
+// long before the u32 ttl could wrap (2^32 ms). spec: PROTOCOL.md §8.3
+inline constexpr std::int64_t kRelativeTtlMaxAge = std::int64_t{1} << 31;
+
 struct KeyState {
     Secret<crypto::kX25519Len> x_priv;       // our ephemeral X25519 key (current handshake)
     std::array<std::uint8_t, crypto::kX25519Len> x_pub{};  // its public half (lets the provider skip recomputing it)
@@ -54,6 +58,9 @@ struct KeyState {
     // this (sealed before the client's re-key HELLO ACK), or RESEND LAST, and
     // is dropped after one such record or a timer (spec §5.6 key handling).
     std::uint32_t prev_rn_limit = 0;
+    // Record bytes sealed and opened since the last re-key (both directions:
+    // conservative for each key's byte limit, spec §6.7).
+    std::uint64_t key_bytes = 0;
     wire::IdList peer_versions, peer_suites, peer_modes;  // server: from HELLO (downgrade check)
     // Server: the HELLO; client: the HELLO ACK it accepted. Identifies a resent copy (whole frame).
     std::array<std::uint8_t, 32> hello_digest{};
@@ -176,7 +183,14 @@ struct Engine::Impl {
     static Status on_rekey_hello_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept;
     static Status on_rekey_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept;
     static bool rekey_due(Engine& e, const Now& now) noexcept;
+    // The per-key limits of the negotiated suite under this configuration (spec §6.7).
+    static record::Limits limits(const Engine& e) noexcept { return record::key_limits(e.suite_, e.cfg_.key_limits); }
+    // After a record opened (authenticated) or failed to: is a key past its hard limit?
+    static Status check_rx_limits(Engine& e, const record::DirectionKeys& k, std::uint32_t rn, std::size_t len) noexcept;
     static Status accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept;
+    // The peer certificate's CA signature (through the cache), checked only
+    // after the transcript signature verified under its key (spec §7.4).
+    static Status peer_cert_signed(Engine& e, ConstBytes cert) noexcept;
     // The peer's certificate key, remembered from the initial handshake.
     static handshake::PeerKey peer_key(const Engine& e) noexcept;
 };

@@ -300,6 +300,14 @@ def case_errors(env):
             g.write(f.read())
         os.chmod(env.path("open.psk"), 0o640)
         env.error(["request", t, "--psk", "open.psk"], 2, r"chmod 600")
+        # A PSK carries >= 128 random bits (spec §6.7): a password or a patterned key is refused.
+        for name, data in [("password.psk", b"correct horse battery staple\n"),
+                           ("zeros.psk", b"id=zeros\nkey=" + b"00" * 32 + b"\n")]:
+            with open(env.path(name), "wb") as f:
+                f.write(data)
+            os.chmod(env.path(name), 0o600)
+        env.error(["request", t, "--psk", "password.psk"], 2, r"is text, like a password")
+        env.error(["request", t, "--psk", "zeros.psk"], 2, r"does not look random \(1 distinct")
         with open(env.path("bad.cert"), "wb") as f:
             f.write(b"\x01\x02garbage that is not a certificate")
         env.error(["request", t, "--mode", "cert", "--cert", "bad.cert", "--key", "device.key", "--ca", "ca"], 2,

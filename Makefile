@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lockstep — the two commands (README) and friends.
 #   make demo   install what is missing, build, run the demo
 #   make test   install what is missing, build, run every test (CTest)

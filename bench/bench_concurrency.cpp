@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_concurrency — N concurrent connections on loopback (default 10 000),
 // each sending one request per second for D seconds (default 60), re-keys
 // included (the default policy: fresh keys every 10 responses), then closing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — `lockstep serve`: a lockstep server around a data source.
 // The demo runs the same server in-process (make_server).
 #pragma once

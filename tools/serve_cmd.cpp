@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — `lockstep serve` (see serve.hpp).
 #include <algorithm>
 #include <chrono>

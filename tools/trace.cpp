@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — trace lines (see trace.hpp).
 #include "trace.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — the --trace output: one line per message sent or received, in
 // the seed's field notation, and one per rejected message. Never prints keys,
 // PSKs or any other secret (TraceEntry carries none).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — transports: TCP (length-framed) and UDP (one message per datagram)
 // loops around the one sans-I/O engine. This is the only layer with sockets,
 // clocks and threads. spec: PROTOCOL.md §6.1 (framing)
@@ -25,6 +26,7 @@
 
 #include "lockstep/config.hpp"
 #include "lockstep/engine.hpp"
+#include "lockstep/export.h"
 #include "lockstep/result.hpp"
 
 namespace lockstep::net {
@@ -32,7 +34,7 @@ namespace lockstep::net {
 enum class Transport : std::uint8_t { tcp, udp };
 
 // The engine's Now: steady_clock as Instant (ms since its epoch), system_clock as UnixTime.
-Now clock_now() noexcept;
+LOCKSTEP_API Now clock_now() noexcept;
 
 // TCP framing: a big-endian u16 length, then the message. A frame longer than
 // Engine::max_message_size(max_data) closes the connection (no CLOSE: the
@@ -49,7 +51,7 @@ inline constexpr std::size_t kFrameHeader = 2;
 // limit can send a HELLO ACK of up to 768 bytes at once.
 inline constexpr std::chrono::milliseconds kUdpResendTimeout{1000};
 inline constexpr std::uint16_t kUdpHelloPadTo = 256;
-Config with_transport_defaults(Config cfg, Transport t) noexcept;
+LOCKSTEP_API Config with_transport_defaults(Config cfg, Transport t) noexcept;
 
 struct PeerInfo {
     std::string address;                  // "127.0.0.1:40123"
@@ -124,7 +126,7 @@ struct ServerOptions {
     std::function<void(const std::string& line)> log;
 };
 
-class Server {
+class LOCKSTEP_API Server {
 public:
     Server(Config base, ServerOptions opts, RequestHandler handler, TracerFactory tracers = nullptr);
     ~Server();
@@ -169,7 +171,7 @@ private:
 };
 
 // A blocking client: one connection, one request at a time.
-class Client {
+class LOCKSTEP_API Client {
 public:
     Client(Config cfg, Transport t);
     ~Client();
@@ -206,7 +208,7 @@ private:
 // poll_event(); do not call engine().poll_event() directly.
 // Errors from on_readable/on_timer/flush: Err::closed once the connection is
 // over (a closed event is queued); other errors are the engine's.
-class AsyncClient {
+class LOCKSTEP_API AsyncClient {
 public:
     AsyncClient(Config cfg, Transport t);
     ~AsyncClient();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep server — how this works:
 // `threads` Loops, each with its own epoll, SO_REUSEPORT listener / UDP socket,
 // OpenSslProvider, certificate cache and Config copies (providers and caches are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the session layer of the engine: dispatch, data, RESEND LAST,
 // timers and close. Handshake and re-key messages live in src/handshake.
 // spec: PROTOCOL.md §8 (sequence numbers, timers, policies), §10 (API)

@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: Apache-2.0
+# Install rules: the libraries, the public headers, the CMake package
+# (lockstepConfig.cmake + version file + exported targets), lockstep.pc, the
+# CLI and the operator's files. `cmake --install build --prefix DIR`.
+include(CMakePackageConfigHelpers)
+
+set(LOCKSTEP_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/lockstep)
+
+install(TARGETS lockstep_lib lockstep_openssl_lib lockstep_sodium_lib lockstep_net_lib EXPORT lockstepTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT dev
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/lockstep ${PROJECT_BINARY_DIR}/include/lockstep
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
+install(EXPORT lockstepTargets NAMESPACE lockstep:: DESTINATION ${LOCKSTEP_CMAKE_DIR} COMPONENT dev)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/lockstepConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/lockstepConfig.cmake INSTALL_DESTINATION ${LOCKSTEP_CMAKE_DIR})
+# Before 1.0 only the same minor version is compatible.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/lockstepConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/lockstepConfig.cmake ${PROJECT_BINARY_DIR}/lockstepConfigVersion.cmake
+  DESTINATION ${LOCKSTEP_CMAKE_DIR} COMPONENT dev)
+
+# lockstep.pc, relocatable (prefix found from the .pc file's own place). With
+# static libraries a C program must also link OpenSSL, the C++ runtime and pthreads.
+file(RELATIVE_PATH LOCKSTEP_PC_TO_PREFIX /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
+if(BUILD_SHARED_LIBS)
+  set(LOCKSTEP_PC_REQUIRES_SUFFIX ".private")
+  set(LOCKSTEP_PC_LIBS "")
+else()
+  set(LOCKSTEP_PC_REQUIRES_SUFFIX "")
+  set(LOCKSTEP_PC_LIBS "-lstdc++ -lpthread")
+endif()
+configure_file(${PROJECT_SOURCE_DIR}/cmake/lockstep.pc.in ${PROJECT_BINARY_DIR}/lockstep.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/lockstep.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
+
+if(LOCKSTEP_TOOLS)
+  install(TARGETS lockstep RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+endif()

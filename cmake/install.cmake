@@ -37,4 +37,34 @@ install(FILES ${PROJECT_BINARY_DIR}/lockstep.pc DESTINATION ${CMAKE_INSTALL_LIBD
 
 if(LOCKSTEP_TOOLS)
   install(TARGETS lockstep RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+  # The operator's files (packaging/): lockstep(1), bash completion, the service unit.
+  set(VERSION ${PROJECT_VERSION})
+  configure_file(${PROJECT_SOURCE_DIR}/packaging/lockstep.1 ${PROJECT_BINARY_DIR}/lockstep.1 @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/lockstep.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
+  install(FILES ${PROJECT_SOURCE_DIR}/packaging/lockstep.bash-completion
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME lockstep COMPONENT runtime)
+  # Under the prefix: /usr/lib/systemd/system, where systemd looks for packaged units.
+  set(LOCKSTEP_UNIT_DIR lib/systemd/system CACHE STRING "Where the systemd unit goes (relative: under the prefix)")
+  install(FILES ${PROJECT_SOURCE_DIR}/packaging/lockstep-serve@.service DESTINATION ${LOCKSTEP_UNIT_DIR}
+    COMPONENT runtime)
+  install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/CHANGELOG.md ${PROJECT_SOURCE_DIR}/README.md
+    DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 endif()
+
+# ---- make deb: one Debian package (CPack DEB) with everything above: the
+# libraries, headers, CMake and pkg-config files, the CLI, the man page, the
+# completion and the unit. Dependencies from dpkg-shlibdeps.
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME lockstep)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "lockstep maintainers <lockstep@example.invalid>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "small secure channel for devices: library, C API, CLI and server")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libssl-dev, pkg-config, cmake")
+set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/deb)
+include(CPack)

@@ -6,6 +6,9 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#ifdef LOCKSTEP_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "registry/wrap.hpp"
 #include "serve.hpp"
@@ -38,6 +41,14 @@ void check_own_certificate(const EngineSetup& setup, const std::string& path) {
 
 std::string host_port(const std::string& host, std::uint16_t port) {
     return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+// Under systemd (Type=notify; NOTIFY_SOCKET set) readiness and stopping go to the
+// service manager; elsewhere sd_notify does nothing.
+void notify_service_manager([[maybe_unused]] const std::string& state) {
+#ifdef LOCKSTEP_HAVE_SYSTEMD
+    sd_notify(0, state.c_str());
+#endif
 }
 
 // The device registry as the PSK store and certificate policy, and the
@@ -81,7 +92,9 @@ void run_serve(CLI::App& sub, ServeArgs& a) {
     fmt::print("{}\n", rs->listening);
     std::fflush(stdout);
     net::Server::install_signal_handlers();
+    notify_service_manager("READY=1\nSTATUS=" + rs->listening);
     auto st = rs->server->run();
+    notify_service_manager("STOPPING=1");
     fmt::print("{}\n", server_totals(*rs->server));
     std::fflush(stdout);
     if (!st) fail(Exit::internal, fmt::format("the server stopped with an error: {}", err_name(st.error())));

@@ -4,14 +4,8 @@
 examples/ against the installed package through find_package(lockstep) and
 through pkg-config, then run the C client (C API) against `lockstep serve` and
 against the C++ example server (net API) on loopback, on ephemeral ports."""
+from pkgrun import run
 import argparse, os, re, shutil, subprocess, sys, tempfile
-
-
-def run(cmd, **kw):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
-    if r.returncode != 0:
-        sys.exit(f"FAILED ({r.returncode}): {' '.join(cmd)}\n{r.stdout}")
-    return r.stdout
 
 
 def start_server(cmd):

@@ -47,13 +47,22 @@ if(LOCKSTEP_TOOLS)
   set(LOCKSTEP_UNIT_DIR lib/systemd/system CACHE STRING "Where the systemd unit goes (relative: under the prefix)")
   install(FILES ${PROJECT_SOURCE_DIR}/packaging/lockstep-serve@.service DESTINATION ${LOCKSTEP_UNIT_DIR}
     COMPONENT runtime)
+  # The Wireshark dissector, where Wireshark loads global Lua plugins on Debian.
+  if(CMAKE_LIBRARY_ARCHITECTURE)
+    set(lockstep_ws_default lib/${CMAKE_LIBRARY_ARCHITECTURE}/wireshark/plugins)
+  else()
+    set(lockstep_ws_default lib/wireshark/plugins)
+  endif()
+  set(LOCKSTEP_WIRESHARK_DIR ${lockstep_ws_default} CACHE STRING "Where the Wireshark Lua dissector goes")
+  install(FILES ${PROJECT_SOURCE_DIR}/packaging/wireshark/lockstep.lua DESTINATION ${LOCKSTEP_WIRESHARK_DIR}
+    COMPONENT runtime)
   install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/CHANGELOG.md ${PROJECT_SOURCE_DIR}/README.md
     DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 endif()
 
 # ---- make deb: one Debian package (CPack DEB) with everything above: the
 # libraries, headers, CMake and pkg-config files, the CLI, the man page, the
-# completion and the unit. Dependencies from dpkg-shlibdeps.
+# completion, the unit and the Wireshark dissector. Dependencies from dpkg-shlibdeps.
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME lockstep)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

@@ -162,6 +162,8 @@ public:
         // or still open when the shutdown grace ran out.
         std::uint64_t errors = 0;
         std::uint64_t revoked = 0;  // closed by still_allowed (ServerOptions)
+        // Now: connections open (half-open included) and half-open slots in use per transport.
+        std::uint64_t open = 0, half_open_tcp = 0, half_open_udp = 0;
     };
     Counters counters() const noexcept;
 

@@ -675,7 +675,8 @@ std::uint16_t Server::udp_port() const noexcept { return impl_->udp_port; }
 Server::Counters Server::counters() const noexcept {
     const Impl& s = *impl_;
     return Counters{s.accepted.load(), s.established.load(), s.closed.load(), s.rejected.load(), s.evicted.load(),
-                    s.cookies.load(), s.requests.load(), s.rekeys.load(), s.errors.load(), s.revoked.load()};
+                    s.cookies.load(), s.requests.load(), s.rekeys.load(), s.errors.load(), s.revoked.load(),
+                    s.live.load(), s.half_open[index(Transport::tcp)].load(), s.half_open[index(Transport::udp)].load()};
 }
 
 }  // namespace lockstep::net

@@ -26,6 +26,7 @@ expect "issue show revoke" lockstep cert ""
 expect "revoke rotate-psk" lockstep device r
 expect "server client" lockstep cert issue --role ""
 expect "strict tolerant" lockstep serve --policy ""
+expect "text json" lockstep serve --log-format ""
 got=$(bash --norc --noprofile -c 'source "$0"; complete -p lockstep' "$file")
 [[ $got == "complete -F _lockstep lockstep" ]] || { echo "FAIL: complete -p: $got"; fail=1; }
 exit $fail

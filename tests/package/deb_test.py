@@ -21,6 +21,7 @@ WANTED = [
     "./usr/share/bash-completion/completions/lockstep",
     "./usr/lib/systemd/system/lockstep-serve@.service",
     "./usr/share/doc/lockstep/LICENSE",
+    "./usr/lib/{multiarch}/wireshark/plugins/lockstep.lua",
 ]
 
 
@@ -38,8 +39,8 @@ def main():
         listing = run(["dpkg-deb", "-c", deb])
         paths = {line.split()[-1] if " -> " not in line else line.split()[-3] for line in listing.splitlines()}
         # GNUInstallDirs' libdir: lib/<multiarch> when configured for /usr, else lib.
-        libdir = f"lib/{multiarch}" if any(p.startswith(f"./usr/lib/{multiarch}/") for p in paths) else "lib"
-        wanted = [w.format(libdir=libdir) for w in WANTED]
+        libdir = f"lib/{multiarch}" if f"./usr/lib/{multiarch}/pkgconfig/lockstep.pc" in paths else "lib"
+        wanted = [w.format(libdir=libdir, multiarch=multiarch) for w in WANTED]
         missing = [w for w in wanted if w not in paths]
         assert not missing, f"not in the package: {missing}\n{listing}"
         assert not any("/src/" in p for p in paths), "src/ is in the package"

@@ -164,6 +164,11 @@ public:
         std::uint64_t revoked = 0;  // closed by still_allowed (ServerOptions)
         // Now: connections open (half-open included) and half-open slots in use per transport.
         std::uint64_t open = 0, half_open_tcp = 0, half_open_udp = 0;
+        // By mode (index: the Mode value - 1): handshakes completed, re-keys completed.
+        std::array<std::uint64_t, 4> handshakes_by_mode{}, rekeys_by_mode{};
+        // Connections that closed on a fault (a local error), by the CLOSE reason
+        // (index: the Reason value).
+        std::array<std::uint64_t, 19> faults_by_reason{};
     };
     Counters counters() const noexcept;
 

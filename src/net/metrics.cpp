@@ -23,6 +23,9 @@ struct Field {
 
 std::string fmt_u64(std::uint64_t v) { return std::to_string(v); }
 
+std::size_t mode_index(Mode m) noexcept { return static_cast<std::size_t>(m) - 1; }
+std::string mode_label(Mode m) { return "mode=\"" + std::string(mode_name(m)) + "\""; }
+
 void metric(std::string& out, const char* name, const char* type, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
 }
@@ -34,6 +37,25 @@ void sample(std::string& out, const char* name, const char* labels, std::uint64_
 }
 
 }  // namespace
+
+namespace detail {
+void Tally::on_event(const Event& ev, Mode mode) noexcept {
+    const std::size_t m = mode_index(mode);
+    if (m >= kModes) return;
+    if (ev.kind == EventKind::handshake_done) ++handshakes_[m];
+    if (ev.kind == EventKind::rekeyed) ++rekeys_[m];
+    const auto r = static_cast<std::size_t>(ev.reason);
+    if (ev.kind == EventKind::closed && ev.error != Err::ok && r < kReasons) ++faults_[r];
+}
+
+void Tally::fill(Server::Counters& c) const noexcept {
+    for (std::size_t m = 0; m < kModes; ++m) {
+        c.handshakes_by_mode[m] = handshakes_[m].load();
+        c.rekeys_by_mode[m] = rekeys_[m].load();
+    }
+    for (std::size_t r = 0; r < kReasons; ++r) c.faults_by_reason[r] = faults_[r].load();
+}
+}  // namespace detail
 
 std::string prometheus_text(const Server::Counters& c) {
     std::string o;
@@ -47,10 +69,17 @@ std::string prometheus_text(const Server::Counters& c) {
     const Field events[] = {{"accepted", c.accepted}, {"closed", c.closed},   {"rejected", c.rejected},
                             {"evicted", c.evicted},   {"errors", c.errors},   {"revoked", c.revoked}};
     for (const Field& f : events) sample(o, "lockstep_connections_total", ("event=\"" + std::string(f.name) + "\"").c_str(), f.value);
-    metric(o, "lockstep_handshakes_total", "counter", "Handshakes completed.");
-    sample(o, "lockstep_handshakes_total", "", c.established);
-    metric(o, "lockstep_rekeys_total", "counter", "Re-keys completed.");
-    sample(o, "lockstep_rekeys_total", "", c.rekeys);
+    const Mode modes[] = {Mode::cert, Mode::psk, Mode::cert_psk, Mode::psk_only};
+    metric(o, "lockstep_handshakes_total", "counter", "Handshakes completed, by mode.");
+    for (const Mode m : modes)
+        sample(o, "lockstep_handshakes_total", mode_label(m).c_str(), c.handshakes_by_mode[mode_index(m)]);
+    metric(o, "lockstep_rekeys_total", "counter", "Re-keys completed, by mode.");
+    for (const Mode m : modes)
+        sample(o, "lockstep_rekeys_total", mode_label(m).c_str(), c.rekeys_by_mode[mode_index(m)]);
+    metric(o, "lockstep_faults_total", "counter", "Connections closed on a fault, by CLOSE reason.");
+    for (std::size_t r = 0; r < c.faults_by_reason.size(); ++r)
+        sample(o, "lockstep_faults_total",
+               ("reason=\"" + std::string(reason_name(static_cast<Reason>(r))) + "\"").c_str(), c.faults_by_reason[r]);
     metric(o, "lockstep_requests_total", "counter", "DATA REQUESTs answered.");
     sample(o, "lockstep_requests_total", "", c.requests);
     metric(o, "lockstep_cookies_total", "counter", "UDP cookie messages sent.");

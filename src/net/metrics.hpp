@@ -12,14 +12,32 @@
 #include <string>
 #include <thread>
 
+#include "lockstep/engine.hpp"
 #include "lockstep/net.hpp"
 #include "net/io.hpp"
 
 namespace lockstep::net {
 
+namespace detail {
+// The server's tallies by mode and reason (kept by each loop, read by counters()).
+class Tally {
+public:
+    // Called on a loop's thread for every engine event of a connection in `mode`.
+    void on_event(const Event& ev, Mode mode) noexcept;
+    void fill(Server::Counters& c) const noexcept;
+
+private:
+    static constexpr std::size_t kModes = 4;
+    static constexpr std::size_t kReasons = static_cast<std::size_t>(kLastReason) + 1;
+    std::atomic<std::uint64_t> handshakes_[kModes] = {}, rekeys_[kModes] = {};
+    std::atomic<std::uint64_t> faults_[kReasons] = {};
+};
+}  // namespace detail
+
 // Prometheus text exposition format 0.0.4: lockstep_connections{state=...},
-// lockstep_connections_total{event=...}, lockstep_handshakes_total,
-// lockstep_rekeys_total, lockstep_requests_total, lockstep_half_open{transport=...}.
+// lockstep_half_open{transport=...}, lockstep_connections_total{event=...},
+// lockstep_handshakes_total{mode=...}, lockstep_rekeys_total{mode=...},
+// lockstep_faults_total{reason=...}, lockstep_requests_total, lockstep_cookies_total.
 std::string prometheus_text(const Server::Counters& c);
 // "status: open=3 half_open=0/1 established=12 requests=40 rekeys=3 rejected=0 evicted=0 errors=0 revoked=0"
 std::string status_line(const Server::Counters& c);

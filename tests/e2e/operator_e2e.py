@@ -53,7 +53,7 @@ def main():
             target, url = m.group(1), f"http://{m.group(2)}/metrics"
 
             before = scrape(url)
-            assert before["lockstep_handshakes_total"] == 0, before
+            assert before['lockstep_handshakes_total{mode="psk"}'] == 0, before
             assert before['lockstep_connections{state="open"}'] == 0, before
 
             for _ in range(2):
@@ -66,7 +66,11 @@ def main():
             after = wait_for("3 closed connections",
                              lambda: (lambda v: v if v['lockstep_connections_total{event="closed"}'] == 3 else None)(
                                  scrape(url)))
-            assert after["lockstep_handshakes_total"] == 2, after
+            assert after['lockstep_handshakes_total{mode="psk"}'] == 2, after
+            assert after['lockstep_handshakes_total{mode="cert"}'] == 0, after
+            assert sum(v for k, v in after.items() if k.startswith("lockstep_rekeys_total{")) == 0, after
+            faults = {k: v for k, v in after.items() if k.startswith("lockstep_faults_total{")}
+            assert len(faults) == 19 and sum(faults.values()) >= 1, faults  # the client with the wrong key
             assert after["lockstep_requests_total"] == 6, after
             assert after['lockstep_connections_total{event="accepted"}'] == 3, after
             assert after['lockstep_connections_total{event="errors"}'] >= 1, after

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the sans-I/O protocol engine (one per connection).
 //
 // How to drive it (spec: PROTOCOL.md §10):
@@ -26,6 +27,7 @@
 #include <span>
 
 #include "lockstep/config.hpp"
+#include "lockstep/export.h"
 #include "lockstep/result.hpp"
 #include "lockstep/types.hpp"
 
@@ -45,7 +47,7 @@ enum class State : std::uint8_t {
     closed,
 };
 inline constexpr int kStateCount = 11;
-const char* state_name(State s) noexcept;
+LOCKSTEP_API const char* state_name(State s) noexcept;
 
 enum class EventKind : std::uint8_t {
     handshake_done,  // keys confirmed both ways; data may flow
@@ -78,7 +80,7 @@ struct TraceEntry {
     std::size_t wire_len = 0;
     Reason reason = Reason::normal;  // CLOSE
 };
-class Tracer {
+class LOCKSTEP_API Tracer {
 public:
     virtual ~Tracer() = default;
     virtual void on_message(const TraceEntry& e) noexcept = 0;
@@ -104,7 +106,7 @@ constexpr std::size_t inner_cap(std::size_t max_data) {
 constexpr std::size_t wire_cap(std::size_t max_data) { return 6 + inner_cap(max_data) + 16 + 64; }
 }  // namespace detail
 
-class Engine {
+class LOCKSTEP_API Engine {
 public:
     // Workspace bytes needed for a given Config::max_data.
     static constexpr std::size_t workspace_size(std::size_t max_data) {

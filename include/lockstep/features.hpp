@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — what this build of the engine contains (roles, modes, debugging aids).
 //
 // How this works: each switch is a compile definition, 0 or 1, default 1, so a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the authentication tail every handshake message shares: a
 // signature field (vec16, empty in PSK modes) over the transcript, then a
 // finished MAC over the transcript including that field. spec: PROTOCOL.md §5.4

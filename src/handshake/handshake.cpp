@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the initial three-message handshake: HELLO, HELLO ACK, ACK.
 // spec: PROTOCOL.md §5 (key schedule), §6.2-6.5 (messages), §5.4 (transcript)
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the re-key handshake (R4, R14). spec: PROTOCOL.md §5.6
 //
 // After N acknowledged DATA RESPONSEs the server sends HELLO (fresh X25519

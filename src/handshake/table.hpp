@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the message-order tables (R12). spec: PROTOCOL.md §8.2
 //
 // One row per allowed (role, state, received message). Every cell that is not

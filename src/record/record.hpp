@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — record protection: seal/open, record numbers, replay window.
 //
 // How this works (spec: PROTOCOL.md §6.4): each direction of each epoch has its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the session layer of the engine: dispatch, data, RESEND LAST,
 // timers and close. Handshake and re-key messages live in src/handshake.
 // spec: PROTOCOL.md §8 (sequence numbers, timers, policies), §10 (API)
@@ -843,7 +844,9 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
         const bool crossed = rec->header.rn < k.prev_rn_limit;
         k.other_rx.wipe();
         k.other_is_prev = false;
-        if (!crossed) return I::fault(*this, Err::old_epoch, now);
+        // Not sealed before the re-key: never executed. Dropped, not fatal: a
+        // genuine late copy (a DATA ACK re-sent for a duplicated response) looks alike.
+        if (!crossed) return I::drop(*this, Err::old_epoch, now);
     }
     if (epoch_ == 0) stats_.handshake_bytes += msg.size();
     I::trace(*this, false, *m, msg.size(), false);

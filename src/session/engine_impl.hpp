@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — engine internals shared by src/handshake (handshake and re-key
 // messages) and src/session (dispatch, data, timers, close).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the wire format: every message and the certificate, encode and decode.
 //
 // How this works: decoders take the received bytes and return structs whose

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep_mitm — an active man in the middle between a real lockstep client and
 // a real server on loopback, for the attack tests (tests/attack/mitm_e2e.py) and
 // for trying attacks by hand.

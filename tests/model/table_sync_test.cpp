@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Spin model (tests/model/lockstep.pml) and the engine's transition table
 // (src/handshake/table.cpp, handshake::kTransitions) must hold the same rows.
 //

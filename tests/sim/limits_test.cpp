@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Limits that fire: per-key record, byte and failed-authentication limits
 // (the server re-keys at half, either side closes at a limit), the ttl window
 // (a far-future ttl is refused), the relative ttl's lifetime before it could

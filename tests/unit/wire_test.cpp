@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests for the wire codec (src/wire): round trips, truncation, trailing
 // bytes, oversized length fields, semantic rejections and golden encodings.
 // spec: PROTOCOL.md §6 (wire format), §7 (certificates)

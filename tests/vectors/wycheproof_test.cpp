@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Wycheproof vectors through every provider: one TEST_P per file, run for the
 // OpenSSL and the libsodium provider alike (RSA-PSS files: OpenSSL only, the
 // libsodium provider must refuse RSA with Err::unsupported). Every valid case

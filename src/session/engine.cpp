@@ -3,12 +3,12 @@
 // spec: PROTOCOL.md §8 (sequence numbers, timers, policies), §10 (API)
 #include <cstring>
 
-#include "session/engine_impl.hpp"
+#include "session/conn.hpp"
 
 namespace lockstep {
 
 using handshake::Action;
-using I = Engine::Impl;
+using I = Conn;
 
 namespace {
 
@@ -43,15 +43,12 @@ const char* state_name(State s) noexcept {
     return "?";
 }
 
-Engine::Engine(const Config& cfg, std::span<std::uint8_t> ws) noexcept : cfg_(cfg) {
+Conn::Conn(const Config& cfg, std::span<std::uint8_t> ws) noexcept : Link(cfg) {
     if (cfg_.policy != Policy::tolerant) cfg_.policy = Policy::strict;
-    static_assert(sizeof(KeyState) <= sizeof(keystate_), "grow Engine::keystate_");
-    static_assert(alignof(KeyState) <= 8, "align Engine::keystate_");
-    new (keystate_) KeyState();
     if (cfg_.max_data > wire::kMaxData) cfg_.max_data = static_cast<std::uint16_t>(wire::kMaxData);
     inner_cap_ = detail::inner_cap(cfg_.max_data);
     const std::size_t wcap = detail::wire_cap(cfg_.max_data);
-    if (ws.size() < workspace_size(cfg_.max_data) || cfg_.provider == nullptr) {
+    if (ws.size() < Engine::workspace_size(cfg_.max_data) || cfg_.provider == nullptr) {
         fatal_ = Err::invalid_argument;
         state_ = State::closed;
         return;
@@ -74,9 +71,7 @@ Engine::Engine(const Config& cfg, std::span<std::uint8_t> ws) noexcept : cfg_(cf
     rx_ = p;
 }
 
-Engine::~Engine() {
-    I::ks(*this).~KeyState();
-    secure_wipe(keystate_, sizeof(keystate_));
+Conn::~Conn() {
     if (txq_) secure_wipe(txq_, txq_cap_);
     if (kept_[0].buf) secure_wipe(kept_[0].buf, inner_cap_);
     if (kept_[1].buf) secure_wipe(kept_[1].buf, inner_cap_);
@@ -84,7 +79,7 @@ Engine::~Engine() {
     if (rx_) secure_wipe(rx_, inner_cap_);
 }
 
-bool Engine::established() const noexcept {
+bool Conn::established() const noexcept {
     switch (state_) {
         case State::idle:
         case State::wait_response:
@@ -96,12 +91,12 @@ bool Engine::established() const noexcept {
     }
 }
 
-bool Engine::can_send_request() const noexcept {
-    return I::client(*this) && state_ == State::idle && fatal_ == Err::ok;
+bool Conn::can_send_request() const noexcept {
+    return client() && state_ == State::idle && fatal_ == Err::ok;
 }
 
 // ---------------------------------------------------------------- events, queue
-void I::push_event(Engine& e, const Event& ev) noexcept {
+void I::push_event(Conn& e, const Event& ev) noexcept {
     // A call queues at most 3; only a caller that does not drain after every
     // call fills the queue, and then the oldest goes (so `closed` is never lost).
     if (e.ev_count_ == kMaxEvents) {
@@ -112,7 +107,7 @@ void I::push_event(Engine& e, const Event& ev) noexcept {
     ++e.ev_count_;
 }
 
-bool Engine::poll_event(Event& ev) noexcept {
+bool Conn::poll_event(Event& ev) noexcept {
     if (ev_count_ == 0) return false;
     ev = events_[ev_head_];
     ev_head_ = (ev_head_ + 1) % kMaxEvents;
@@ -120,10 +115,10 @@ bool Engine::poll_event(Event& ev) noexcept {
     return true;
 }
 
-bool I::within_amplification_limit(Engine& e, std::size_t n) noexcept {
+bool I::within_amplification_limit(Conn& e, std::size_t n) noexcept {
     // spec: PROTOCOL.md §8.6 — counted here, where every message (new or
     // retransmitted) is queued, so no path can send around it.
-    if (e.address_validated_ || e.cfg_.amplification_limit == 0 || !server(e)) return true;
+    if (e.address_validated_ || e.cfg_.amplification_limit == 0 || !e.server()) return true;
     const std::uint64_t budget = std::uint64_t{e.cfg_.amplification_limit} * e.unproved_rx_;
     if (e.unproved_tx_ + n > budget) {
         ++e.stats_.amplification_held;
@@ -133,13 +128,13 @@ bool I::within_amplification_limit(Engine& e, std::size_t n) noexcept {
     return true;
 }
 
-Result<std::uint8_t*> I::reserve_wire(Engine& e, std::size_t n) noexcept {
+Result<std::uint8_t*> I::reserve_wire(Conn& e, std::size_t n) noexcept {
     if (e.txq_len_ + 2 + n > e.txq_cap_) return Err::buffer_too_small;
     if (!within_amplification_limit(e, n)) return nullptr;  // held back, as if lost
     return e.txq_ + e.txq_len_ + 2;
 }
 
-void I::commit_wire(Engine& e, std::size_t n, const Now& now) noexcept {
+void I::commit_wire(Conn& e, std::size_t n, const Now& now) noexcept {
     store_be16(e.txq_ + e.txq_len_, static_cast<std::uint16_t>(n));
     e.txq_len_ += 2 + n;
     e.stats_.bytes_sent += n;
@@ -147,7 +142,7 @@ void I::commit_wire(Engine& e, std::size_t n, const Now& now) noexcept {
     e.last_send_ = now.mono;
 }
 
-Status I::queue_wire(Engine& e, ConstBytes bytes, const Now& now) noexcept {
+Status I::queue_wire(Conn& e, ConstBytes bytes, const Now& now) noexcept {
     auto out = reserve_wire(e, bytes.size());
     if (!out) return out.error();
     if (*out == nullptr) return {};
@@ -156,11 +151,11 @@ Status I::queue_wire(Engine& e, ConstBytes bytes, const Now& now) noexcept {
     return {};
 }
 
-Status I::queue_raw(Engine& e, const Kept& k, const Now& now) noexcept {
+Status I::queue_raw(Conn& e, const Kept& k, const Now& now) noexcept {
     // A client's HELLO goes out behind the server's cookie and padding when it
     // has either (spec §6.8); the HELLO itself is unchanged.
     const std::size_t cookie_len = e.state_ == State::wait_hello_ack ? e.cookie_len_ : 0;
-    const bool wrap = client(e) && k.type == MsgType::hello && (cookie_len > 0 || e.cfg_.hello_pad_to > k.len);
+    const bool wrap = e.client() && k.type == MsgType::hello && (cookie_len > 0 || e.cfg_.hello_pad_to > k.len);
     if (!wrap) return queue_wire(e, {k.buf, k.len}, now);
     const std::size_t head = 1 + 1 + cookie_len + 2;
     std::size_t pad = e.cfg_.hello_pad_to > head + k.len ? e.cfg_.hello_pad_to - head - k.len : 0;
@@ -177,7 +172,7 @@ Status I::queue_raw(Engine& e, const Kept& k, const Now& now) noexcept {
     return {};
 }
 
-Result<std::size_t> Engine::poll_transmit(std::span<std::uint8_t> out) noexcept {
+Result<std::size_t> Conn::poll_transmit(Bytes out) noexcept {
     if (txq_len_ == 0) return std::size_t{0};
     const std::size_t n = load_be16(txq_);
     if (out.size() < n) return Err::buffer_too_small;
@@ -187,7 +182,7 @@ Result<std::size_t> Engine::poll_transmit(std::span<std::uint8_t> out) noexcept 
     return n;
 }
 
-void I::trace_message(Engine& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept {
+void I::trace_message(Conn& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept {
     TraceEntry t;
     t.sent = sent;
     t.retransmission = retrans;
@@ -207,7 +202,7 @@ void I::trace_message(Engine& e, bool sent, const wire::Inner& m, std::size_t wi
 }
 
 // ---------------------------------------------------------------- time
-std::uint32_t I::make_ttl(Engine& e, const Now& now) noexcept {
+std::uint32_t I::make_ttl(Conn& e, const Now& now) noexcept {
     const auto life = e.cfg_.timers.ttl_lifetime;
     if (e.relative_ttl_) {
         auto ms = (now.mono.since_origin - e.origin_.since_origin + life).count();
@@ -217,7 +212,7 @@ std::uint32_t I::make_ttl(Engine& e, const Now& now) noexcept {
     return static_cast<std::uint32_t>(s < 0 ? 0 : s);
 }
 
-Status I::check_ttl(Engine& e, std::uint32_t ttl, const Now& now) noexcept {
+Status I::check_ttl(Conn& e, std::uint32_t ttl, const Now& now) noexcept {
     const auto skew = e.cfg_.timers.clock_skew;
     if (e.relative_ttl_) {
         const std::int64_t age = (now.mono.since_origin - e.origin_.since_origin).count();
@@ -227,7 +222,7 @@ Status I::check_ttl(Engine& e, std::uint32_t ttl, const Now& now) noexcept {
     return now.wall.seconds() > static_cast<std::int64_t>(ttl) + skew_s ? Status{Err::expired} : Status{};
 }
 
-std::optional<Instant> Engine::next_deadline() const noexcept {
+std::optional<Instant> Conn::next_deadline() const noexcept {
     if (state_ == State::closed || state_ == State::start) return std::nullopt;
     const Timers& t = cfg_.timers;
     if (state_ == State::wait_close_ack) return last_send_ + t.close_timeout;
@@ -237,12 +232,12 @@ std::optional<Instant> Engine::next_deadline() const noexcept {
     } else {
         d = std::max(last_send_, last_recv_) + t.receive_timeout;
     }
-    if (I::server(*this) && state_ == State::idle && cfg_.rekey.after_time.count() > 0)
+    if (server() && state_ == State::idle && cfg_.rekey.after_time.count() > 0)
         d = std::min(d, epoch_start_ + cfg_.rekey.after_time);
     return d;
 }
 
-Status Engine::on_timeout(Now now) noexcept {
+Status Conn::on_timeout(const Now& now) noexcept {
     if (state_ == State::closed) return fatal_ == Err::ok ? Status{} : Status{Err::closed};
     auto dl = next_deadline();
     if (!dl || now.mono < *dl) return {};
@@ -256,12 +251,12 @@ Status Engine::on_timeout(Now now) noexcept {
         // R10: no CLOSE ACK after the retries: CLOSED WITHOUT ACK, then closed.
         auto m = I::next_inner(*this, MsgType::closed_without_ack, now);
         m.seq = tx_seq_;  // the peer may never have seen our CLOSE
-        auto st = I::seal_and_queue(*this, I::ks(*this).tx, m, now, false);
+        auto st = I::seal_and_queue(*this, keys_.tx, m, now, false);
         I::enter_closed(*this, Reason::timeout, false, false, fatal_);
         return st;
     }
-    if (I::server(*this) && state_ == State::idle && I::rekey_due(*this, now))
-        return I::start_rekey(*this, now);
+    if (server() && state_ == State::idle && handshake::rekey_due(*this, now))
+        return handshake::start_rekey(*this, now);
     if (awaiting_reply_ && cfg_.policy == Policy::tolerant) {
         // Before keys exist the handshake message itself is resent; afterwards RESEND LAST.
         if (state_ == State::wait_hello_ack || state_ == State::wait_ack) {
@@ -278,7 +273,7 @@ Status Engine::on_timeout(Now now) noexcept {
 }
 
 // ---------------------------------------------------------------- sending
-wire::Inner I::next_inner(Engine& e, MsgType t, const Now& now) noexcept {
+wire::Inner I::next_inner(Conn& e, MsgType t, const Now& now) noexcept {
     wire::Inner m;
     m.type = t;
     m.seq = e.tx_next_;
@@ -287,14 +282,14 @@ wire::Inner I::next_inner(Engine& e, MsgType t, const Now& now) noexcept {
     return m;
 }
 
-Engine::Kept& I::keep_slot(Engine& e) noexcept {
+Conn::Kept& I::keep_slot(Conn& e) noexcept {
     // kept_[1] is the newest; the older one is dropped.
     std::swap(e.kept_[0], e.kept_[1]);
     e.kept_[1].used = false;
     return e.kept_[1];
 }
 
-void I::commit_tx(Engine& e, MsgType, std::uint32_t seq, std::uint32_t nonce, bool awaits) noexcept {
+void I::commit_tx(Conn& e, std::uint32_t seq, std::uint32_t nonce, bool awaits) noexcept {
     e.tx_recent_[e.tx_recent_pos_] = seq;
     e.tx_recent_pos_ = static_cast<std::uint8_t>((e.tx_recent_pos_ + 1) % 4);
     if (e.tx_recent_n_ < 4) ++e.tx_recent_n_;
@@ -304,10 +299,9 @@ void I::commit_tx(Engine& e, MsgType, std::uint32_t seq, std::uint32_t nonce, bo
     e.resends_ = 0;
 }
 
-Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner& m, const Now& now,
+Status I::seal_and_queue(Conn& e, record::DirectionKeys& k, const wire::Inner& m, const Now& now,
                          bool retrans) noexcept {
-    // Build the padded plaintext in the scratch area of the rx buffer's tail? No:
-    // seal straight into the queue, building the plaintext in place first.
+    // The plaintext is written where the ciphertext goes: sealed in place in the queue.
     const std::size_t body_len = m.body.size();
     std::size_t inner_len = wire::kInnerHeaderLen + body_len;
     std::size_t pad = 0;
@@ -320,17 +314,11 @@ Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner&
     if (e.txq_len_ + 2 + total > e.txq_cap_) return Err::buffer_too_small;
     if (!within_amplification_limit(e, total)) return {};  // held back, as if lost
     std::uint8_t* rec = e.txq_ + e.txq_len_ + 2;
-    // The plaintext is written where the ciphertext will go (in-place sealing).
     Writer w({rec + wire::kRecordHeaderLen, inner_len});
     wire::encode_inner(m, pad, w);
     LS_TRY(w.status());
-    if (k.next_rn >= record::kRnHardLimit) return Err::limit_exceeded;
-    Writer hw({rec, wire::kRecordHeaderLen});
-    wire::encode_record_header({k.epoch, k.next_rn}, hw);
-    LS_TRY(record::seal_payload(*e.cfg_.provider, k, k.next_rn, {rec, wire::kRecordHeaderLen},
-                                {rec + wire::kRecordHeaderLen, inner_len},
-                                {rec + wire::kRecordHeaderLen, total - wire::kRecordHeaderLen}));
-    ++k.next_rn;
+    auto sealed = record::seal_record(e.provider(), k, w.written(), {rec, total});
+    if (!sealed) return sealed.error();
     store_be16(e.txq_ + e.txq_len_, static_cast<std::uint16_t>(total));
     e.txq_len_ += 2 + total;
     e.stats_.bytes_sent += total;
@@ -339,7 +327,7 @@ Status I::seal_and_queue(Engine& e, record::DirectionKeys& k, const wire::Inner&
     return {};
 }
 
-Status I::send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonce, bool awaits,
+Status I::send_message(Conn& e, MsgType t, ConstBytes body, std::uint32_t nonce, bool awaits,
                        const Now& now) noexcept {
     wire::Inner m = next_inner(e, t, now);
     Kept& k = keep_slot(e);
@@ -354,12 +342,12 @@ Status I::send_message(Engine& e, MsgType t, ConstBytes body, std::uint32_t nonc
     k.type = t;
     k.seq = m.seq;
     m.body = {k.buf + wire::kInnerHeaderLen, body.size()};
-    LS_TRY(seal_and_queue(e, ks(e).tx, m, now, false));
-    commit_tx(e, t, m.seq, nonce, awaits);
+    LS_TRY(seal_and_queue(e, e.keys_.tx, m, now, false));
+    commit_tx(e, m.seq, nonce, awaits);
     return {};
 }
 
-Status I::send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
+Status I::send_raw(Conn& e, const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
                    const Now& now) noexcept {
     Kept& k = e.kept_[1];
     k.len = len;
@@ -373,11 +361,11 @@ Status I::send_raw(Engine& e, const wire::Inner& meta, std::size_t len, std::uin
     k.epoch = e.epoch_;
     LS_TRY(queue_raw(e, k, now));
     trace_raw(e, k, false);
-    commit_tx(e, meta.type, meta.seq, nonce, awaits);
+    commit_tx(e, meta.seq, nonce, awaits);
     return {};
 }
 
-void I::trace_kept(Engine& e, const Kept& k, bool retrans) noexcept {
+void I::trace_kept(Conn& e, const Kept& k, bool retrans) noexcept {
     // Raw frames are already sealed: trace from what was kept, never the bytes.
     TraceEntry t;
     t.sent = true;
@@ -393,21 +381,7 @@ void I::trace_kept(Engine& e, const Kept& k, bool retrans) noexcept {
     e.tracer_->on_message(t);
 }
 
-Result<std::size_t> I::seal_in_place(Engine& e, record::DirectionKeys& k, std::uint8_t* buf,
-                                     std::size_t inner_len) noexcept {
-    const std::size_t total = wire::kRecordHeaderLen + inner_len + record::suite_overhead(k.suite);
-    if (total > e.inner_cap_) return Err::too_long;
-    if (k.next_rn >= record::kRnHardLimit) return Err::limit_exceeded;
-    Writer hw({buf, wire::kRecordHeaderLen});
-    wire::encode_record_header({k.epoch, k.next_rn}, hw);
-    Bytes body{buf + wire::kRecordHeaderLen, total - wire::kRecordHeaderLen};
-    LS_TRY(record::seal_payload(*e.cfg_.provider, k, k.next_rn, {buf, wire::kRecordHeaderLen},
-                                body.first(inner_len), body));
-    ++k.next_rn;
-    return total;
-}
-
-Status I::retransmit(Engine& e, Kept& k, const Now& now) noexcept {
+Status I::retransmit(Conn& e, Kept& k, const Now& now) noexcept {
     if (!k.used) return {};
     if (k.raw) {
         LS_TRY(queue_raw(e, k, now));
@@ -419,10 +393,10 @@ Status I::retransmit(Engine& e, Kept& k, const Now& now) noexcept {
     wire::Inner m = *inner;
     m.ack = e.rx_seq_;  // fresh ack and ttl: the resent copy must not expire
     m.ttl = make_ttl(e, now);
-    return seal_and_queue(e, ks(e).tx, m, now, true);
+    return seal_and_queue(e, e.keys_.tx, m, now, true);
 }
 
-Status I::retransmit_after(Engine& e, std::uint32_t ack, const Now& now) noexcept {
+Status I::retransmit_after(Conn& e, std::uint32_t ack, const Now& now) noexcept {
     // Resend every kept message sent after `ack`, the peer's last accepted
     // sequence number (spec §8.4): none, the newest, or both.
     Kept& older = e.kept_[0];
@@ -436,7 +410,7 @@ Status I::retransmit_after(Engine& e, std::uint32_t ack, const Now& now) noexcep
     return retransmit(e, newer, now);
 }
 
-Status I::send_resend_last(Engine& e, const Now& now) noexcept {
+Status I::send_resend_last(Conn& e, const Now& now) noexcept {
     // At most max_resends RESEND LAST in a row, whatever prompted them (timer,
     // a refused message, or the peer's own RESEND LAST); progress resets the count.
     if (e.resends_ >= e.cfg_.timers.max_resends) return fail(e, Err::resend_exhausted, now);
@@ -447,22 +421,15 @@ Status I::send_resend_last(Engine& e, const Now& now) noexcept {
     m.ack = e.rx_seq_;
     m.ttl = make_ttl(e, now);
     ++e.stats_.resend_lasts_sent;
-    return seal_and_queue(e, ks(e).tx, m, now, false);
+    return seal_and_queue(e, e.keys_.tx, m, now, false);
 }
 
 // ---------------------------------------------------------------- faults, close
-void I::enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err err) noexcept {
+void I::enter_closed(Conn& e, Reason r, bool by_peer, bool acknowledged, Err err) noexcept {
     if (e.state_ == State::closed) return;
     e.state_ = State::closed;
     e.awaiting_reply_ = false;
-    KeyState& k = ks(e);
-    k.wipe_handshake();
-    k.master.s.wipe();
-    k.rekey_psk.wipe();
-    k.tx.wipe();
-    k.rx.wipe();
-    k.next_tx.wipe();
-    k.other_rx.wipe();
+    e.keys_.wipe_all();
     Event ev;
     ev.kind = EventKind::closed;
     ev.reason = r;
@@ -473,7 +440,7 @@ void I::enter_closed(Engine& e, Reason r, bool by_peer, bool acknowledged, Err e
     push_event(e, ev);
 }
 
-Status I::fail(Engine& e, Err err, const Now& now) noexcept {
+Status I::fail(Conn& e, Err err, const Now& now) noexcept {
     note_fault(e, err, true);
     if (e.fatal_ == Err::ok) e.fatal_ = err;
     if (e.state_ == State::closed || e.state_ == State::wait_close_ack) return err;
@@ -487,7 +454,7 @@ Status I::fail(Engine& e, Err err, const Now& now) noexcept {
             e.close_retries_ = 0;
             return err;
         }
-    } else if (e.state_ != State::start || server(e)) {
+    } else if (e.state_ != State::start || e.server()) {
         // An unknown PSK identity and a wrong s0 MAC look the same on the wire,
         // so an unauthenticated sender cannot probe for identities.
         (void)send_clear_close(e, r == Reason::unknown_psk ? Reason::bad_mac : r, now);
@@ -496,7 +463,7 @@ Status I::fail(Engine& e, Err err, const Now& now) noexcept {
     return err;
 }
 
-Status I::send_clear_close(Engine& e, Reason r, const Now& now) noexcept {
+Status I::send_clear_close(Conn& e, Reason r, const Now& now) noexcept {
     // No authenticated channel yet: an unauthenticated CLOSE (spec §6.6).
     wire::ClearClose c{r, e.tx_next_, e.rx_seq_, make_ttl(e, now)};
     std::uint8_t buf[16];
@@ -527,7 +494,7 @@ bool local_failure(Err err) noexcept {
 
 }  // namespace
 
-Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
+Status I::handshake_step(Conn& e, const Now& now, FunctionRef step) noexcept {
     // HELLO and HELLO ACK arrive unauthenticated (spec §6.2, §6.3, §8.6).
     // Under the tolerant policy a HELLO that fails a check of its own
     // (malformed, expired, failing mac_c, unknown PSK) and a HELLO ACK that
@@ -536,7 +503,7 @@ Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
     // dropped, the transcript and receive sequence restored, so the genuine one
     // can still complete the handshake. What the authenticated peer said stays
     // fatal: the downgrade check after finished_s, no common parameters.
-    const keys::Transcript saved = ks(e).th;
+    const keys::Transcript saved = e.keys_.th;
     const std::uint32_t saved_rx_seq = e.rx_seq_;
     auto st = step();
     if (st) return st;
@@ -554,12 +521,12 @@ Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
                 drop = true;
                 break;
             default:
-                drop = client(e) && !e.peer_proved_ && !local_failure(st.error());
+                drop = e.client() && !e.peer_proved_ && !local_failure(st.error());
                 break;
         }
     }
     if (!drop) return fail(e, st.error(), now);
-    ks(e).th = saved;
+    e.keys_.th = saved;
     e.rx_seq_ = saved_rx_seq;
     e.hs_dropped_ = st.error();
     ++e.stats_.dropped;
@@ -567,7 +534,7 @@ Status I::handshake_step(Engine& e, const Now& now, FunctionRef step) noexcept {
     return {};
 }
 
-Status I::drop(Engine& e, Err err, const Now& now) noexcept {
+Status I::drop(Conn& e, Err err, const Now& now) noexcept {
     // Unauthenticated: under the tolerant policy no RESEND LAST, no counter of
     // the protocol, no state (spec §8.5, §8.6). The strict policy (streams,
     // where only an on-path attacker can inject) stays fatal.
@@ -577,7 +544,7 @@ Status I::drop(Engine& e, Err err, const Now& now) noexcept {
     return {};
 }
 
-Status I::fault(Engine& e, Err err, const Now& now) noexcept {
+Status I::fault(Conn& e, Err err, const Now& now) noexcept {
     if (e.cfg_.policy == Policy::tolerant) {
         switch (err) {
             case Err::replay:  // a duplicated datagram: drop silently
@@ -600,7 +567,7 @@ Status I::fault(Engine& e, Err err, const Now& now) noexcept {
     return fail(e, err, now);
 }
 
-Status Engine::close(Now now, Reason reason) noexcept {
+Status Conn::close(const Now& now, Reason reason) noexcept {
     if (state_ == State::closed || state_ == State::wait_close_ack) return {};
     close_reason_ = reason;
     if (!established()) {
@@ -616,16 +583,16 @@ Status Engine::close(Now now, Reason reason) noexcept {
 }
 
 // ---------------------------------------------------------------- application calls
-Status Engine::start(Now now) noexcept {
+Status Conn::start(const Now& now) noexcept {
     if (fatal_ != Err::ok) return fatal_;
     if (state_ != State::start) return Err::wrong_state;
     origin_ = now.mono;
     last_send_ = last_recv_ = now.mono;
-    if (I::server(*this)) return {};
-    return I::client_start(*this, now);
+    if (server()) return {};
+    return handshake::client_start(*this, now);
 }
 
-Status Engine::send_request(std::span<const std::uint8_t> body, Now now) noexcept {
+Status Conn::send_request(ConstBytes body, const Now& now) noexcept {
     if (fatal_ != Err::ok) return Err::closed;
     if (!can_send_request()) return Err::wrong_state;
     if (body.size() > cfg_.max_data) return Err::too_long;
@@ -636,9 +603,9 @@ Status Engine::send_request(std::span<const std::uint8_t> body, Now now) noexcep
     return {};
 }
 
-Status Engine::send_response(std::span<const std::uint8_t> body, Now now) noexcept {
+Status Conn::send_response(ConstBytes body, const Now& now) noexcept {
     if (fatal_ != Err::ok) return Err::closed;
-    if (!I::server(*this) || state_ != State::serving) return Err::wrong_state;
+    if (!server() || state_ != State::serving) return Err::wrong_state;
     if (body.size() > cfg_.max_data) return Err::too_long;
     LS_TRY(I::send_message(*this, MsgType::data_response, body, 0, true, now));
     state_ = State::wait_data_ack;
@@ -670,7 +637,7 @@ std::uint32_t nonce_of(const wire::Inner& m) noexcept {
 
 }  // namespace
 
-void I::adopt_early_stash(Engine& e) noexcept {
+void I::adopt_early_stash(Conn& e) noexcept {
     // An early request kept before its predecessor arrived: now it must fit.
     if (!e.stash_used_ || e.stash_checked_) return;
     auto m = wire::decode_inner({e.stash_, e.stash_len_});
@@ -682,7 +649,7 @@ void I::adopt_early_stash(Engine& e) noexcept {
     e.stash_checked_ = true;
 }
 
-Status I::process_stash(Engine& e, const Now&) noexcept {
+Status I::process_stash(Conn& e, const Now&) noexcept {
     if (!e.stash_used_ || !e.stash_checked_ || e.state_ != State::idle) return {};
     e.stash_used_ = false;
     e.stash_checked_ = false;
@@ -698,31 +665,31 @@ Status I::process_stash(Engine& e, const Now&) noexcept {
     return {};
 }
 
-Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
+Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
     // spec: PROTOCOL.md §8.6 — what does not authenticate is dropped (I::drop):
     // nothing is answered, counted toward a limit or changed.
     if (state_ == State::closed) return Err::closed;
     if (msg.empty()) return I::drop(*this, Err::truncated, now);
     stats_.bytes_received += msg.size();
     if (!address_validated_) unproved_rx_ += static_cast<std::uint32_t>(std::min<std::size_t>(msg.size(), 65535));
-    KeyState& k = I::ks(*this);
+    KeyState& k = keys_;
     switch (static_cast<wire::Frame>(msg[0])) {
         case wire::Frame::cookie_hello: {
             // A HELLO behind a cookie and padding (spec §6.8). The transport
             // checked the cookie (and then called set_address_validated); here
             // it is only unwrapped, and the HELLO inside is what counts.
             auto env = wire::decode_cookie_hello(msg);
-            if (!env || !I::server(*this)) return I::drop(*this, env ? Err::unexpected_message : env.error(), now);
+            if (!env || !server()) return I::drop(*this, env ? Err::unexpected_message : env.error(), now);
             msg = env->hello;
             [[fallthrough]];
         }
         case wire::Frame::hello:
-            if (I::server(*this) && state_ == State::start) {
+            if (server() && state_ == State::start) {
                 last_recv_ = now.mono;
                 if (epoch_ == 0) stats_.handshake_bytes += msg.size();
-                return I::handshake_step(*this, now, [&] { return I::on_hello(*this, msg, now); });
+                return I::handshake_step(*this, now, [&] { return handshake::on_hello(*this, msg, now); });
             }
-            if (I::server(*this) && cfg_.policy == Policy::tolerant && state_ == State::wait_ack &&
+            if (server() && cfg_.policy == Policy::tolerant && state_ == State::wait_ack &&
                 I::same_frame(*this, msg, k.hello_digest)) {
                 // The same HELLO again: our HELLO ACK was lost, resend it byte for byte.
                 ++stats_.retransmissions;
@@ -730,12 +697,12 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             }
             return I::drop(*this, Err::unexpected_message, now);
         case wire::Frame::hello_ack:
-            if (I::client(*this) && state_ == State::wait_hello_ack) {
+            if (client() && state_ == State::wait_hello_ack) {
                 last_recv_ = now.mono;
                 stats_.handshake_bytes += msg.size();
-                return I::handshake_step(*this, now, [&] { return I::on_hello_ack(*this, msg, now); });
+                return I::handshake_step(*this, now, [&] { return handshake::on_hello_ack(*this, msg, now); });
             }
-            if (I::client(*this) && cfg_.policy == Policy::tolerant && established() && epoch_ == 1 &&
+            if (client() && cfg_.policy == Policy::tolerant && established() && epoch_ == 1 &&
                 dup_hello_acks_ < cfg_.timers.max_resends && I::same_frame(*this, msg, k.hello_digest)) {
                 // The very HELLO ACK again (whole frame): our ACK was lost. Resend what followed HELLO.
                 ++dup_hello_acks_;
@@ -749,7 +716,7 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
             // and at most twice per connection.
             auto c = wire::decode_cookie(msg);
             if (!c) return I::drop(*this, c.error(), now);
-            if (!I::client(*this) || state_ != State::wait_hello_ack || c->ack != tx_seq_ || cookies_taken_ >= 2)
+            if (!client() || state_ != State::wait_hello_ack || c->ack != tx_seq_ || cookies_taken_ >= 2)
                 return I::drop(*this, Err::unexpected_message, now);
             ++cookies_taken_;
             std::memcpy(I::cookie_bytes(*this), c->cookie.data(), c->cookie.size());
@@ -814,14 +781,14 @@ Status Engine::receive(std::span<const std::uint8_t> msg, Now now) noexcept {
     return st;
 }
 
-bool I::same_frame(Engine& e, ConstBytes msg, const std::array<std::uint8_t, 32>& digest) noexcept {
+bool I::same_frame(Conn& e, ConstBytes msg, const std::array<std::uint8_t, 32>& digest) noexcept {
     // Duplicates are recognised by the whole frame, never by a field an
     // attacker can copy from the clear part.
     std::array<std::uint8_t, 32> d{};
     return e.cfg_.provider->hash(crypto::Hash::sha256, msg, {}, d) && ct_equal(d, digest);
 }
 
-Status I::dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+Status I::dispatch(Conn& e, const wire::Inner& m, const Now& now) noexcept {
     auto st = I::check_ttl(e, m.ttl, now);
     if (!st) return I::fault(e, st.error(), now);
     const Role role = e.cfg_.role;
@@ -880,7 +847,7 @@ Status I::dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept {
         return {};
     }
     if (m.seq != e.rx_next_) {
-        if (e.cfg_.policy == Policy::tolerant && I::server(e) && m.type == MsgType::data_request &&
+        if (e.cfg_.policy == Policy::tolerant && e.server() && m.type == MsgType::data_request &&
             !e.stash_used_ && m.body.size() <= e.cfg_.max_data) {
             // Early DATA REQUEST (its DATA ACK is late or lost): keep it for later.
             Writer w({e.stash_, e.inner_cap_});
@@ -911,7 +878,7 @@ Status I::dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept {
             auto reason = wire::decode_close_body(m.body);
             if (!reason) return I::fail(e, reason.error(), now);
             wire::Inner a = I::next_inner(e, MsgType::close_ack, now);
-            (void)I::seal_and_queue(e, I::ks(e).tx, a, now, false);
+            (void)I::seal_and_queue(e, e.keys_.tx, a, now, false);
             I::enter_closed(e, *reason, true, true, Err::ok);
             return {};
         }
@@ -927,17 +894,17 @@ Status I::dispatch(Engine& e, const wire::Inner& m, const Now& now) noexcept {
 namespace {
 
 // A handler that leaves its faults to the caller: the first fault is fatal.
-Status fatal_on_error(Engine& e, Status r, const Now& now) noexcept { return r ? r : I::fail(e, r.error(), now); }
+Status fatal_on_error(Conn& e, Status r, const Now& now) noexcept { return r ? r : I::fail(e, r.error(), now); }
 
 }  // namespace
 
-Status I::role_action(Engine& e, Action a, const wire::Inner& m, const Now& now) noexcept {
+Status I::role_action(Conn& e, Action a, const wire::Inner& m, const Now& now) noexcept {
     // Only the compiled roles' handlers are named here, so a build without a
     // role links none of them; the compiled table has no row that selects them.
     if constexpr (features::kClientRole) {
         switch (a) {
-            case Action::on_rekey_hello: return fatal_on_error(e, on_rekey_hello(e, m, now), now);
-            case Action::on_rekey_ack: return fatal_on_error(e, on_rekey_ack(e, m, now), now);
+            case Action::on_rekey_hello: return fatal_on_error(e, handshake::on_rekey_hello(e, m, now), now);
+            case Action::on_rekey_ack: return fatal_on_error(e, handshake::on_rekey_ack(e, m, now), now);
             case Action::on_data_response: return on_data_response(e, m, now);
             default: break;
         }
@@ -947,13 +914,13 @@ Status I::role_action(Engine& e, Action a, const wire::Inner& m, const Now& now)
             case Action::on_ack: {
                 // A refused ACK gets one CLOSE under epoch 1, no retries, and
                 // the connection is gone: its sender was never authenticated (spec §8.5).
-                auto r = on_ack(e, m, now);
+                auto r = handshake::on_ack(e, m, now);
                 if (r) return r;
                 auto st = fail(e, r.error(), now);
                 enter_closed(e, e.close_reason_, false, false, r.error());
                 return st;
             }
-            case Action::on_rekey_hello_ack: return fatal_on_error(e, on_rekey_hello_ack(e, m, now), now);
+            case Action::on_rekey_hello_ack: return fatal_on_error(e, handshake::on_rekey_hello_ack(e, m, now), now);
             case Action::on_data_request: return on_data_request(e, m, now);
             case Action::stash_request: return stash_request(e, m, now);
             case Action::on_data_ack: return on_data_ack(e, m, now);
@@ -964,7 +931,7 @@ Status I::role_action(Engine& e, Action a, const wire::Inner& m, const Now& now)
 }
 
 // ---------------------------------------------------------------- data messages
-Status I::on_data_request(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+Status I::on_data_request(Conn& e, const wire::Inner& m, const Now& now) noexcept {
     if (m.body.size() > e.cfg_.max_data) return fail(e, Err::too_long, now);
     e.state_ = State::serving;
     e.awaiting_reply_ = false;
@@ -976,7 +943,7 @@ Status I::on_data_request(Engine& e, const wire::Inner& m, const Now& now) noexc
     return {};
 }
 
-Status I::stash_request(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+Status I::stash_request(Conn& e, const wire::Inner& m, const Now& now) noexcept {
     if (m.body.size() > e.cfg_.max_data) return fail(e, Err::too_long, now);
     if (e.stash_used_ && e.stash_checked_) return fail(e, Err::unexpected_message, now);
     Writer w({e.stash_, e.inner_cap_});
@@ -987,10 +954,10 @@ Status I::stash_request(Engine& e, const wire::Inner& m, const Now& now) noexcep
     return {};
 }
 
-Status I::on_data_response(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+Status I::on_data_response(Conn& e, const wire::Inner& m, const Now& now) noexcept {
     if (m.body.size() > e.cfg_.max_data) return fail(e, Err::too_long, now);
     std::uint32_t nonce = 0;
-    if (!P(e).random({reinterpret_cast<std::uint8_t*>(&nonce), sizeof nonce})) return fail(e, Err::rng_failure, now);
+    if (!e.provider().random({reinterpret_cast<std::uint8_t*>(&nonce), sizeof nonce})) return fail(e, Err::rng_failure, now);
     e.request_outstanding_ = false;
     e.state_ = State::idle;
     std::uint8_t body[4];
@@ -1004,14 +971,14 @@ Status I::on_data_response(Engine& e, const wire::Inner& m, const Now& now) noex
     return {};
 }
 
-Status I::on_data_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+Status I::on_data_ack(Conn& e, const wire::Inner& m, const Now& now) noexcept {
     auto n = wire::decode_nonce_body(m.body);
     if (!n) return fail(e, n.error(), now);
     e.awaiting_reply_ = false;
     e.state_ = State::idle;
     ++e.responses_in_epoch_;
     adopt_early_stash(e);
-    if (rekey_due(e, now)) return start_rekey(e, now);
+    if (handshake::rekey_due(e, now)) return handshake::start_rekey(e, now);
     return process_stash(e, now);
 }
 

@@ -10,6 +10,7 @@
 
 #include "crypto/providers/openssl/openssl_provider.hpp"
 #include "lockstep/engine.hpp"
+#include "session/conn.hpp"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -114,11 +115,17 @@ TEST(NoAlloc, EngineDoesNotAllocateAfterConstruction) {
     EXPECT_EQ(g_allocs.load(), 0);
 }
 
-// Issue target: engine state per connection (excluding the workspace) <= 2 KiB.
-// The 2 KiB goal is missed by 48 B since server names, PSK-mixed re-keys, the amplification
-// limit, cookies and the certificate policy hook (docs/PERFORMANCE.md, target 6): this keeps it
-// from growing further until the engine's key state shrinks.
-TEST(EngineBudget, StateWithin2112Bytes) { EXPECT_LE(sizeof(Engine), 2112u); }
+// Engine state per connection (excluding the workspace): the goal is 2 KiB, missed by
+// 8 B on x86-64 since server names, PSK-mixed re-keys, the amplification limit, cookies
+// and the certificate policy hook (docs/PERFORMANCE.md, target 6). The state itself
+// (Conn) must not grow past 2112 B; the public Engine is opaque storage of the named
+// size Engine::kStateSize, which keeps slack so the state can change without the ABI.
+TEST(EngineBudget, StateWithin2112Bytes) {
+    EXPECT_LE(sizeof(Conn), 2112u);
+    EXPECT_EQ(sizeof(Engine), Engine::kStateSize);
+    EXPECT_GE(Engine::kStateSize - sizeof(Conn), 64u) << "keep slack in Engine::kStateSize";
+    EXPECT_EQ(alignof(Engine), Engine::kStateAlign);
+}
 
 // A caller that stops draining poll_event loses the oldest events, never the
 // newest: the final `closed` is still there.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "session/conn.hpp"
+#include "session/policy.hpp"
 
 namespace lockstep {
 
@@ -477,23 +478,6 @@ Status I::send_clear_close(Conn& e, Reason r, const Now& now) noexcept {
     return {};
 }
 
-namespace {
-
-// Failures of our own side (configuration, provider), never the message's.
-bool local_failure(Err err) noexcept {
-    switch (err) {
-        case Err::crypto_failure:
-        case Err::rng_failure:
-        case Err::invalid_argument:
-        case Err::buffer_too_small:
-        case Err::internal:
-        case Err::unsupported: return true;
-        default: return false;
-    }
-}
-
-}  // namespace
-
 Status I::handshake_step(Conn& e, const Now& now, FunctionRef step) noexcept {
     // HELLO and HELLO ACK arrive unauthenticated (spec §6.2, §6.3, §8.6).
     // Under the tolerant policy a HELLO that fails a check of its own
@@ -508,22 +492,10 @@ Status I::handshake_step(Conn& e, const Now& now, FunctionRef step) noexcept {
     auto st = step();
     if (st) return st;
     bool drop = false;
-    if (e.cfg_.policy == Policy::tolerant) {
-        switch (st.error()) {
-            case Err::truncated:
-            case Err::trailing_bytes:
-            case Err::too_long:
-            case Err::bad_value:
-            case Err::bad_sequence:
-            case Err::expired:
-            case Err::bad_mac:
-            case Err::unknown_psk:  // silent like a wrong MAC: no probing for identities
-                drop = true;
-                break;
-            default:
-                drop = e.client() && !e.peer_proved_ && !local_failure(st.error());
-                break;
-        }
+    switch (session::outcome(e.cfg_.policy, session::Stage::hello_frame, st.error())) {
+        case session::Outcome::drop: drop = true; break;
+        case session::Outcome::drop_unproved: drop = e.client() && !e.peer_proved_; break;
+        default: break;
     }
     if (!drop) return fail(e, st.error(), now);
     e.keys_.th = saved;
@@ -538,33 +510,24 @@ Status I::drop(Conn& e, Err err, const Now& now) noexcept {
     // Unauthenticated: under the tolerant policy no RESEND LAST, no counter of
     // the protocol, no state (spec §8.5, §8.6). The strict policy (streams,
     // where only an on-path attacker can inject) stays fatal.
-    if (e.cfg_.policy == Policy::strict) return fail(e, err, now);
+    if (session::outcome(e.cfg_.policy, session::Stage::unauthenticated, err) != session::Outcome::drop)
+        return fail(e, err, now);
     ++e.stats_.dropped;
     note_fault(e, err, false);
     return {};
 }
 
 Status I::fault(Conn& e, Err err, const Now& now) noexcept {
-    if (e.cfg_.policy == Policy::tolerant) {
-        switch (err) {
-            case Err::replay:  // a duplicated datagram: drop silently
-                note_fault(e, err, false);
-                return {};
-            case Err::bad_mac:
-            case Err::truncated:
-            case Err::trailing_bytes:
-            case Err::too_long:
-            case Err::bad_value:
-            case Err::bad_sequence:
-            case Err::expired:
-            case Err::unexpected_message:
-                note_fault(e, err, false);
-                if (!e.established()) return {};  // nothing authenticated to answer with
-                return send_resend_last(e, now);
-            default: break;
-        }
+    switch (session::outcome(e.cfg_.policy, session::Stage::record, err)) {
+        case session::Outcome::drop:  // e.g. a duplicated datagram
+            note_fault(e, err, false);
+            return {};
+        case session::Outcome::resend_last:
+            note_fault(e, err, false);
+            if (!e.established()) return {};  // nothing authenticated to answer with
+            return send_resend_last(e, now);
+        default: return fail(e, err, now);
     }
-    return fail(e, err, now);
 }
 
 Status Conn::close(const Now& now, Reason reason) noexcept {

@@ -174,7 +174,7 @@ Status client_start(Link& e, const Now& now) noexcept {
         LS_TRY(keys::mac(p, mk.span(), k.th.span(), mac));
     }
     e.state_ = State::wait_hello_ack;
-    wire::Inner meta{MsgType::hello, h.seq, 0, h.ttl, {}};
+    wire::Inner meta{MsgType::hello, h.seq, 0, h.ttl, {}, {}};
     return e.send_kept(meta, w.size(), 0, true, now);
 }
 
@@ -185,7 +185,7 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
     KeyState& k = e.keys_;
     auto h = wire::decode_hello(msg);
     if (!h) return h.error();
-    e.trace_received(wire::Inner{MsgType::hello, h->seq, 0, h->ttl, {}}, msg.size());
+    e.trace_received(wire::Inner{MsgType::hello, h->seq, 0, h->ttl, {}, {}}, msg.size());
     // A clear CLOSE refusing this HELLO answers its c0 (spec §6.6); restored if the HELLO is dropped.
     e.rx_seq_ = h->seq;
     const wire::IdList sv = to_list(c.versions), ss = to_list(c.suites), sm = to_list(c.modes);
@@ -277,11 +277,11 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
     Bytes region = w.reserve(sealed_len);
     LS_TRY(w.status());
     Writer pw(region.first(pt_len));
-    pw.vec16(my_cert);
+    const wire::AuthSlots slots = wire::layout_hello_ack_auth(my_cert, slen, pw);
     LS_TRY(pw.status());
-    LS_TRY(k.th.append(p, pw.written()));  // T3
+    LS_TRY(k.th.append(p, region.first(2 + my_cert.size())));  // T3
     LS_TRY(write_auth(p, k.th, cert ? c.signer : nullptr, keys::kServerSigContext, k.s_hs.span(),
-                                 pw));  // T4, T5
+                      slots));  // T4, T5
     LS_TRY(record::seal_payload(p, k.tx, 0, aad, region.first(pt_len), region));
     k.tx.next_rn = 1;
 
@@ -289,7 +289,7 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
     if (!master) return master.error();
     k.master = std::move(*master);
     e.state_ = State::wait_ack;
-    wire::Inner meta{MsgType::hello_ack, a.seq, a.ack, a.ttl, {}};
+    wire::Inner meta{MsgType::hello_ack, a.seq, a.ack, a.ttl, {}, {}};
     return e.send_kept(meta, w.size(), 0, true, now);
 }
 
@@ -333,7 +333,7 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
     KeyState& k = e.keys_;
     auto h = wire::decode_hello_ack(msg);
     if (!h) return h.error();
-    e.trace_received(wire::Inner{MsgType::hello_ack, h->seq, h->ack, h->ttl, {}}, msg.size());
+    e.trace_received(wire::Inner{MsgType::hello_ack, h->seq, h->ack, h->ttl, {}, {}}, msg.size());
     // First: does it answer our HELLO? A blind sender does not know c0 (spec §6.3).
     if (h->ack != e.tx_seq_) return Err::bad_sequence;
     e.rx_seq_ = h->seq;  // a clear CLOSE refusing it answers s0; restored if it is dropped
@@ -402,12 +402,11 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
     Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(m, w);
     w.u16(static_cast<std::uint16_t>(body_len));
-    w.u32(*nonce);
-    w.vec16(my_cert);
+    const wire::AuthSlots slots = wire::layout_ack_body(*nonce, my_cert, slen, w);
     LS_TRY(w.status());
-    LS_TRY(k.th.append(p, w.written()));  // T6
+    LS_TRY(k.th.append(p, {inner, static_cast<std::size_t>(slots.sig_field.data() - inner)}));  // T6
     LS_TRY(write_auth(p, k.th, cert ? c.signer : nullptr, keys::kClientSigContext, k.c_hs.span(),
-                                 w));  // T7, T8
+                      slots));  // T7, T8
     auto len = e.seal_slot(slot, w.size());
     if (!len) return len.error();
 
@@ -468,7 +467,7 @@ Status on_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
     auto a = wire::decode_ack_body(m.body);
     if (!a) return a.error();
     const bool cert = features::uses_cert(e.mode_);
-    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::uint8_t* inner = m.raw.data();
     const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
     const ConstBytes t6{inner, t6_len}, t7{inner + t6_len, 2 + a->sig.size()};
     const keys::Transcript th5 = k.th;

@@ -162,7 +162,7 @@ Status on_rekey_hello(Link& e, const wire::Inner& m, const Now& now) noexcept {
     auto h = wire::decode_rekey_hello(m.body);
     if (!h) return h.error();
     if (features::uses_ecdhe(e.mode_) != (h->kx == Kx::x25519)) return Err::bad_value;
-    LS_TRY(k.th.append(p, {m.body.data() - wire::kInnerHeaderLen, wire::kInnerHeaderLen + m.body.size()}));  // R1
+    LS_TRY(k.th.append(p, m.raw));  // R1
 
     wire::RekeyHelloAck a;
     if (features::uses_ecdhe(e.mode_)) {
@@ -180,13 +180,13 @@ Status on_rekey_hello(Link& e, const wire::Inner& m, const Now& now) noexcept {
     Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(r, w);
     w.u16(static_cast<std::uint16_t>(body_len));
-    wire::encode_rekey_hello_ack_prefix(a, w);
+    const wire::AuthSlots slots = wire::layout_rekey_hello_ack(a, slen, w);
     LS_TRY(w.status());
-    LS_TRY(k.th.append(p, w.written()));  // R2
+    LS_TRY(k.th.append(p, {inner, static_cast<std::size_t>(slots.sig_field.data() - inner)}));  // R2
     LS_TRY(advance_master(e, p, k, e.mode_, h->share));
     LS_TRY(rekey_finished_secrets(e, p, k));
     LS_TRY(write_auth(p, k.th, cert ? c.signer : nullptr, keys::kClientSigContext, k.c_hs.span(),
-                                 w));  // R3, R4
+                      slots));  // R3, R4
     const std::uint8_t next_epoch = static_cast<std::uint8_t>(e.epoch_ + 1);
     LS_TRY(rekey_traffic(e, p, k, Role::client, e.suite_, next_epoch));
     auto len = e.seal_slot(slot, w.size());
@@ -205,7 +205,7 @@ Status on_rekey_hello_ack(Link& e, const wire::Inner& m, const Now& now) noexcep
     if (!a) return a.error();
     const bool cert = features::uses_cert(e.mode_);
     if (cert == a->sig.empty()) return Err::bad_value;
-    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::uint8_t* inner = m.raw.data();
     const std::size_t r2_len = wire::kInnerHeaderLen + 2 + a->share.size() + wire::random_len(a->share);
     LS_TRY(k.th.append(p, {inner, r2_len}));  // R2
     LS_TRY(advance_master(e, p, k, e.mode_, a->share));
@@ -228,12 +228,11 @@ Status on_rekey_hello_ack(Link& e, const wire::Inner& m, const Now& now) noexcep
     Writer w({out, e.inner_cap_ - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(r, w);
     w.u16(static_cast<std::uint16_t>(body_len));
-    w.u32(nonce);
-    w.u16(0);  // no certificate in a re-key
+    const wire::AuthSlots slots = wire::layout_ack_body(nonce, {}, slen, w);  // no certificate in a re-key
     LS_TRY(w.status());
-    LS_TRY(k.th.append(p, w.written()));  // R5
+    LS_TRY(k.th.append(p, {out, static_cast<std::size_t>(slots.sig_field.data() - out)}));  // R5
     LS_TRY(write_auth(p, k.th, cert ? c.signer : nullptr, keys::kServerSigContext, k.s_hs.span(),
-                                 w));  // R6, R7
+                      slots));  // R6, R7
     install_epoch(e, now);
     auto len = e.seal_slot(slot, w.size());
     if (!len) return len.error();
@@ -251,7 +250,7 @@ Status on_rekey_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
     if (!a) return a.error();
     const bool cert = features::uses_cert(e.mode_);
     if (!a->cert.empty() || cert == a->sig.empty()) return Err::bad_value;
-    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::uint8_t* inner = m.raw.data();
     const std::size_t r5_len = wire::kInnerHeaderLen + 4 + 2;
     LS_TRY(k.th.append(p, {inner, r5_len}));  // R5
     const PeerKey server_key = peer_key(e);

@@ -473,7 +473,7 @@ Status I::send_clear_close(Conn& e, Reason r, const Now& now) noexcept {
     LS_TRY(w.status());
     LS_TRY(queue_wire(e, w.written(), now));
     const std::uint8_t reason = static_cast<std::uint8_t>(r);
-    wire::Inner meta{MsgType::close, c.seq, c.ack, c.ttl, {&reason, 1}};
+    wire::Inner meta{MsgType::close, c.seq, c.ack, c.ttl, {&reason, 1}, {}};
     trace(e, true, meta, w.size(), false);
     return {};
 }
@@ -696,7 +696,7 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
             // cannot guess it.
             if ((state_ == State::wait_hello_ack || state_ == State::wait_ack) && c->ack == tx_seq_) {
                 const std::uint8_t reason = static_cast<std::uint8_t>(c->reason);
-                wire::Inner meta{MsgType::close, c->seq, c->ack, c->ttl, {&reason, 1}};
+                wire::Inner meta{MsgType::close, c->seq, c->ack, c->ttl, {&reason, 1}, {}};
                 I::trace(*this, false, meta, msg.size(), false);
                 I::enter_closed(*this, c->reason, true, false, Err::ok);
                 return {};

@@ -218,8 +218,14 @@ struct Conn final : handshake::Link {
     };
     static Status handshake_step(Conn& e, const Now& now, FunctionRef step) noexcept;
     static Status dispatch(Conn& e, const wire::Inner& m, const Now& now) noexcept;
-    // The handler of a role-specific action; a role left out of the build has none.
-    static Status role_action(Conn& e, handshake::Action a, const wire::Inner& m, const Now& now) noexcept;
+    // The row's handler (run_action), then the check that the state it left is
+    // one the row allows (handshake::allowed_after); otherwise Err::internal,
+    // closed cleanly. frame: the clear HELLO / HELLO ACK (empty for records).
+    static Status run_row(Conn& e, const handshake::Transition& row, const wire::Inner& m, ConstBytes frame,
+                          const Now& now) noexcept;
+    // The handler of an action; a role left out of the build has none.
+    static Status run_action(Conn& e, handshake::Action a, const wire::Inner& m, ConstBytes frame,
+                             const Now& now) noexcept;
     static Status on_data_request(Conn& e, const wire::Inner& m, const Now& now) noexcept;
     static Status stash_request(Conn& e, const wire::Inner& m, const Now& now) noexcept;
     static Status on_data_response(Conn& e, const wire::Inner& m, const Now& now) noexcept;

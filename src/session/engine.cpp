@@ -647,10 +647,11 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
             [[fallthrough]];
         }
         case wire::Frame::hello:
-            if (server() && state_ == State::start) {
+            if (auto row = handshake::lookup(cfg_.role, state_, MsgType::hello);
+                row && row->action == Action::on_hello) {
                 last_recv_ = now.mono;
                 if (epoch_ == 0) stats_.handshake_bytes += msg.size();
-                return I::handshake_step(*this, now, [&] { return handshake::on_hello(*this, msg, now); });
+                return I::run_row(*this, *row, wire::Inner{}, msg, now);
             }
             if (server() && cfg_.policy == Policy::tolerant && state_ == State::wait_ack &&
                 I::same_frame(*this, msg, k.hello_digest)) {
@@ -660,10 +661,11 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
             }
             return I::drop(*this, Err::unexpected_message, now);
         case wire::Frame::hello_ack:
-            if (client() && state_ == State::wait_hello_ack) {
+            if (auto row = handshake::lookup(cfg_.role, state_, MsgType::hello_ack);
+                row && row->action == Action::on_hello_ack) {
                 last_recv_ = now.mono;
                 stats_.handshake_bytes += msg.size();
-                return I::handshake_step(*this, now, [&] { return handshake::on_hello_ack(*this, msg, now); });
+                return I::run_row(*this, *row, wire::Inner{}, msg, now);
             }
             if (client() && cfg_.policy == Policy::tolerant && established() && epoch_ == 1 &&
                 dup_hello_acks_ < cfg_.timers.max_resends && I::same_frame(*this, msg, k.hello_digest)) {
@@ -754,8 +756,8 @@ bool I::same_frame(Conn& e, ConstBytes msg, const std::array<std::uint8_t, 32>& 
 Status I::dispatch(Conn& e, const wire::Inner& m, const Now& now) noexcept {
     auto st = I::check_ttl(e, m.ttl, now);
     if (!st) return I::fault(e, st.error(), now);
-    const Role role = e.cfg_.role;
-    auto t = handshake::lookup(role, e.state_, m.type);
+    auto t = handshake::lookup(e.cfg_.role, e.state_, m.type);
+    if (t && handshake::clear_frame_action(t->action)) t.reset();  // HELLO / HELLO ACK come as clear frames only
 
     // RESEND LAST and CLOSED WITHOUT ACK consume no sequence number the peer
     // could have missed: they are authenticated by the record layer and checked
@@ -768,6 +770,7 @@ Status I::dispatch(Conn& e, const wire::Inner& m, const Now& now) noexcept {
             return {};
         }
         if (t->action == Action::ignore) return {};
+        if (t->action != Action::on_resend_last) return I::fail(e, Err::internal, now);
         e.last_recv_ = now.mono;
         if (++e.rx_resends_ > 2 * e.cfg_.timers.max_resends) return I::fail(e, Err::resend_exhausted, now);
         const bool peer_ahead = m.seq != e.rx_seq_;  // they sent something we lack
@@ -836,22 +839,18 @@ Status I::dispatch(Conn& e, const wire::Inner& m, const Now& now) noexcept {
     e.resends_ = 0;
     e.rx_resends_ = 0;
 
-    switch (t->action) {
-        case Action::on_close: {
-            auto reason = wire::decode_close_body(m.body);
-            if (!reason) return I::fail(e, reason.error(), now);
-            wire::Inner a = I::next_inner(e, MsgType::close_ack, now);
-            (void)I::seal_and_queue(e, e.keys_.tx, a, now, false);
-            I::enter_closed(e, *reason, true, true, Err::ok);
-            return {};
-        }
-        case Action::on_close_ack: {
-            if (auto b = wire::decode_empty_body(m.body); !b) return I::fail(e, b.error(), now);
-            I::enter_closed(e, e.close_reason_, false, true, e.fatal_);
-            return {};
-        }
-        default: return I::role_action(e, t->action, m, now);
-    }
+    return run_row(e, *t, m, {}, now);
+}
+
+Status I::run_row(Conn& e, const handshake::Transition& row, const wire::Inner& m, ConstBytes frame,
+                  const Now& now) noexcept {
+    const std::uint32_t dropped = e.stats_.dropped;
+    auto st = run_action(e, row.action, m, frame, now);
+    const State s = e.state_;
+    if (s == State::closed || s == State::wait_close_ack) return st;  // a fault closed
+    if (handshake::allowed_after(row, s) || (s == row.from && e.stats_.dropped != dropped)) return st;
+    // The handler left a state its row does not allow: our own error. Close cleanly.
+    return fail(e, Err::internal, now);
 }
 
 namespace {
@@ -861,11 +860,29 @@ Status fatal_on_error(Conn& e, Status r, const Now& now) noexcept { return r ? r
 
 }  // namespace
 
-Status I::role_action(Conn& e, Action a, const wire::Inner& m, const Now& now) noexcept {
+Status I::run_action(Conn& e, Action a, const wire::Inner& m, ConstBytes frame, const Now& now) noexcept {
     // Only the compiled roles' handlers are named here, so a build without a
     // role links none of them; the compiled table has no row that selects them.
+    switch (a) {
+        case Action::on_close: {
+            auto reason = wire::decode_close_body(m.body);
+            if (!reason) return I::fail(e, reason.error(), now);
+            wire::Inner ack = I::next_inner(e, MsgType::close_ack, now);
+            (void)I::seal_and_queue(e, e.keys_.tx, ack, now, false);
+            I::enter_closed(e, *reason, true, true, Err::ok);
+            return {};
+        }
+        case Action::on_close_ack: {
+            if (auto b = wire::decode_empty_body(m.body); !b) return I::fail(e, b.error(), now);
+            I::enter_closed(e, e.close_reason_, false, true, e.fatal_);
+            return {};
+        }
+        default: break;
+    }
     if constexpr (features::kClientRole) {
         switch (a) {
+            case Action::on_hello_ack:
+                return handshake_step(e, now, [&] { return handshake::on_hello_ack(e, frame, now); });
             case Action::on_rekey_hello: return fatal_on_error(e, handshake::on_rekey_hello(e, m, now), now);
             case Action::on_rekey_ack: return fatal_on_error(e, handshake::on_rekey_ack(e, m, now), now);
             case Action::on_data_response: return on_data_response(e, m, now);
@@ -874,6 +891,7 @@ Status I::role_action(Conn& e, Action a, const wire::Inner& m, const Now& now) n
     }
     if constexpr (features::kServerRole) {
         switch (a) {
+            case Action::on_hello: return handshake_step(e, now, [&] { return handshake::on_hello(e, frame, now); });
             case Action::on_ack: {
                 // A refused ACK gets one CLOSE under epoch 1, no retries, and
                 // the connection is gone: its sender was never authenticated (spec §8.5).
@@ -890,7 +908,7 @@ Status I::role_action(Conn& e, Action a, const wire::Inner& m, const Now& now) n
             default: break;
         }
     }
-    return fail(e, Err::internal, now);
+    return fail(e, Err::internal, now);  // on_resend_last, ignore, closed_without_ack: handled in dispatch
 }
 
 // ---------------------------------------------------------------- data messages

@@ -157,7 +157,7 @@ TEST(ModelTableSync, ModelDeclaresEveryStateAndMessage) {
 // same exception the model's handle_row allows (on_data_ack may end in SERVING).
 std::string session_code() {
     std::string all;
-    for (const char* f : {"/src/session/engine.cpp", "/src/session/receive.cpp", "/src/session/dispatch.cpp"}) {
+    for (const char* f : {"/src/session/engine.cpp", "/src/session/send.cpp", "/src/session/receive.cpp"}) {
         std::ifstream in(std::string(LOCKSTEP_SOURCE_DIR) + f);
         if (!in) continue;
         std::stringstream ss;

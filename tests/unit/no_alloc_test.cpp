@@ -1,4 +1,4 @@
-// The engine's resource bounds. STYLE §4: it does not allocate after
+// The engine's resource bounds: it does not allocate after
 // construction (operator new is replaced for this binary; counting is switched
 // on only around engine calls); its state fits 2 KiB; its event queue is bounded.
 #include <gtest/gtest.h>

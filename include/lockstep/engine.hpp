@@ -26,6 +26,7 @@
 #include <span>
 
 #include "lockstep/config.hpp"
+#include "lockstep/features.hpp"
 #include "lockstep/result.hpp"
 #include "lockstep/types.hpp"
 
@@ -97,7 +98,13 @@ struct Stats {
 };
 
 namespace detail {
-inline constexpr std::size_t kMinInnerCap = 2304;  // handshake messages with RSA-3072
+// The room a handshake message needs (kept for retransmission, or the sealed
+// part of a HELLO ACK opened): with certificates (up to RSA-3072) 2304 bytes;
+// a build without certificate modes (features.hpp) needs far less (its bound
+// is checked against the wire format in src/handshake/handshake.cpp).
+inline constexpr std::size_t kMinInnerCapCert = 2304;
+inline constexpr std::size_t kMinInnerCapNoCert = 384;
+inline constexpr std::size_t kMinInnerCap = features::kCertModes ? kMinInnerCapCert : kMinInnerCapNoCert;
 constexpr std::size_t inner_cap(std::size_t max_data) {
     return std::max<std::size_t>(15 + max_data + 255, kMinInnerCap);
 }

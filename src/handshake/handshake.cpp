@@ -123,6 +123,20 @@ Result<keys::HandshakeSecret> handshake_keys(Link& e, keys::EarlySecret&& early,
     return hs;
 }
 
+// The largest handshake message a build without certificates writes or opens
+// must fit detail::kMinInnerCapNoCert (include/lockstep/engine.hpp): a HELLO
+// (our X25519 share or a random, the longest PSK identity, its MAC) with the
+// server's cookie kept behind it, and a HELLO ACK with its sealed part (empty
+// certificate and signature, finished, the largest AEAD overhead).
+constexpr std::size_t kMaxIdLists = 3 * (1 + wire::kMaxListLen);
+constexpr std::size_t kMaxPskHello = 1 + kMaxIdLists + 1 + 1 + 2 + crypto::kX25519Len + wire::kRandomLen + 4 + 4 +
+                                     1 + wire::kMaxPskId + wire::kMacLen;
+constexpr std::size_t kMaxPskHelloAck = 1 + 4 + kMaxIdLists + 1 + 2 + crypto::kX25519Len + wire::kRandomLen + 12 +
+                                        wire::kMacLen + 2 + 2 + 2 + wire::kFinishedLen + crypto::kAeadTagLen +
+                                        wire::kEtmTagLen;
+static_assert(kMaxPskHello + wire::kMaxCookie <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
+static_assert(kMaxPskHelloAck <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
+
 }  // namespace
 
 // ---------------------------------------------------------------- client: HELLO

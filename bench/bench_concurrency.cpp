@@ -1,15 +1,18 @@
-// bench_concurrency — N concurrent connections on loopback (default 10 000),
-// each sending one request per second for D seconds (default 60), re-keys
+// bench_concurrency — N concurrent connections on loopback (default 100 000;
+// --quick 1 000), each sending one request per interval (10 s; --quick 1 s)
+// for D seconds (60; --quick 11), re-keys
 // included (the default policy: fresh keys every 10 responses), then closing.
 //
 // How it runs: the program forks. The parent is the server process: one
 // net::Server (one epoll loop) on 127.0.0.1 and nothing else, so getrusage()
 // of the parent is the server's CPU. The child is the client process: N
-// net::AsyncClients on one epoll loop of its own. It opens connections with at
+// net::AsyncClients on one epoll loop of its own, bound to the source addresses
+// 127.0.0.2 .. 127.0.0.(1 + kSources) in turn (one source has ~28 000 ephemeral
+// ports towards the server's one port). It opens connections with at
 // most kMaxConnecting handshakes in flight (below the server's max_handshakes).
 // Once every connection is up and has made its phase-offset requests (see
 // kRekeyEvery) — time T0 — each one starts at T0 + a random offset
-// in [0, 1 s) and sends request k at its start + k s, or as soon as the engine
+// in [0, interval) and sends request k at its start + k intervals, or as soon as the engine
 // takes one if the previous exchange or a re-key is still under way. Latency runs
 // from the moment a request is due and the client gets to it (its timer fired)
 // to the response, so a send held back by a re-key counts against it.
@@ -45,10 +48,11 @@ namespace {
 constexpr std::size_t kBody = 64;             // request and response bodies
 constexpr std::uint16_t kMaxData = 1024;      // many connections: a small max_data (spec: PROTOCOL.md §11.13)
 constexpr int kMaxConnecting = 128;           // client-side cap on handshakes in flight
-constexpr auto kInterval = std::chrono::seconds(1);
+std::chrono::seconds g_interval{10};  // between a connection's requests (main sets it)
+constexpr int kSources = 8;
 // Give up (and count what is left as errors) when the connections are not all up
 // after kMaxRamp, or kGrace after the last request should have been answered.
-constexpr auto kMaxRamp = std::chrono::seconds(120), kGrace = std::chrono::seconds(30);
+constexpr auto kMaxRamp = std::chrono::seconds(900), kGrace = std::chrono::seconds(30);
 constexpr int kMaxEvents = 256;
 // The server re-keys after every 10th response (RekeyPolicy's default). Connection i
 // makes i % 10 requests before T0, so the connections' epochs are out of phase and
@@ -162,7 +166,8 @@ private:
         c.a = std::make_unique<net::AsyncClient>(cfg_, net::Transport::tcp);
         ++r_.started;
         ++connecting_;
-        if (!c.a->start("127.0.0.1", port_)) return fail(c, "connect failed");
+        const std::string source = "127.0.0." + std::to_string(2 + i % kSources);
+        if (!c.a->start("127.0.0.1", port_, source)) return fail(c, "connect failed");
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         ev.data.u64 = i;
@@ -216,7 +221,7 @@ private:
                 c.wanted.reset();
                 ++r_.responses;
                 ++c.answered;
-                c.due += kInterval;
+                c.due += g_interval;
                 break;
             case EventKind::rekeyed: ++r_.rekeys; break;
             case EventKind::request: break;
@@ -294,7 +299,7 @@ private:
         requesting_ = true;
         const TimePoint t0 = Clock::now();
         r_.ramp_s = seconds_since(start_);
-        end_ = t0 + requests_ * kInterval + kInterval;  // the last request is due before t0 + D + 1 s
+        end_ = t0 + requests_ * g_interval + g_interval;  // the last request is due before t0 + D + 1 interval
         give_up_ = end_ + kGrace;
         write_all(out_, &kAllEstablished, 1);
         for (Conn& c : conns_) {
@@ -321,7 +326,7 @@ private:
     bool requesting_ = false, ending_ = false, first_finished_ = false;
     std::vector<double> latencies_;  // µs
     std::mt19937 rng_{12345};
-    std::uniform_int_distribution<int> jitter_{0, 999};
+    std::uniform_int_distribution<int> jitter_{0, static_cast<int>(g_interval.count()) * 1000 - 1};
     TimePoint start_ = Clock::now(), end_{}, give_up_{};
     ClientReport r_;
 };
@@ -332,6 +337,7 @@ struct RunResult {
     net::Server::Counters s;
     double server_cpu_s = 0, server_wall_s = 0;        // the whole run
     double steady_cpu_s = 0, steady_wall_s = 0;        // all N connections active
+    double rss_mb = 0;                                 // server VmRSS growth, all N connections active
     bool child_ok = false;
 };
 
@@ -363,11 +369,13 @@ RunResult one_run(long n, int requests) {
 
     net::ServerOptions opts;
     opts.max_connections = static_cast<std::size_t>(n) + 64;
-    net::Server server(cfg.s, opts, [](std::span<const std::uint8_t>, const net::PeerInfo&) {
-        return std::vector<std::uint8_t>(kBody, 0x5a);
-    });
+    net::Server server(cfg.s, opts,
+                       [](std::span<const std::uint8_t>, const net::PeerInfo&, std::span<std::uint8_t> resp) {
+                           return fill_response(resp, kBody);
+                       });
     if (!server.bind()) die("net::Server::bind");
     RunResult res;
+    const long rss0 = vmrss_kib();
     const double cpu0 = cpu_seconds(RUSAGE_SELF);
     const TimePoint t0 = Clock::now();
     std::thread loop([&] { (void)server.run(); });
@@ -382,6 +390,7 @@ RunResult one_run(long n, int requests) {
             steady_t0 = Clock::now();
         } else if (m == kFirstFinished && steady_t0 != TimePoint{}) {
             res.steady_cpu_s = cpu_seconds(RUSAGE_SELF) - steady_cpu0;
+            res.rss_mb = static_cast<double>(vmrss_kib() - rss0) * 1024 / 1e6;
             res.steady_wall_s = seconds_since(steady_t0);
         } else if (m == kDone) {
             res.child_ok = read_full(from_child[0], &res.c, sizeof res.c);
@@ -406,21 +415,25 @@ RunResult one_run(long n, int requests) {
 int main(int argc, char** argv) {
     Args a = parse_args(argc, argv, "  (--n: connections)", 3);
     (void)std::signal(SIGPIPE, SIG_IGN);
-    const long n = a.n > 0 ? a.n : (a.quick ? 1000 : 10000);
-    // One per second; quick: 11, so each connection re-keys once (at 10) before it closes.
-    const int requests = a.quick ? 11 : 60;
+    const long n = a.n > 0 ? a.n : (a.quick ? 1000 : 100000);
+    // Full: one per 10 s for 60 s. Quick: one per second, 11, so each connection re-keys
+    // once (at 10) before it closes.
+    g_interval = std::chrono::seconds(a.quick ? 1 : 10);
+    const int requests = a.quick ? 11 : 6;
     raise_fd_limit(n + 1024);
 
     std::vector<RunResult> runs;
     for (int r = 0; r < a.runs; ++r) runs.push_back(one_run(n, requests));
 
-    std::printf("\nbench_concurrency: %ld concurrent connections on loopback TCP, 1 request/s each for %d s, then CLOSE\n",
-                n, requests);
+    std::printf("\nbench_concurrency: %ld concurrent connections on loopback TCP, 1 request per %lld s each for %lld s, "
+                "then CLOSE\n",
+                n, static_cast<long long>(g_interval.count()), static_cast<long long>(requests * g_interval.count()));
     note_noise(a);
     std::printf("mode psk (PSK + X25519), suite aes256gcm, max_data %u, %zu B requests and responses, re-key every 10\n"
                 "responses (default policy); server: one net::Server loop in its own process; clients: net::AsyncClient\n"
-                "on one epoll loop in a forked process, at most %d handshakes in flight\n\n",
-                kMaxData, kBody, kMaxConnecting);
+                "on one epoll loop in a forked process, at most %d handshakes in flight, from %d source addresses\n"
+                "127.0.0.2.. (the server: idle_trim 1 s, its default)\n\n",
+                kMaxData, kBody, kMaxConnecting, kSources);
 
     auto col = [&](auto get) {
         std::vector<double> v;
@@ -439,8 +452,8 @@ int main(int argc, char** argv) {
         {"phase-offset requests before T0", "offset_requests", "requests", col([](auto& r) { return r.c.warmups; })},
         {"requests sent (timed)", "requests", "requests", col([](auto& r) { return r.c.requests; })},
         {"responses received", "responses", "responses", col([](auto& r) { return r.c.responses; })},
-        {"request rate (offered: N per second)", "request_rate", "requests/s",
-         col([&](auto& r) { return static_cast<double>(r.c.requests) / requests; })},
+        {"request rate (offered: N per interval)", "request_rate", "requests/s",
+         col([&](auto& r) { return static_cast<double>(r.c.requests) / requests / static_cast<double>(g_interval.count()); })},
         {"clean closes (CLOSE ACK)", "clean_closes", "connections", col([](auto& r) { return r.c.clean_closes; })},
         {"errors, client side", "client_errors", "errors", col([](auto& r) { return r.c.errors + !r.child_ok; })},
         {"errors, server Counters::errors", "server_errors", "errors", col([](auto& r) { return r.s.errors; })},
@@ -460,6 +473,9 @@ int main(int argc, char** argv) {
         {"client CPU, whole run (% of a core)", "client_cpu_run", "%",
          col([](auto& r) { return r.c.wall_s > 0 ? 100 * r.c.cpu_s / r.c.wall_s : 0; })},
         {"ramp: all connections established", "ramp", "s", col([](auto& r) { return r.c.ramp_s; })},
+        {"server RSS, all N active (VmRSS delta)", "server_rss", "MB", col([](auto& r) { return r.rss_mb; })},
+        {"server RSS per connection", "server_rss_per_conn", "B",
+         col([&](auto& r) { return r.rss_mb * 1e6 / static_cast<double>(n); })},
     };
     std::printf("%-40s %14s %27s\n", "metric", "median", "[min..max]");
     rule(84);
@@ -477,5 +493,7 @@ int main(int argc, char** argv) {
                 n, static_cast<unsigned long long>(expected), static_cast<unsigned long long>(expected / 10));
     std::printf("target: zero errors over %d run(s): %llu -> %s\n", a.runs, static_cast<unsigned long long>(errors),
                 errors == 0 ? "MET" : "MISSED");
+    const double rss = col([](auto& r) { return r.rss_mb; }).median;
+    std::printf("target: server RSS <= 1 GB with all N connections: %.0f MB -> %s\n", rss, rss <= 1000 ? "MET" : "MISSED");
     return errors == 0 ? 0 : 1;
 }

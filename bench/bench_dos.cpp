@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -68,8 +69,10 @@ Config client_config(Mode m, crypto::Provider& p) {
 
 struct Running {
     explicit Running(net::ServerOptions o)
-        : server(server_config(), o, [](std::span<const std::uint8_t> r, const net::PeerInfo&) {
-              return std::vector<std::uint8_t>(r.begin(), r.end());
+        : server(server_config(), o, [](std::span<const std::uint8_t> r, const net::PeerInfo&, std::span<std::uint8_t> resp) {
+              const std::size_t n = std::min(r.size(), resp.size());
+              std::copy_n(r.begin(), n, resp.begin());
+              return n;
           }) {
         if (!server.bind()) die("bind");
         thread = std::thread([this] { (void)server.run(); });

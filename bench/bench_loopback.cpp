@@ -202,29 +202,44 @@ private:
 // A net::Server on its own thread and one blocking net::Client connected to it.
 class LockstepLink {
 public:
-    LockstepLink(const ModeCase& m, std::uint32_t rekey_after)
+    LockstepLink(const ModeCase& m, std::uint32_t rekey_after, net::Transport t = net::Transport::tcp,
+                 int clients = 1)
         : cfg_(configs(m, rekey_after)),
-          server_(cfg_.s, net::ServerOptions{}, [](std::span<const std::uint8_t> req, const net::PeerInfo&) {
-              return std::vector<std::uint8_t>(std::min(wanted_size(req), kChunk), 0x5a);
-          }) {
+          server_(cfg_.s, options(t),
+                  [](std::span<const std::uint8_t> req, const net::PeerInfo&, std::span<std::uint8_t> resp) {
+                      return fill_response(resp, std::min(wanted_size(req), kChunk));
+                  }) {
         if (!server_.bind()) die("net::Server::bind");
         thread_ = std::thread([this] { (void)server_.run(); });
-        client_.emplace(cfg_.c, net::Transport::tcp);
-        if (!client_->connect("127.0.0.1", server_.tcp_port(), kTimeout)) die("lockstep connect over loopback");
+        const std::uint16_t port = t == net::Transport::tcp ? server_.tcp_port() : server_.udp_port();
+        for (int i = 0; i < clients; ++i) {
+            // A provider per client: clients run on threads of their own, providers are not thread-safe.
+            providers_.push_back(std::make_unique<crypto::openssl::OpenSslProvider>());
+            Config c = cfg_.c;
+            c.provider = providers_.back().get();
+            clients_.push_back(std::make_unique<net::Client>(c, t));
+            if (!clients_.back()->connect("127.0.0.1", port, kTimeout)) die("lockstep connect over loopback");
+        }
     }
     ~LockstepLink() {
-        (void)client_->close(std::chrono::seconds(1));
-        client_.reset();
+        for (auto& c : clients_) (void)c->close(std::chrono::seconds(1));
+        clients_.clear();
         server_.stop();
         thread_.join();
     }
-    bool exchange(const Buf& req, std::size_t n) {
-        auto r = client_->request(req, kTimeout);
+    bool exchange(const Buf& req, std::size_t n, std::size_t client = 0) {
+        auto r = clients_[client]->request(req, kTimeout);
         return r && r->size() == n;
     }
     net::Server::Counters counters() const { return server_.counters(); }
 
 private:
+    static net::ServerOptions options(net::Transport t) {
+        net::ServerOptions o;
+        o.tcp = t == net::Transport::tcp;
+        o.udp = !o.tcp;
+        return o;
+    }
     PairConfig configs(const ModeCase& m, std::uint32_t rekey_after) {
         crypto::Signer *cs = nullptr, *ss = nullptr;
         if (mode_uses_cert(m.mode)) {
@@ -242,7 +257,159 @@ private:
     PairConfig cfg_;
     net::Server server_;
     std::thread thread_;
-    std::optional<net::Client> client_;
+    std::vector<std::unique_ptr<crypto::openssl::OpenSslProvider>> providers_;
+    std::vector<std::unique_ptr<net::Client>> clients_;
+};
+
+// ---------------------------------------------------------------- DTLS 1.2 (the UDP baseline)
+// OpenSSL 3.0 negotiates no Ed25519 signatures in DTLS 1.2 (its handshake fails
+// with them), so the DTLS baseline has ECDSA P-256 certificates (SHA-256) of its own.
+EVP_PKEY* p256_key() {
+    EVP_PKEY* k = EVP_EC_gen("P-256");
+    if (!k) die("P-256 keygen");
+    return k;
+}
+X509* p256_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca, long serial) {
+    return make_x509(key, cn, issuer, issuer_key, ca, serial, EVP_sha256());
+}
+struct DtlsCreds {
+    DtlsCreds()
+        : ca_key(p256_key()), srv_key(p256_key()), cli_key(p256_key()),
+          ca(p256_cert(ca_key, "bench CA", nullptr, nullptr, true, 1)),
+          srv(p256_cert(srv_key, "server.bench", ca, ca_key, false, 2)),
+          cli(p256_cert(cli_key, "device-1", ca, ca_key, false, 3)) {}
+    ~DtlsCreds() {
+        for (X509* x : {ca, srv, cli}) X509_free(x);
+        for (EVP_PKEY* k : {ca_key, srv_key, cli_key}) EVP_PKEY_free(k);
+    }
+    EVP_PKEY *ca_key, *srv_key, *cli_key;
+    X509 *ca, *srv, *cli;
+};
+
+// DTLS 1.2 contexts: ECDHE-ECDSA-AES256-GCM-SHA384, X25519 (P-256 offered too:
+// TLS 1.2 needs the certificates' curve among the groups), mutual auth, no
+// tickets or resumption, no cookie exchange (both ends are this process).
+SSL_CTX* dtls_ctx(const DtlsCreds& w, bool server) {
+    SSL_CTX* ctx = SSL_CTX_new(server ? DTLS_server_method() : DTLS_client_method());
+    if (!ctx) die("SSL_CTX_new (DTLS)");
+    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+    if (SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES256-GCM-SHA384") != 1) die("DTLS cipher list");
+    if (SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1) die("groups");
+    if (SSL_CTX_use_certificate(ctx, server ? w.srv : w.cli) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, server ? w.srv_key : w.cli_key) != 1)
+        die("cert/key");
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), w.ca);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    return ctx;
+}
+
+struct DtlsWorld {
+    DtlsCreds creds;  // first: the contexts are made from it
+    SSL_CTX *sctx = dtls_ctx(creds, true), *cctx = dtls_ctx(creds, false);
+    DtlsWorld() = default;
+    DtlsWorld(const DtlsWorld&) = delete;
+    DtlsWorld& operator=(const DtlsWorld&) = delete;
+    ~DtlsWorld() {
+        SSL_CTX_free(sctx);
+        SSL_CTX_free(cctx);
+    }
+};
+
+// Two connected UDP sockets on loopback (each bound to an ephemeral port).
+std::pair<int, int> udp_pair() {
+    int fd[2];
+    sockaddr_in a[2];
+    for (int i = 0; i < 2; ++i) {
+        fd[i] = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        a[i] = loopback(0);
+        socklen_t len = sizeof a[i];
+        if (fd[i] < 0 || ::bind(fd[i], reinterpret_cast<sockaddr*>(&a[i]), sizeof a[i]) != 0 ||
+            ::getsockname(fd[i], reinterpret_cast<sockaddr*>(&a[i]), &len) != 0)
+            die("udp socket");
+    }
+    for (int i = 0; i < 2; ++i)
+        if (::connect(fd[i], reinterpret_cast<sockaddr*>(&a[1 - i]), sizeof a[1 - i]) != 0) die("udp connect");
+    return {fd[0], fd[1]};
+}
+
+SSL* dtls_on(SSL_CTX* ctx, int fd) {
+    SSL* s = SSL_new(ctx);
+    BIO* b = BIO_new_dgram(fd, BIO_NOCLOSE);
+    if (!s || !b) die("SSL_new (DTLS)");
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    (void)::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
+    (void)BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &peer);
+    SSL_set_bio(s, b, b);
+    return s;
+}
+
+// One DTLS connection: a blocking server thread on its own connected socket
+// (serving request -> response -> ack, and a new handshake after each
+// close_notify) and the blocking client. reconnect_every > 0: a new DTLS
+// handshake (same sockets) before every (reconnect_every + 1)th exchange.
+class DtlsLink {
+public:
+    DtlsLink(DtlsWorld& w, int reconnect_every) : w_(w), every_(reconnect_every), resp_(kChunk), ack_(kAck, 0x22) {
+        std::tie(cfd_, sfd_) = udp_pair();
+        thread_ = std::thread([this] { serve(); });
+        connect();
+    }
+    ~DtlsLink() {
+        disconnect();
+        stopping_ = true;
+        (void)::shutdown(sfd_, SHUT_RDWR);  // wakes the server's blocking read
+        thread_.join();
+        ::close(cfd_);
+        ::close(sfd_);
+    }
+    bool exchange(const Buf& req, std::size_t n) {
+        if (every_ > 0 && done_ == every_) {
+            disconnect();
+            connect();
+        }
+        ++done_;
+        const TlsIo io{ssl_};
+        return io.write(req.data(), req.size()) && io.read(resp_.data(), n) && io.write(ack_.data(), ack_.size());
+    }
+
+private:
+    void serve() {
+        const Buf response(kChunk, 0x5a);
+        std::uint8_t req[kRequest], ack[kAck];
+        while (!stopping_) {
+            SSL* s = dtls_on(w_.sctx, sfd_);
+            if (SSL_accept(s) == 1) {
+                const TlsIo io{s};
+                for (;;) {
+                    if (!io.read(req, sizeof req)) break;
+                    const std::size_t n = std::min(wanted_size(req), response.size());
+                    if (!io.write(response.data(), n) || !io.read(ack, sizeof ack)) break;
+                }
+            }
+            SSL_free(s);
+        }
+    }
+    void connect() {
+        ssl_ = dtls_on(w_.cctx, cfd_);
+        done_ = 0;
+        if (SSL_connect(ssl_) != 1) die("DTLS 1.2 handshake over loopback failed");
+    }
+    void disconnect() {
+        (void)SSL_shutdown(ssl_);  // close_notify; not waiting for the server's
+        SSL_free(ssl_);
+        ssl_ = nullptr;
+    }
+
+    DtlsWorld& w_;
+    int every_, done_ = 0, cfd_ = -1, sfd_ = -1;
+    SSL* ssl_ = nullptr;
+    Buf resp_, ack_;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
 };
 
 // ---------------------------------------------------------------- measuring
@@ -279,6 +446,46 @@ Sample measure(double secs, std::size_t size, F&& exchange) {
     return s;
 }
 
+// k clients at once, one thread each, 64 B responses, no chunks: total
+// exchanges/s over all clients, latency percentiles over all exchanges.
+// exchange(i, request, n) does one exchange on client i.
+template <class F>
+Sample measure_many(double secs, int k, F&& exchange) {
+    const Buf req = request_for(64);
+    std::vector<std::vector<double>> lat(static_cast<std::size_t>(k));
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false}, failed{false};
+    std::vector<double> elapsed(static_cast<std::size_t>(k));
+    std::vector<std::thread> ts;
+    for (int i = 0; i < k; ++i)
+        ts.emplace_back([&, i] {
+            for (int w = 0; w < 2 * kFreshKeysEvery; ++w)  // warm-up
+                if (!exchange(i, req, 64)) failed = true;
+            ++ready;
+            while (!go) std::this_thread::yield();
+            auto& l = lat[static_cast<std::size_t>(i)];
+            const auto t0 = Clock::now();
+            while (!failed && (seconds_since(t0) < secs || l.size() < 20)) {
+                const auto a = Clock::now();
+                if (!exchange(i, req, 64)) failed = true;
+                l.push_back(seconds_since(a) * 1e6);
+            }
+            elapsed[static_cast<std::size_t>(i)] = seconds_since(t0);
+        });
+    while (ready < k && !failed) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polled: the warm-ups
+    go = true;
+    for (auto& t : ts) t.join();
+    if (failed) die("exchange failed");
+    std::vector<double> all;
+    for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+    Sample s;
+    s.rate = static_cast<double>(all.size()) / *std::max_element(elapsed.begin(), elapsed.end());
+    s.mbps = s.rate * 64 / 1e6;
+    s.p50 = percentile(all, 50);
+    s.p99 = percentile(all, 99);
+    return s;
+}
+
 struct Series {
     std::vector<double> rate, mbps, p50, p99;
     void add(const Sample& s) {
@@ -301,6 +508,12 @@ const char* const kVariantName[kVariants] = {
     "lockstep cert-ed25519",            "TLS 1.3",                 "plain TCP"};
 const char* const kVariantKey[kVariants] = {"lockstep-cert-ed25519", "lockstep-psk", "openssl-tls13-reconnect10",
                                             "lockstep-cert-ed25519", "openssl-tls13", "plain-tcp"};
+
+enum UdpVariant { kULs, kUDtls, kULsRekeyCert, kULsRekeyPsk, kUDtlsReconnect, kUdpVariants };
+const char* const kUdpName[kUdpVariants] = {"lockstep cert-ed25519", "DTLS 1.2", "lockstep cert-ed25519, re-key/10",
+                                            "lockstep psk, re-key/10", "DTLS 1.2, reconnect/10"};
+const char* const kUdpKey[kUdpVariants] = {"lockstep-cert-ed25519", "openssl-dtls12", "lockstep-cert-ed25519",
+                                           "lockstep-psk", "openssl-dtls12-reconnect10"};
 
 }  // namespace
 
@@ -406,5 +619,72 @@ int main(int argc, char** argv) {
     const double r64 = ratio(0, kLsCert, kPlain), r1m = ratio(2, kLsCert, kTls);
     std::printf("  no re-keys, 64 B exchanges >= 0.9x plain TCP: %.2fx -> %s\n", r64, verdict(r64, 0.9));
     std::printf("  no re-keys, 1 MiB responses >= 1.3x TLS 1.3:  %.2fx -> %s\n", r1m, verdict(r1m, 1.3));
+
+    // ------------------------------------------------------------ UDP against DTLS 1.2
+    DtlsWorld dtls;
+    const int counts[2] = {1, a.quick ? 10 : 100};
+    Series ures[2][kUdpVariants];
+    auto lockstep_udp = [&](const ModeCase& m, std::uint32_t rekey_after, int k) {
+        LockstepLink link(m, rekey_after, net::Transport::udp, k);
+        Sample s = measure_many(secs, k, [&](int i, const Buf& req, std::size_t n) {
+            return link.exchange(req, n, static_cast<std::size_t>(i));
+        });
+        rekeys += link.counters().rekeys;
+        server_errors += link.counters().errors;
+        return s;
+    };
+    auto dtls_many = [&](int reconnect_every, int k) {
+        std::vector<std::unique_ptr<DtlsLink>> links;
+        for (int i = 0; i < k; ++i) links.push_back(std::make_unique<DtlsLink>(dtls, reconnect_every));
+        return measure_many(secs, k, [&](int i, const Buf& req, std::size_t n) {
+            return links[static_cast<std::size_t>(i)]->exchange(req, n);
+        });
+    };
+    for (int r = 0; r < a.runs; ++r) {
+        for (int i = 0; i < 2; ++i) {
+            ures[i][kULs].add(lockstep_udp(cert, 0, counts[i]));
+            ures[i][kUDtls].add(dtls_many(0, counts[i]));
+            ures[i][kULsRekeyCert].add(lockstep_udp(cert, kFreshKeysEvery, counts[i]));
+            ures[i][kULsRekeyPsk].add(lockstep_udp(psk, kFreshKeysEvery, counts[i]));
+            ures[i][kUDtlsReconnect].add(dtls_many(kFreshKeysEvery, counts[i]));
+        }
+    }
+    std::printf("\nUDP: 64 B request -> 64 B response -> ack over loopback UDP, k clients (one thread each) at once\n"
+                "DTLS: OpenSSL %s DTLS 1.2, mutual auth, ECDSA P-256 certs (its DTLS 1.2 takes no Ed25519), X25519,\n"
+                "ECDHE-ECDSA-AES256-GCM-SHA384, no "
+                "tickets, no cookie exchange; one blocking server thread per client on its own connected socket;\n"
+                "lockstep: net::Server (1 loop, recvmmsg/sendmmsg) + blocking net::Client per client thread\n",
+                OpenSSL_version(OPENSSL_VERSION_STRING));
+    std::printf("%-8s %-34s %9s %17s %9s %9s  %-9s\n", "clients", "variant", "exch/s", "[min..max]", "p50 us", "p99 us",
+                "vs DTLS");
+    rule(104);
+    for (int i = 0; i < 2; ++i) {
+        for (int v = 0; v < kUdpVariants; ++v) {
+            const Stat rt = stat_of(ures[i][v].rate), p50 = stat_of(ures[i][v].p50), p99 = stat_of(ures[i][v].p99);
+            std::printf("%-8d %-34s %9.0f  [%6.0f..%6.0f] %9.0f %9.0f", counts[i], kUdpName[v], rt.median, rt.min,
+                        rt.max, p50.median, p99.median);
+            if (v == kUDtls || v == kUDtlsReconnect) {
+                std::printf("\n");
+                continue;
+            }
+            const int b = v == kULs ? kUDtls : kUDtlsReconnect;
+            const double base = stat_of(ures[i][b].rate).median, vs = rt.median / base;
+            std::printf("  %8.2fx\n", vs);
+            const std::string n = std::string("loopback/udp/") + (b == kUDtls ? "no_rekey" : "fresh_keys_every_10") +
+                                  "/clients_" + (i == 0 ? "1" : "many") + "/" + kUdpKey[v] + "/vs_" + kUdpKey[b];
+            json_metric(a, n + "/exchanges", rt.median, base, kUdpKey[b], vs, "exchanges/s", rt);
+            json_metric(a, n + "/p50", p50.median, stat_of(ures[i][b].p50).median, kUdpKey[b],
+                        p50.median / stat_of(ures[i][b].p50).median, "us", p50);
+        }
+    }
+    std::printf("\ntargets (UDP, >= 2x DTLS 1.2):\n");
+    for (int i = 0; i < 2; ++i)
+        for (int v : {kULs, kULsRekeyCert, kULsRekeyPsk}) {
+            const int b = v == kULs ? kUDtls : kUDtlsReconnect;
+            const double r = stat_of(ures[i][v].rate).median / stat_of(ures[i][b].rate).median;
+            std::printf("  %3d client(s), %-34s vs %-24s %.2fx -> %s\n", counts[i], kUdpName[v], kUdpName[b], r,
+                        verdict(r, 2.0));
+        }
+    std::printf("server errors (TCP and UDP): %llu\n", static_cast<unsigned long long>(server_errors));
     return server_errors == 0 ? 0 : 1;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <span>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -90,6 +91,14 @@ inline Args parse_args(int argc, char** argv, const char* usage_extra = "", int 
     if (a.quick && !runs_set) a.runs = 2;
     if (a.runs < 1) a.runs = 1;
     return a;
+}
+
+// A request handler's answer in the bench programs: n bytes of 0x5a (at most
+// what the response buffer holds); returns the length written.
+inline std::size_t fill_response(std::span<std::uint8_t> resp, std::size_t n) {
+    n = std::min(n, resp.size());
+    std::fill_n(resp.begin(), n, std::uint8_t{0x5a});
+    return n;
 }
 
 // ---------------------------------------------------------------- blocking fd I/O
@@ -383,7 +392,7 @@ struct OnePsk final : PskStore {
     std::span<const std::uint8_t> find(std::span<const std::uint8_t>) const noexcept override { return key; }
 };
 inline const Buf& psk_id() {
-    static const Buf id{'d', 'e', 'v', '-', '1'};
+    static const Buf id{'d', 'e', 'v', 'i', 'c', 'e', '-', '1'};  // the client certificate's subject (cert+psk)
     return id;
 }
 
@@ -540,7 +549,9 @@ inline EVP_PKEY* ed25519_key() {
     EVP_PKEY_CTX_free(ctx);
     return k;
 }
-inline X509* make_x509(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca, long serial) {
+// md: the signature digest (nullptr for Ed25519 issuers).
+inline X509* make_x509(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca, long serial,
+                       const EVP_MD* md = nullptr) {
     X509* x = X509_new();
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
@@ -561,7 +572,7 @@ inline X509* make_x509(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* is
     };
     ext(NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
     ext(NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
-    if (X509_sign(x, issuer_key ? issuer_key : key, nullptr) <= 0) die("X509_sign");  // Ed25519: no digest
+    if (X509_sign(x, issuer_key ? issuer_key : key, md) <= 0) die("X509_sign");
     return x;
 }
 

@@ -22,7 +22,16 @@ int semihost(int op, const void* arg) noexcept {
     asm volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
     return r0;
 }
-constexpr int kSysOpen = 0x01, kSysClose = 0x02, kSysRead = 0x06, kSysClock = 0x10, kSysTime = 0x11;
+constexpr int kSysOpen = 0x01, kSysClose = 0x02, kSysRead = 0x06, kSysTime = 0x11;
+
+// The Cortex-M SysTick timer, clocked from the CPU clock (25 MHz on the AN386).
+struct SysTick {
+    volatile std::uint32_t csr, rvr, cvr, calib;
+};
+SysTick* const systick = reinterpret_cast<SysTick*>(0xE000E010u);
+constexpr std::uint32_t kCpuHz = 25'000'000;
+constexpr std::uint32_t kTickEnable = 1u << 0, kTickInterrupt = 1u << 1, kTickCpuClock = 1u << 2;
+
 
 void put(std::uint8_t b) noexcept {
     while (uart0->state & kTxFull) {
@@ -30,9 +39,13 @@ void put(std::uint8_t b) noexcept {
     uart0->data = b;
 }
 
+volatile std::uint32_t ticks_ms = 0;
+
 // Frame assembly state for link_poll.
 std::size_t rx_need = 0, rx_have = 0, rx_hdr = 0;
 std::uint8_t rx_len[2];
+std::uint32_t rx_last_ms = 0;
+constexpr std::uint32_t kFrameGapMs = 250;  // silence inside a frame that ends it
 
 std::uint8_t drbg_key[32];
 bool drbg_seeded = false;
@@ -50,9 +63,16 @@ void link_send(const std::uint8_t* msg, std::size_t len) noexcept {
     for (std::size_t i = 0; i < len; ++i) put(msg[i]);
 }
 
+bool link_receiving() noexcept {
+    if (rx_hdr != 0 && ticks_ms - rx_last_ms > kFrameGapMs) rx_hdr = 0;  // a frame cut short: dropped
+    return rx_hdr != 0;
+}
+
 std::size_t link_poll(std::uint8_t* buf, std::size_t cap) noexcept {
+    (void)link_receiving();
     while (uart0->state & kRxFull) {
         const auto b = static_cast<std::uint8_t>(uart0->data);
+        rx_last_ms = ticks_ms;
         if (rx_hdr < 2) {
             rx_len[rx_hdr++] = b;
             if (rx_hdr == 2) {
@@ -71,7 +91,13 @@ std::size_t link_poll(std::uint8_t* buf, std::size_t cap) noexcept {
     return 0;
 }
 
-std::uint32_t mono_ms() noexcept { return static_cast<std::uint32_t>(semihost(kSysClock, nullptr)) * 10u; }
+void clock_init() noexcept {
+    systick->rvr = kCpuHz / 1000 - 1;
+    systick->cvr = 0;
+    systick->csr = kTickEnable | kTickInterrupt | kTickCpuClock;
+}
+
+std::uint32_t mono_ms() noexcept { return ticks_ms; }
 std::uint32_t unix_seconds() noexcept { return static_cast<std::uint32_t>(semihost(kSysTime, nullptr)); }
 
 long host_read_file(const char* path, std::uint8_t* buf, std::size_t cap) noexcept {
@@ -111,6 +137,12 @@ bool entropy_fill(void*, std::uint8_t* out, std::size_t len) noexcept {
 }
 
 }  // namespace mcu
+
+// The 1 ms tick (mono_ms). Under qemu it also wakes the emulator's I/O loop
+// every millisecond: qemu 7.2's CMSDK UART model does not tell its character
+// backend when the guest has read the receive buffer, so without another
+// wake-up the next byte of a frame can wait in the socket indefinitely.
+extern "C" void SysTick_Handler() { mcu::ticks_ms = mcu::ticks_ms + 1; }
 
 // See mcu/CMakeLists.txt: libsodium's X25519 base-point multiplication is left
 // out of the device build; reaching it is a bug.

@@ -1,8 +1,8 @@
 // lockstep mcu — what the device client needs from its board: a byte link to
 // the server (here the MPS2 CMSDK UART0, framed), time, and entropy. On a
 // product these are the radio or modem driver, an RTC/timer and the TRNG; on
-// qemu they are the UART (bridged by tests/mcu/udp_relay.py), semihosting's
-// clock and a seed file read through semihosting.
+// qemu they are the UART (bridged by tests/mcu/device_e2e.py), the SysTick
+// timer, the host's clock read once and a seed file, through semihosting.
 #pragma once
 
 #include <cstddef>
@@ -14,10 +14,16 @@ namespace mcu {
 void link_init() noexcept;
 void link_send(const std::uint8_t* msg, std::size_t len) noexcept;
 // Polls the UART without blocking; returns a complete message's length (its
-// bytes in buf) or 0. Messages longer than cap are read and dropped.
+// bytes in buf) or 0. Messages longer than cap are read and dropped. A frame
+// arrives over many calls: `buf` must not be written between them while
+// link_receiving() is true (a partial frame is dropped after 250 ms of silence).
 std::size_t link_poll(std::uint8_t* buf, std::size_t cap) noexcept;
+bool link_receiving() noexcept;
 
-// Host time through semihosting: monotonic milliseconds (10 ms steps) and Unix seconds.
+// Monotonic milliseconds from a 1 ms SysTick interrupt (started by clock_init),
+// and Unix seconds from the host through semihosting (read once at start-up:
+// a product reads its RTC, or the time its server last confirmed).
+void clock_init() noexcept;
 std::uint32_t mono_ms() noexcept;
 std::uint32_t unix_seconds() noexcept;
 

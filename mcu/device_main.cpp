@@ -1,6 +1,6 @@
 // The device client: lockstep on real cryptography (libsodium's reference code,
 // cross-compiled) talking to `lockstep serve` over UDP. The link is UART0 with
-// length-framed messages; on qemu tests/mcu/udp_relay.py bridges it to the
+// length-framed messages; on qemu tests/mcu/device_e2e.py bridges it to the
 // server's UDP port. Credentials and entropy come from host files through
 // semihosting (on a product: flash provisioned at manufacture, and the TRNG):
 //   lockstep-device.psk   the 32-byte PSK (raw); identity "device-1"
@@ -20,15 +20,18 @@ using namespace lockstep;
 constexpr std::uint16_t kMaxData = 256;
 constexpr int kRequests = 25;
 alignas(8) std::uint8_t g_ws[Engine::workspace_size(kMaxData)];
+// One buffer for both directions (RAM): a frame arrives over the UART a byte at
+// a time across many loop turns, so nothing is sent into it while one is partly in.
 alignas(8) std::uint8_t g_msg[Engine::max_message_size(kMaxData)];
 alignas(Engine) std::uint8_t g_engine_mem[sizeof(Engine)];
 std::uint8_t g_psk[32];
 const std::uint8_t kPskId[] = {'d', 'e', 'v', 'i', 'c', 'e', '-', '1'};
 
+std::int64_t g_unix_at_boot_ms = 0;
+
 Now now() {
     const std::int64_t ms = mcu::mono_ms();
-    const std::int64_t unix_s = mcu::unix_seconds();
-    return Now{Instant{std::chrono::milliseconds(ms)}, UnixTime{std::chrono::seconds(unix_s)}};
+    return Now{Instant{std::chrono::milliseconds(ms)}, UnixTime{std::chrono::milliseconds(g_unix_at_boot_ms + ms)}};
 }
 }  // namespace
 
@@ -38,6 +41,8 @@ int main() {
     (void)mcu::entropy_seed(seed);
     for (auto& b : seed) b = 0;
     if (mcu::host_read_file("lockstep-device.psk", g_psk, sizeof g_psk) != 32) mcu::fatal("no 32-byte PSK file");
+    mcu::clock_init();
+    g_unix_at_boot_ms = std::int64_t{mcu::unix_seconds()} * 1000 - mcu::mono_ms();
     mcu::link_init();
 
     crypto::sodium::SodiumProvider provider(mcu::entropy_fill, nullptr);
@@ -58,7 +63,7 @@ int main() {
     std::uint8_t body[16] = {'t', 'e', 'm', 'p', '?'};
     if (!e.start(now())) mcu::fatal("start failed");
     while (!e.is_closed()) {
-        for (;;) {
+        while (!mcu::link_receiving()) {
             auto n = e.poll_transmit(g_msg);
             if (!n || *n == 0) break;
             mcu::link_send(g_msg, *n);

@@ -98,6 +98,8 @@ void abort() { mcu::fatal("abort"); }
 
 void Fault_Handler() { mcu::fatal("CPU fault (HardFault/MemManage/BusFault/UsageFault; stack overflow?)"); }
 void Default_Handler() { mcu::fatal("unexpected interrupt"); }
+// A board that runs a tick timer defines its own (mcu/board_io.cpp).
+void SysTick_Handler() __attribute__((weak, alias("Default_Handler")));
 
 [[gnu::naked]] void Reset_Handler() {
     // Naked: no prologue; set up a C environment by hand, then call the body.
@@ -132,6 +134,6 @@ using Vector = void (*)();
     Default_Handler,  // DebugMonitor
     nullptr,
     Default_Handler,  // PendSV
-    Default_Handler,  // SysTick
+    SysTick_Handler,
 };
 }  // extern "C"

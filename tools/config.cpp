@@ -100,7 +100,7 @@ void add_conn_options(CLI::App& sub, ConnSettings& s) {
         ->capture_default_str();
     // spec: PROTOCOL.md §8.3. Absolute ttls are whole seconds, so both count in seconds on the wire.
     sub.add_option("--ttl-lifetime", s.ttl_lifetime_ms, "ttl of the messages we send: send time + this, in ms")
-        ->check(CLI::Range(1000, 3'600'000))
+        ->check(CLI::Range(1000, static_cast<int>(kMaxTtlLifetime.count())))
         ->capture_default_str();
     sub.add_option("--clock-skew", s.clock_skew_ms, "Accept a received message until its ttl + this, in ms")
         ->check(CLI::Range(0, 3'600'000))

@@ -45,6 +45,7 @@ struct CertIssueArgs {
     std::string prefix;
     std::string alg = "ed25519";
     int days = 365;
+    std::string c_header = {};  // also write cert, key seed and CA cert as a C header for firmware (0600); empty: none
 };
 void cert_issue(const CertIssueArgs& a);  // PREFIX.key (0600), PREFIX.cert
 

@@ -2,9 +2,12 @@
 // loaders the other commands use (keys.hpp).
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -252,6 +255,41 @@ void ca_init(const CaInitArgs& a) {
                utc_time(not_after));
 }
 
+// A C header a firmware build includes (docs/DEVICE.md): one
+// `static const uint8_t NAME[N] = {0x..,};` per array, after a comment. It may hold
+// a secret, so the text is built in a SecretBuf (no std::string copy of the bytes)
+// and written as a new file with mode 0600.
+struct CArray {
+    std::string_view name;
+    ConstSpan bytes;
+};
+void write_c_header(const std::string& path, std::string comment, std::initializer_list<CArray> arrays) {
+    for (std::size_t at; (at = comment.find("*/")) != std::string::npos;) comment.replace(at, 2, "* /");
+    const std::string head = "/* " + comment + " */\n#pragma once\n#include <stdint.h>\n";
+    std::vector<std::string> decls;
+    std::size_t len = head.size();
+    for (const CArray& a : arrays) {
+        decls.push_back(fmt::format("static const uint8_t {}[{}] = {{", a.name, a.bytes.size()));
+        len += decls.back().size() + 5 * a.bytes.size() + 3;
+    }
+    SecretBuf text(len);
+    std::uint8_t* h = text.data();
+    const auto put = [&h](std::string_view t) { h = std::copy(t.begin(), t.end(), h); };
+    static const char* const digits = "0123456789abcdef";
+    put(head);
+    std::size_t k = 0;
+    for (const CArray& a : arrays) {
+        put(decls[k++]);
+        for (std::uint8_t b : a.bytes) {
+            const char x[5] = {'0', 'x', digits[b >> 4], digits[b & 0x0f], ','};
+            put({x, sizeof x});
+        }
+        put("};\n");
+    }
+    if (!crypto::openssl::write_secret_file(path.c_str(), text.span()))
+        fail(Exit::file, fmt::format("cannot write C header {}", path));
+}
+
 void cert_issue(const CertIssueArgs& a) {
     check_subject(a.subject);
     const SigAlg alg = parse_alg(a.alg);
@@ -262,6 +300,10 @@ void cert_issue(const CertIssueArgs& a) {
     const std::string cert_path = a.prefix + ".cert";
     require_absent(key_path);
     require_absent(cert_path);
+    if (!a.c_header.empty()) {
+        if (alg != SigAlg::ed25519) fail(Exit::usage, "--c-header needs --alg ed25519 (device images sign with Ed25519)");
+        require_absent(a.c_header);
+    }
 
     OpenSslProvider p;
     auto ca_key = load_key(ca_key_path);
@@ -289,29 +331,16 @@ void cert_issue(const CertIssueArgs& a) {
     fmt::print("wrote {} ({} private key, mode 0600)\n", key_path, alg_label(alg));
     fmt::print("wrote {} ({} certificate \"{}\", {} bytes, valid until {})\n", cert_path, role_label(role), a.subject,
                cert.size(), utc_time(not_after));
-}
-
-// The PSK as a C header a firmware build includes (docs/DEVICE.md): a secret,
-// written 0600 like the key file; the key's hex never passes through a std::string.
-void write_psk_c_header(const std::string& path, const std::string& id, SecretBuf& key) {
-    std::string head = "/* lockstep pre-shared key: SECRET (written 0600 by lockstep psk gen; keep it out of version\n"
-                       " * control). Identity \"" + std::string(id.find("*/") == std::string::npos ? id : "?") +
-                       "\" */\n#pragma once\n#include <stdint.h>\nstatic const uint8_t lockstep_psk_id[" +
-                       std::to_string(id.size()) + "] = {";
-    for (unsigned char c : id) head += fmt::format("0x{:02x},", c);
-    head += "};\nstatic const uint8_t lockstep_psk[" + std::to_string(key.size()) + "] = {";
-    const std::string tail = "};\n";
-    SecretBuf text(head.size() + 5 * key.size() + tail.size());
-    std::memcpy(text.data(), head.data(), head.size());
-    static const char* const digits = "0123456789abcdef";
-    std::uint8_t* h = text.data() + head.size();
-    for (std::size_t i = 0; i < key.size(); ++i, h += 5) {
-        const char b[5] = {'0', 'x', digits[key.data()[i] >> 4], digits[key.data()[i] & 0x0f], ','};
-        std::memcpy(h, b, sizeof b);
-    }
-    std::memcpy(h, tail.data(), tail.size());
-    if (!crypto::openssl::write_secret_file(path.c_str(), text.span()))
-        fail(Exit::file, fmt::format("cannot write C header {}", path));
+    if (a.c_header.empty()) return;
+    SecretBuf seed(32);
+    if (!key->ed25519_seed(seed.span())) fail(Exit::internal, "cannot export the Ed25519 private key");
+    write_c_header(a.c_header,
+                   "lockstep device credentials: SECRET (written 0600 by lockstep cert issue; keep it out of version\n"
+                   " * control). " + std::string(role_label(role)) + " certificate \"" + a.subject +
+                       "\" (wire encoding), its Ed25519 private key (RFC 8032 seed) and the CA certificate",
+                   {{"lockstep_cert", cert}, {"lockstep_key_seed", seed.span()}, {"lockstep_ca_cert", ca_bytes}});
+    fmt::print("wrote {} (certificate, private key and CA certificate as a C header for firmware, mode 0600)\n",
+               a.c_header);
 }
 
 void psk_gen(const PskGenArgs& a) {
@@ -341,7 +370,11 @@ void psk_gen(const PskGenArgs& a) {
         fail(Exit::file, fmt::format("cannot write PSK file {}", a.out));
     fmt::print("wrote {} ({}-byte PSK, identity \"{}\", mode 0600)\n", a.out, a.bytes, id);
     if (!a.c_header.empty()) {
-        write_psk_c_header(a.c_header, id, key);
+        const ConstSpan id_bytes{reinterpret_cast<const std::uint8_t*>(id.data()), id.size()};
+        write_c_header(a.c_header,
+                       "lockstep pre-shared key: SECRET (written 0600 by lockstep psk gen; keep it out of version\n"
+                       " * control). Identity \"" + id + "\"",
+                       {{"lockstep_psk_id", id_bytes}, {"lockstep_psk", key.span()}});
         fmt::print("wrote {} (the same PSK as a C header for firmware, mode 0600)\n", a.c_header);
     }
 }
@@ -377,7 +410,8 @@ Psk load_psk(const std::string& path) {
     }
     raw.resize(*n);
     Psk psk;
-    if (!parse_psk_text(raw.span(), psk)) {
+    const bool raw_file = !parse_psk_text(raw.span(), psk);
+    if (raw_file) {
         psk = Psk{};
         if (raw.size() < kMinPsk || raw.size() > kMaxPsk)
             fail(Exit::file, fmt::format("PSK file {} is malformed: expected 'id=' and 'key=<hex>' lines "
@@ -388,6 +422,21 @@ Psk load_psk(const std::string& path) {
     if (psk.key.size() < kMinPsk || psk.key.size() > kMaxPsk)
         fail(Exit::file, fmt::format("PSK file {}: the key must be {}..{} bytes (has {})", path, kMinPsk, kMaxPsk,
                                      psk.key.size()));
+    // spec: PROTOCOL.md §6.7, §11.15 — a PSK carries >= 128 bits from a CSPRNG
+    // (mac_c lets anyone who saw a HELLO test guesses offline). Entropy cannot
+    // be measured, but a password and a patterned key can be recognised.
+    if (raw_file && std::all_of(psk.key.data(), psk.key.data() + psk.key.size(),
+                                [](std::uint8_t b) { return (b >= 0x20 && b < 0x7f) || b == '\n' || b == '\r'; }))
+        fail(Exit::file, fmt::format("PSK file {} is text, like a password: a PSK must be {}..{} random bytes "
+                                     "(make one with lockstep psk gen)",
+                                     path, kMinPsk, kMaxPsk));
+    std::array<bool, 256> seen{};
+    std::size_t distinct = 0;
+    for (std::size_t i = 0; i < psk.key.size(); ++i) distinct += !std::exchange(seen[psk.key.data()[i]], true);
+    if (distinct < 8)
+        fail(Exit::file, fmt::format("PSK file {}: the key does not look random ({} distinct byte values); make one "
+                                     "with lockstep psk gen",
+                                     path, distinct));
     if (psk.id.size() > kMaxPskId)
         fail(Exit::file, fmt::format("PSK file {}: the identity is longer than {} bytes", path, kMaxPskId));
     return psk;
@@ -414,6 +463,9 @@ void add_key_commands(CLI::App& app) {
     issue->add_option("--subject", ci->subject, "Subject name (1..64 bytes)")->required();
     issue->add_option("--out", ci->prefix, "Output prefix: writes PREFIX.key and PREFIX.cert")->required();
     issue->add_option("--alg", ci->alg, "Key algorithm")->check(CLI::IsMember(algs))->capture_default_str();
+    issue->add_option("--c-header", ci->c_header,
+                      "Also write the certificate, its Ed25519 private key and the CA certificate as a C header for "
+                      "firmware (mode 0600; docs/DEVICE.md)");
     issue->add_option("--days", ci->days, "Validity in days (0: it expires at once; for tests of expiry)")
         ->check(CLI::Range(0, 36500))
         ->capture_default_str();

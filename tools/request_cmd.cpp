@@ -15,6 +15,7 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
+// Reconnections offer the configured lists, never fewer: no fallback (spec: PROTOCOL.md §3.6).
 constexpr int kMaxReconnects = 3;
 
 double ms_since(Clock::time_point t0) {
@@ -118,7 +119,7 @@ void throw_if_auth(const Event& ev, const EngineSetup& s, bool established = fal
         fail(Exit::auth, fmt::format("authentication failed: {} a record that failed its MAC check (altered or "
                                      "injected on the path?) (reason bad_mac)",
                                      ev.by_peer ? "the server received" : "we received"));
-    if (!ev.by_peer && auth_err(ev.error))
+    if (auth_err(ev.error))  // ours, or why we dropped the HELLO ACK of a server that then closed
         fail(Exit::auth, fmt::format("authentication failed: {} ({})", local_auth_text(ev.error), err_name(ev.error)));
     if (ev.by_peer && auth_reason(ev.reason))
         fail(Exit::auth, fmt::format("authentication failed: {} (reason {})", peer_auth_text(ev.reason, s),

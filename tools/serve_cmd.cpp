@@ -109,8 +109,8 @@ std::unique_ptr<RunningServer> make_server(const ServeArgs& a, TraceSink* trace)
     so.log = [](const std::string& line) { fmt::print(stderr, "lockstep serve: {}\n", line); };
 
     Source* source = rs->source.get();
-    const std::size_t max_data = cfg.max_data;
-    net::RequestHandler handler = [source, max_data](std::span<const std::uint8_t> req, const net::PeerInfo&) {
+    net::RequestHandler handler = [source](std::span<const std::uint8_t> req, const net::PeerInfo&,
+                                           std::span<std::uint8_t> resp) -> std::size_t {
         std::vector<std::uint8_t> out;
         try {
             out = source->respond(req);
@@ -118,8 +118,9 @@ std::unique_ptr<RunningServer> make_server(const ServeArgs& a, TraceSink* trace)
             const std::string_view msg = "error: the data source failed\n";
             out.assign(msg.begin(), msg.end());
         }
-        if (out.size() > max_data) out.resize(max_data);
-        return out;
+        const std::size_t n = std::min(out.size(), resp.size());
+        std::copy_n(out.begin(), n, resp.begin());
+        return n;
     };
     net::TracerFactory tracers;
     if (trace != nullptr)

@@ -105,7 +105,7 @@ struct Prefs {
 };
 
 struct Timers {
-    milliseconds ttl_lifetime{25'000};     // ttl = send time + this (R7)
+    milliseconds ttl_lifetime{25'000};     // ttl = send time + this (R7); <= kMaxTtlLifetime
     milliseconds clock_skew{2'000};        // accepted when now <= ttl + skew
     milliseconds receive_timeout{45'000};  // nothing received (R9)
     // Tolerant policy: wait before RESEND LAST. Keep it below ttl_lifetime: a
@@ -115,6 +115,20 @@ struct Timers {
     std::uint8_t max_resends = 3;          // RESEND LAST in a row (R7-R9)
     std::uint8_t max_close_retries = 3;    // CLOSE resent before CLOSED WITHOUT ACK (R10)
 };
+
+// Per-key limits (spec: PROTOCOL.md §6.7, §11.6). Each suite has its own;
+// these lower them, as powers of two (0: the suite's own; a larger value does
+// not raise it). At half of a limit the server re-keys; at the limit either
+// side closes (limit_exceeded) rather than seal, open or accept forgeries past it.
+struct KeyLimits {
+    std::uint8_t records_log2 = 0;       // records sealed, or numbered by the peer, under one key
+    std::uint8_t bytes_log2 = 0;         // record bytes sealed and opened under one epoch's keys
+    std::uint8_t failed_opens_log2 = 0;  // records that failed authentication under one receive key
+};
+
+// The largest ttl_lifetime, and so how far ahead of the receiver's clock (plus
+// clock_skew) a ttl may lie before it is refused (spec: PROTOCOL.md §8.3).
+inline constexpr milliseconds kMaxTtlLifetime{600'000};
 
 struct RekeyPolicy {
     std::uint32_t after_responses = 10;  // acknowledged DATA RESPONSEs per epoch (R4); 0 = never
@@ -136,6 +150,7 @@ struct Config {
     TtlMode ttl_mode = TtlMode::absolute;  // client's request; the server accepts either
     Timers timers{};
     RekeyPolicy rekey{};
+    KeyLimits key_limits{};  // lower per-key limits than the suite's (0: the suite's)
     std::uint16_t pad_to = 0;  // pad record plaintexts to a multiple of this (0: off)
     // Server: before the client has proved its address (a record of its opened,
     // or Engine::set_address_validated), send at most this many times the bytes

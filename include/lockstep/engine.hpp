@@ -63,7 +63,7 @@ struct Event {
     Reason reason = Reason::normal;   // closed: the CLOSE reason (ours or the peer's)
     bool by_peer = false;             // closed: the peer closed
     bool acknowledged = false;        // closed: CLOSE ACK exchanged (clean close)
-    Err error = Err::ok;              // closed: local cause of a fault, if any
+    Err error = Err::ok;              // closed: local cause of a fault, if any (by the peer in a handshake: why we dropped its HELLO ACK)
 };
 
 // One line of the trace, in the seed's field notation. Never contains key material.
@@ -144,12 +144,27 @@ public:
     bool established() const noexcept;
     bool is_closed() const noexcept;
     bool can_send_request() const noexcept;
+    // The workspace bytes a later call reads again: the kept messages that a
+    // retransmission resends, a stored request, unsent output. Every other
+    // workspace byte is written before it is read. A transport holding many idle
+    // connections may copy these ranges out, let the workspace's memory go (its
+    // address must stay the engine's), and copy them back before the next call.
+    // Returns the number of ranges written to out (at most kLiveRanges).
+    struct WorkspaceRange {
+        std::size_t offset = 0, length = 0;
+    };
+    static constexpr std::size_t kLiveRanges = 4;
+    std::size_t live_workspace(std::span<WorkspaceRange, kLiveRanges> out) const noexcept;
     std::uint32_t epoch() const noexcept;
     Mode mode() const noexcept;
     Suite suite() const noexcept;
     std::span<const std::uint8_t> peer_subject() const noexcept;
     const Stats& stats() const noexcept;
     Err last_error() const noexcept;
+    // Why the last message dropped without effect (it did not authenticate,
+    // decode, or fit the state; stats().dropped counts them) was dropped, for
+    // logs (spec: PROTOCOL.md §8.6). Err::ok if none was.
+    Err last_drop() const noexcept;
     // Server: the client's address is proved by other means (a valid cookie,
     // spec: PROTOCOL.md §6.8): lifts Config::amplification_limit.
     void set_address_validated() noexcept;

@@ -1,7 +1,10 @@
 // lockstep — what this build of the engine contains (roles, modes, debugging aids).
 //
 // How this works: each switch is a compile definition, 0 or 1, default 1, so a
-// build that sets none of them (the host build, every test) has everything.
+// build that sets none of them (the host build, every test) has everything,
+// except the insecure key log, default 0: the CMake option
+// LOCKSTEP_INSECURE_KEY_LOG (on in Debug builds) or a test's own engine variant
+// turns it on.
 // A device build leaves parts out, e.g. a client that only speaks psk mode:
 //   -DLOCKSTEP_SERVER_ROLE=0 -DLOCKSTEP_MODE_CERT=0 -DLOCKSTEP_MODE_CERT_PSK=0
 //   -DLOCKSTEP_MODE_PSK_ONLY=0 -DLOCKSTEP_TRACE=0 -DLOCKSTEP_INSECURE_KEY_LOG=0
@@ -38,7 +41,7 @@
 #define LOCKSTEP_TRACE 1
 #endif
 #ifndef LOCKSTEP_INSECURE_KEY_LOG
-#define LOCKSTEP_INSECURE_KEY_LOG 1
+#define LOCKSTEP_INSECURE_KEY_LOG 0  // off unless the build asks (CMake option LOCKSTEP_INSECURE_KEY_LOG)
 #endif
 
 namespace lockstep::features {

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lockstep/config.hpp"
@@ -52,15 +53,17 @@ inline constexpr std::uint16_t kUdpHelloPadTo = 256;
 Config with_transport_defaults(Config cfg, Transport t) noexcept;
 
 struct PeerInfo {
-    std::string address;                  // "127.0.0.1:40123"
+    std::string_view address;             // "127.0.0.1:40123" (valid during the call)
     std::span<const std::uint8_t> subject;  // certificate subject (cert modes)
     Mode mode = Mode::cert;
     std::uint32_t epoch = 0;
 };
 
-// Called for every DATA REQUEST; returns the DATA RESPONSE body.
-using RequestHandler = std::function<std::vector<std::uint8_t>(std::span<const std::uint8_t> request,
-                                                                const PeerInfo& peer)>;
+// Called for every DATA REQUEST: writes the DATA RESPONSE body into `response`
+// (max_data bytes, owned by the server loop and reused, so answering allocates
+// nothing) and returns its length. A length over response.size() is an error.
+using RequestHandler = std::function<std::size_t(std::span<const std::uint8_t> request, const PeerInfo& peer,
+                                                 std::span<std::uint8_t> response)>;
 // Optional per-connection tracer factory (trace lines); may return nullptr.
 // Called on the loop's thread when a connection is accepted; the tracer lives
 // as long as the connection.
@@ -122,6 +125,11 @@ struct ServerOptions {
     // connection or handshake budget, out of file descriptors. Called on the
     // loops' threads; may be empty.
     std::function<void(const std::string& line)> log;
+    // A connection without traffic for this long gives back the memory of its
+    // engine workspace, keeping only the few bytes the engine reads again (a
+    // few hundred, against Engine::workspace_size(max_data)); 0: after every
+    // wake-up (less memory, more work per exchange).
+    std::chrono::milliseconds idle_trim{1000};
 };
 
 class Server {
@@ -179,6 +187,9 @@ public:
     // handshake failed: see closed_event()), Err::timeout, Err::wrong_state (called twice).
     Status connect(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) noexcept;
     // Sends one DATA REQUEST and waits for its DATA RESPONSE (re-keys happen inside).
+    // Over TCP the DATA ACK of the response is held until the next call (request,
+    // close, the destructor) and leaves in the same write as what that call sends;
+    // the server waits for it as long as it would wait idle (receive_timeout).
     // Errors: Err::closed (see closed_event()), Err::timeout (no response in time:
     // the request is still outstanding; close the connection), Err::wrong_state
     // (not connected), Err::too_long (body over max_data).
@@ -210,7 +221,9 @@ class AsyncClient {
 public:
     AsyncClient(Config cfg, Transport t);
     ~AsyncClient();
-    Status start(const std::string& host, std::uint16_t port) noexcept;  // non-blocking connect + HELLO
+    // Non-blocking connect + HELLO. source: a numeric local address to bind
+    // (port chosen by connect, so sources can share ports), empty: any.
+    Status start(const std::string& host, std::uint16_t port, const std::string& source = {}) noexcept;
     int fd() const noexcept;
     Status on_readable() noexcept;  // read what is there, feed the engine, flush
     Status on_timer() noexcept;     // call when now >= next_deadline()

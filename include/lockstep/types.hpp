@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 
 namespace lockstep {
 
@@ -69,7 +70,14 @@ struct Instant {
     std::chrono::milliseconds since_origin{0};
     friend constexpr bool operator==(Instant, Instant) = default;
     friend constexpr auto operator<=>(Instant a, Instant b) { return a.since_origin <=> b.since_origin; }
-    constexpr Instant operator+(std::chrono::milliseconds d) const { return Instant{since_origin + d}; }
+    // Saturating: a deadline of now + milliseconds::max() is "never", not a wrap.
+    constexpr Instant operator+(std::chrono::milliseconds d) const {
+        using Rep = std::chrono::milliseconds::rep;
+        const Rep a = since_origin.count(), b = d.count();
+        if (b > 0 && a > std::numeric_limits<Rep>::max() - b) return Instant{std::chrono::milliseconds::max()};
+        if (b < 0 && a < std::numeric_limits<Rep>::min() - b) return Instant{std::chrono::milliseconds::min()};
+        return Instant{since_origin + d};
+    }
 };
 // Whole seconds in `ms` milliseconds, truncated toward zero like
 // std::chrono::duration_cast, but without a 64-bit division (on a 32-bit

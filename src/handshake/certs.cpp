@@ -70,8 +70,8 @@ Result<wire::Cert> verify_ca(crypto::Provider& p, ConstBytes ca_cert) noexcept {
     return ca;
 }
 
-Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
-                          std::int64_t now_unix_seconds, bool skip_validity, CertCache* cache) noexcept {
+Result<wire::Cert> check_fields(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
+                                std::int64_t now_unix_seconds, bool skip_validity) noexcept {
     // The CA certificate is the configured trust anchor: its role is checked
     // here, its self-signature once when it is loaded (verify_ca), not on every
     // handshake — a self-signature adds no trust to an anchor.
@@ -83,12 +83,6 @@ Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_ce
     auto id = key_id(p, ca->key_alg, ca->pubkey);
     if (!id) return id.error();
     if (*id != c->issuer) return Err::cert_wrong_issuer;
-    CertCache::Digest digest{};
-    if (cache != nullptr) LS_TRY(p.hash(crypto::Hash::sha256, ca_cert, cert, digest));
-    if (cache == nullptr || !cache->contains(digest)) {
-        LS_TRY(check_signature(p, *c, *ca));
-        if (cache != nullptr) cache->insert(digest);
-    }
     if (c->role != expected_role) return Err::cert_wrong_role;
     if (!skip_validity) {
         for (const wire::Cert* x : {&*ca, &*c})
@@ -96,6 +90,27 @@ Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_ce
                 now_unix_seconds > static_cast<std::int64_t>(x->not_after))
                 return Err::cert_expired;
     }
+    return c;
+}
+
+Status check_ca_signature(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertCache* cache) noexcept {
+    auto ca = wire::decode_cert(ca_cert);
+    auto c = wire::decode_cert(cert);
+    if (!ca || !c) return Err::bad_certificate;
+    CertCache::Digest digest{};
+    if (cache != nullptr) LS_TRY(p.hash(crypto::Hash::sha256, ca_cert, cert, digest));
+    if (cache == nullptr || !cache->contains(digest)) {
+        LS_TRY(check_signature(p, *c, *ca));
+        if (cache != nullptr) cache->insert(digest);
+    }
+    return {};
+}
+
+Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
+                          std::int64_t now_unix_seconds, bool skip_validity, CertCache* cache) noexcept {
+    auto c = check_fields(p, cert, ca_cert, expected_role, now_unix_seconds, skip_validity);
+    if (!c) return c.error();
+    LS_TRY(check_ca_signature(p, cert, ca_cert, cache));
     return c;
 }
 

@@ -26,5 +26,13 @@ Result<wire::Cert> verify_ca(crypto::Provider& p, ConstBytes ca_cert) noexcept;
 // check (only), and one whose signature verifies is added.
 Result<wire::Cert> verify(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
                           std::int64_t now_unix_seconds, bool skip_validity, CertCache* cache = nullptr) noexcept;
+// verify in two steps, so a handshake can check the transcript signature
+// between them and consult the cache only for a peer that proved its key
+// (cache hits and misses then tell an attacker nothing, spec §7.4, §11.15):
+// everything but the CA signature ...
+Result<wire::Cert> check_fields(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertRole expected_role,
+                                std::int64_t now_unix_seconds, bool skip_validity) noexcept;
+// ... and the CA signature, through the cache.
+Status check_ca_signature(crypto::Provider& p, ConstBytes cert, ConstBytes ca_cert, CertCache* cache) noexcept;
 
 }  // namespace lockstep::certs

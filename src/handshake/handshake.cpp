@@ -141,6 +141,7 @@ static_assert(kMaxPskHelloAck <= detail::kMinInnerCapNoCert, "raise kMinInnerCap
 
 // ---------------------------------------------------------------- client: HELLO
 Status client_start(Link& e, const Now& now) noexcept {
+    // Every failure goes through fail(): the engine never stays in START (spec §10).
     const Config& c = e.cfg_;
     crypto::Provider& p = e.provider();
     KeyState& k = e.keys_;
@@ -176,16 +177,16 @@ Status client_start(Link& e, const Now& now) noexcept {
     Writer w({slot, e.inner_cap_});
     wire::encode_hello_body(h, w);
     if (!w.ok()) return e.fail(Err::internal, now);
-    LS_TRY(k.th.append(p, w.written()));  // T1
+    if (auto st = k.th.append(p, w.written()); !st) return e.fail(st.error(), now);  // T1
     if (want_psk) {
         // The s0 MAC (R6): keyed from the PSK through HKDF, over th1.
         auto early = keys::early_secret(p, c.psk);
         if (!early) return e.fail(early.error(), now);
         keys::Secret32 mk;
-        LS_TRY(keys::hello_mac_key(p, *early, Role::client, mk));
+        if (auto st = keys::hello_mac_key(p, *early, Role::client, mk); !st) return e.fail(st.error(), now);
         Bytes mac = w.reserve(wire::kMacLen);
         if (!w.ok()) return e.fail(Err::internal, now);
-        LS_TRY(keys::mac(p, mk.span(), k.th.span(), mac));
+        if (auto st = keys::mac(p, mk.span(), k.th.span(), mac); !st) return e.fail(st.error(), now);
     }
     e.state_ = State::wait_hello_ack;
     wire::Inner meta{MsgType::hello, h.seq, 0, h.ttl, {}, {}};
@@ -224,7 +225,7 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
     bool known = true;
     if (features::uses_psk(e.mode_)) {
         if (c.psk_store != nullptr) psk = c.psk_store->find(h->psk_id);
-        known = !psk.empty();
+        known = psk.size() >= 16 && psk.size() <= 64;  // a store's short key counts as none (spec §6.7)
         if (!known) psk = kNoPsk;
     }
     auto early = keys::early_secret(p, psk);
@@ -236,6 +237,11 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
         const Status mac_ok = hmac_check(p, mk, k.th.span(), h->mac);
         if (!known) return Err::unknown_psk;
         LS_TRY(mac_ok);
+        // cert+psk: remember psk_id; the client certificate's subject must equal it (spec §7.4).
+        if (e.mode_ == Mode::cert_psk) {
+            std::memcpy(e.peer_subject_, h->psk_id.data(), h->psk_id.size());
+            e.peer_subject_len_ = h->psk_id.size();
+        }
     }
 
     keys::Secret32 shared;
@@ -316,14 +322,20 @@ Status accept_peer_cert(Link& e, ConstBytes cert, ConstBytes sig, CertRole role,
     if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
     if (!want) return {};
     const Config& c = e.cfg_;
-    auto pc = certs::verify(e.provider(), cert, c.ca_certificate, role, now.wall.seconds(), c.insecure_skip_cert_validity,
-                            c.cert_cache);
+    // The CA signature (and the cache) come after the transcript signature: peer_cert_signed.
+    auto pc = certs::check_fields(e.provider(), cert, c.ca_certificate, role, now.wall.seconds(),
+                                  c.insecure_skip_cert_validity);
     if (!pc) return pc.error();
     if (c.cert_policy != nullptr) {  // spec: PROTOCOL.md §7.4 (revocation)
         auto kid = certs::key_id(e.provider(), pc->key_alg, pc->pubkey);
         if (!kid) return kid.error();
         if (c.cert_policy->revoked(pc->serial, *kid, pc->subject)) return Err::bad_certificate;
     }
+    // cert+psk (server): one identity, not two: the subject is the psk_id the HELLO named.
+    if (role == CertRole::client && e.mode_ == Mode::cert_psk &&
+        (pc->subject.size() != e.peer_subject_len_ ||
+         std::memcmp(pc->subject.data(), e.peer_subject_, e.peer_subject_len_) != 0))
+        return Err::bad_certificate;
     std::memcpy(e.peer_key_, pc->pubkey.data(), pc->pubkey.size());
     e.peer_key_alg_ = static_cast<std::uint8_t>(pc->key_alg);
     std::memcpy(e.peer_subject_, pc->subject.data(), pc->subject.size());
@@ -331,6 +343,13 @@ Status accept_peer_cert(Link& e, ConstBytes cert, ConstBytes sig, CertRole role,
     // The client's server-name check, before anything of its own identity leaves (spec §7.4).
     if (role == CertRole::server && !expected_server(c, pc->subject)) return Err::bad_certificate;
     return {};
+}
+
+// The peer certificate's CA signature (through the cache), checked only
+// after the transcript signature verified under its key (spec §7.4).
+Status peer_cert_signed(Link& e, ConstBytes cert) noexcept {
+    if (!features::uses_cert(e.mode_)) return {};
+    return certs::check_ca_signature(e.provider(), cert, e.cfg_.ca_certificate, e.cfg_.cert_cache);
 }
 
 }  // namespace
@@ -394,6 +413,7 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
     LS_TRY(check_auth(p, k.th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()),
                                  cert ? &server_key : nullptr, keys::kServerSigContext, k.s_hs.span(),
                                  auth->finished));  // T4, T5
+    LS_TRY(peer_cert_signed(e, auth->cert));
     e.peer_proved_ = true;  // from here on the server's word counts: failures are fatal
     // Downgrade check (S2): now that the server's lists are authenticated.
     auto best = negotiate(to_list(c.versions), to_list(c.suites), to_list(c.modes), h->versions, h->suites,
@@ -492,6 +512,7 @@ Status on_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
         checked = check_auth(p, k.th, t7, cert ? &client_key : nullptr, keys::kClientSigContext,
                                         k.c_hs.span(), a->finished);  // T7, T8
     }
+    if (checked) checked = peer_cert_signed(e, a->cert);
     if (!checked) {
         // Refused (certificate, signature or finished). The ACK opened under
         // c_hs, so its sender holds this handshake's keys and has entered

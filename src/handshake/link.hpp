@@ -50,6 +50,9 @@ struct KeyState {
     // this (sealed before the client's re-key HELLO ACK), or RESEND LAST, and
     // is dropped after one such record or a timer (spec §5.6 key handling).
     std::uint32_t prev_rn_limit = 0;
+    // Record bytes sealed and opened since the last re-key (both directions:
+    // conservative for each key's byte limit, spec §6.7).
+    std::uint64_t key_bytes = 0;
     wire::IdList peer_versions, peer_suites, peer_modes;  // server: from HELLO (downgrade check)
     // Server: the HELLO; client: the HELLO ACK it accepted. Identifies a resent copy (whole frame).
     std::array<std::uint8_t, 32> hello_digest{};
@@ -107,10 +110,22 @@ public:
         if constexpr (features::kInsecureKeyLog)
             if (cfg_.insecure_key_log) cfg_.insecure_key_log->on_secret(label, epoch_, v);
     }
+    // The per-key limits of the negotiated suite under this configuration (spec §6.7).
+    record::Limits limits() const noexcept { return record::key_limits(suite_, cfg_.key_limits); }
+    // Every record we send: the inner message (which may sit at out +
+    // kRecordHeaderLen, sealed in place) sealed under k into out, within the
+    // per-key limits (Err::limit_exceeded; closing: a CLOSE, CLOSE ACK or
+    // CLOSED WITHOUT ACK may use the reserve) and counted toward them.
+    Result<std::size_t> seal(record::DirectionKeys& k, ConstBytes inner, Bytes out, bool closing) noexcept {
+        const std::size_t total = wire::kRecordHeaderLen + inner.size() + record::suite_overhead(k.suite);
+        LS_TRY(record::may_seal(k, limits(), keys_.key_bytes, total, closing));
+        keys_.key_bytes += total;
+        return record::seal_record(provider(), k, inner, out);
+    }
     // Seal, in place, the record whose plaintext (inner_len bytes) was written
     // at slot + kRecordHeaderLen of a new_slot() under the current send keys.
     Result<std::size_t> seal_slot(std::uint8_t* slot, std::size_t inner_len) noexcept {
-        return record::seal_record(provider(), keys_.tx, {slot + wire::kRecordHeaderLen, inner_len}, {slot, inner_cap_});
+        return seal(keys_.tx, {slot + wire::kRecordHeaderLen, inner_len}, {slot, inner_cap_}, false);
     }
     void trace_received(const wire::Inner& m, std::size_t wire_len) noexcept {
         if constexpr (features::kTrace) trace_in(m, wire_len);

@@ -83,8 +83,10 @@ bool rekey_due(Link& e, const Now& now) noexcept {
     if (r.after_bytes > 0 && e.bytes_in_epoch_ >= r.after_bytes) return true;
     if (r.after_time.count() > 0 && now.mono >= e.epoch_start_ + r.after_time) return true;
     KeyState& k = e.keys_;
-    // Either direction's record numbers nearing the end of the nonce space.
-    return k.tx.next_rn >= record::kRnSoftLimit || k.rx.window.highest() >= record::kRnSoftLimit;
+    // Half of a per-key limit (spec §6.7): records either way, bytes, forgeries.
+    const record::Limits l = e.limits();
+    return k.tx.next_rn >= record::soft(l.records) || k.rx.window.highest() >= record::soft(l.records) ||
+           k.key_bytes >= record::soft(l.bytes) || k.rx.failed >= record::soft(l.failed_opens);
 }
 
 namespace {
@@ -108,6 +110,7 @@ void install_epoch(Link& e, const Now& now) noexcept {
     k.next_tx.wipe();
     k.wipe_handshake();
     ++e.epoch_;
+    k.key_bytes = 0;
     e.epoch_start_ = now.mono;
     e.responses_in_epoch_ = 0;
     e.bytes_in_epoch_ = 0;

@@ -6,8 +6,16 @@
 // Reading: over TCP into a buffer of one largest frame (complete frames go
 // from it to the engine without another copy), over UDP into one of the largest
 // datagram. The AsyncClient reads until EAGAIN, as an edge-triggered caller
-// needs; the blocking Client polls level-triggered and so stops after a read
-// that did not fill the buffer, saving the read that would only say EAGAIN.
+// needs; the blocking Client stops after a read that did not fill the buffer,
+// saving the read that would only say EAGAIN.
+// The blocking Client over TCP, once connected, waits in a blocking recv with
+// a receive timeout (SO_RCVTIMEO, set only when the wait changes) instead of
+// poll + recv, and holds the DATA ACK of a response until its next call, so an
+// ACK and the next DATA REQUEST (or CLOSE) leave in one write. Holding it is
+// safe on TCP, where the strict policy does not resend: the server waits for
+// the ACK as long as it would wait idle (receive_timeout).
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -35,18 +43,23 @@ namespace detail {
 // One client connection (the AsyncClient itself; the Client drives one with poll()).
 struct Channel {
     Channel(const Config& c, Transport tr)
-        : cfg(client_config(c, tr)), t(tr), ws(Engine::workspace_size(cfg.max_data)), engine(cfg, ws),
+        : cfg(client_config(c, tr)), t(tr), ws(new std::uint8_t[Engine::workspace_size(cfg.max_data)]),
+          engine(cfg, {ws.get(), Engine::workspace_size(cfg.max_data)}),
           stream(Engine::max_message_size(cfg.max_data)), scratch(read_buffer_size(cfg, t)) {}
 
     Config cfg;
     Transport t;
-    std::vector<std::uint8_t> ws;  // before engine: the engine borrows it
+    // Before engine: the engine borrows it. Not zero-filled: the engine writes
+    // before it reads, so pages it never uses need not become resident.
+    std::unique_ptr<std::uint8_t[]> ws;
     Engine engine;
     Stream stream;
     std::vector<std::uint8_t> scratch;  // read buffer (read_buffer_size); UDP transmit
     Fd fd;
     bool connecting = false;  // TCP connect in progress
     bool lost = false;        // transport gone
+    bool hold_acks = false;   // blocking Client over TCP: hold the output that follows a response
+    bool held = false;        // a response came: output waits for the next call
     struct Stored {
         Event ev;
         std::vector<std::uint8_t> data;
@@ -56,19 +69,30 @@ struct Channel {
 
     bool over() const noexcept { return lost || engine.is_closed(); }
 
-    Status start(const std::string& host, std::uint16_t port) {
+    Status start(const std::string& host, std::uint16_t port, const std::string& source = {}) {
         if (fd) return Err::wrong_state;
         auto addr = resolve(host, port, false);
         if (!addr) return addr.error();
         auto s = open_socket(addr->ss.ss_family, t);
         if (!s) return s.error();
         fd = std::move(*s);
+        if (!source.empty()) LS_TRY(bind_source(source));
         if (::connect(fd.get(), addr->sa(), addr->len) != 0) {
             if (t == Transport::udp || errno != EINPROGRESS) return lose();
             connecting = true;
         }
         LS_TRY(engine.start(clock_now()));
         return flush();
+    }
+
+    // The local address (port chosen at connect, so many sources can share ports).
+    Status bind_source(const std::string& source) {
+        auto local = resolve(source, 0, true);
+        if (!local) return local.error();
+        int one = 1;
+        (void)::setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (::bind(fd.get(), local->sa(), local->len) != 0) return Err::invalid_argument;
+        return {};
     }
 
     // The transport ended without the engine closing: report it as a closed event.
@@ -87,7 +111,10 @@ struct Channel {
 
     void take_events() {
         Event ev;
-        while (engine.poll_event(ev)) events.push_back({ev, {ev.data.begin(), ev.data.end()}});
+        while (engine.poll_event(ev)) {
+            if (ev.kind == EventKind::response && hold_acks) held = true;
+            events.push_back({ev, {ev.data.begin(), ev.data.end()}});
+        }
     }
 
     Status flush() {
@@ -97,6 +124,7 @@ struct Channel {
             LS_TRY(send_datagrams(engine, fd.get(), nullptr, scratch));
         } else {
             if (!stream.queue_from(engine)) return lose();
+            if (held && !engine.is_closed()) return {};  // goes with the next request or CLOSE
             if (connecting) {
                 pollfd p{fd.get(), POLLOUT, 0};
                 if (::poll(&p, 1, 0) <= 0) return {};  // not yet: the caller polls for writability
@@ -117,12 +145,15 @@ struct Channel {
         if (t == Transport::tcp && !stream.queue_from(engine)) (void)lose();
     }
 
+    bool want_write() const noexcept { return connecting || (stream.pending() && !held); }
+
     // drain: read until EAGAIN (else stop after a TCP read that left room).
-    Status on_readable(bool drain) {
+    // block: the first recv may wait (a blocking socket with SO_RCVTIMEO).
+    Status on_readable(bool drain, bool block = false) {
         if (lost) return Err::closed;
         if (connecting) LS_TRY(flush());  // learn whether the connect succeeded
-        for (;;) {
-            const ssize_t n = ::recv(fd.get(), scratch.data(), scratch.size(), 0);
+        for (int flags = block ? 0 : MSG_DONTWAIT;; flags = MSG_DONTWAIT) {
+            const ssize_t n = ::recv(fd.get(), scratch.data(), scratch.size(), flags);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
             if (t == Transport::udp) {
@@ -167,9 +198,9 @@ struct AsyncClient::Impl : Channel {
 // ---------------------------------------------------------------- AsyncClient
 AsyncClient::AsyncClient(Config cfg, Transport t) : impl_(std::make_unique<Impl>(cfg, t)) {}
 AsyncClient::~AsyncClient() = default;
-Status AsyncClient::start(const std::string& host, std::uint16_t port) noexcept {
+Status AsyncClient::start(const std::string& host, std::uint16_t port, const std::string& source) noexcept {
     try {
-        return impl_->start(host, port);
+        return impl_->start(host, port, source);
     } catch (...) {
         return Err::internal;
     }
@@ -181,7 +212,7 @@ std::optional<Instant> AsyncClient::next_deadline() const noexcept { return impl
 Engine& AsyncClient::engine() noexcept { return impl_->engine; }
 Status AsyncClient::flush() noexcept { return impl_->flush(); }
 bool AsyncClient::want_write() const noexcept {
-    return impl_->t == Transport::tcp && !impl_->lost && (impl_->connecting || impl_->stream.pending());
+    return impl_->t == Transport::tcp && !impl_->lost && impl_->want_write();
 }
 bool AsyncClient::poll_event(Event& ev) noexcept { return impl_->poll_event(ev); }
 
@@ -190,6 +221,8 @@ struct Client::Impl {
     Impl(const Config& cfg, Transport t) : a(cfg, t) {}
     Channel a;
     bool connected = false;
+    bool blocking = false;          // TCP, connected: the socket blocks (recv with SO_RCVTIMEO)
+    std::int64_t rcvtimeo_ms = -1;  // the SO_RCVTIMEO set last
     std::optional<Event> closed;
     std::optional<std::vector<std::uint8_t>> response;
 
@@ -217,21 +250,51 @@ struct Client::Impl {
             if (now >= deadline) return false;
             Instant wake = deadline;
             if (auto d = a.engine.next_deadline(); d && *d < wake) wake = *d;
-            pollfd p{a.fd.get(), static_cast<short>(POLLIN | (a.stream.pending() || a.connecting ? POLLOUT : 0)),
-                     0};
             const auto ms = std::max<std::int64_t>(0, (wake.since_origin - now.since_origin).count());
+            if (blocking && !a.want_write() && wait_in_recv(ms)) {
+                (void)a.on_readable(false, true);
+                if (auto d = a.engine.next_deadline(); d && clock_now().mono >= *d) (void)a.on_timer();
+                continue;
+            }
+            pollfd p{a.fd.get(), static_cast<short>(POLLIN | (a.want_write() ? POLLOUT : 0)), 0};
             const int n = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(ms, 60'000)));
             if (n > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP))) (void)a.on_readable(false);
             if (n > 0 && (p.revents & POLLOUT) && !a.lost) (void)a.flush();
             if (auto d = a.engine.next_deadline(); d && clock_now().mono >= *d) (void)a.on_timer();
         }
     }
+
+    // Sets the receive timeout for a wait of `ms` (rounded down to 100 ms, or
+    // 10 ms below a second, so successive waits of about the same length need
+    // no call); false when the wait is too short for that (then poll).
+    bool wait_in_recv(std::int64_t ms) {
+        const std::int64_t step = ms > 1000 ? 100 : 10, t = std::min<std::int64_t>(ms, 60'000) / step * step;
+        if (t <= 0) return false;
+        if (t != rcvtimeo_ms) {
+            timeval tv{static_cast<time_t>(t / 1000), static_cast<suseconds_t>(t % 1000 * 1000)};
+            if (::setsockopt(a.fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return false;
+            rcvtimeo_ms = t;
+        }
+        return true;
+    }
+
+    // Connected over TCP: the socket blocks for recv (sends pass MSG_DONTWAIT).
+    void go_blocking() {
+        if (a.t != Transport::tcp || !a.fd) return;
+        const int fl = ::fcntl(a.fd.get(), F_GETFL);
+        blocking = fl >= 0 && ::fcntl(a.fd.get(), F_SETFL, fl & ~O_NONBLOCK) == 0;
+        a.hold_acks = blocking;
+    }
+
+    // Before each call that sends: what a response left waiting goes with it.
+    void release() noexcept { a.held = false; }
 };
 
 Client::Client(Config cfg, Transport t) : impl_(std::make_unique<Impl>(cfg, t)) {}
 
 Client::~Client() {
     // Best effort, without waiting: tell the peer we are gone.
+    impl_->release();
     if (impl_->a.fd && !impl_->a.over()) {
         (void)impl_->a.engine.close(clock_now());
         (void)impl_->a.flush();
@@ -249,7 +312,10 @@ Status Client::connect(const std::string& host, std::uint16_t port, std::chrono:
     } catch (...) {
         return Err::internal;
     }
-    if (c.pump([&] { return c.connected || c.closed; }, deadline) && c.connected) return {};
+    if (c.pump([&] { return c.connected || c.closed; }, deadline) && c.connected) {
+        c.go_blocking();
+        return {};
+    }
     return c.closed ? Err::closed : Err::timeout;
 }
 
@@ -259,6 +325,7 @@ Result<std::vector<std::uint8_t>> Client::request(std::span<const std::uint8_t> 
     if (c.closed) return Err::closed;
     if (!c.connected) return Err::wrong_state;
     const Instant deadline = clock_now().mono + timeout;
+    c.release();
     // A re-key may be under way: wait until the engine takes a request.
     if (!c.pump([&] { return c.a.engine.can_send_request() || c.closed; }, deadline))
         return c.closed ? Err::closed : Err::timeout;
@@ -277,6 +344,7 @@ Result<std::vector<std::uint8_t>> Client::request(std::span<const std::uint8_t> 
 Status Client::close(std::chrono::milliseconds timeout) noexcept {
     Impl& c = *impl_;
     c.take_events();
+    c.release();
     if (c.closed || !c.a.fd) return Err::closed;
     (void)c.a.engine.close(clock_now());
     (void)c.a.flush();

@@ -7,8 +7,11 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 namespace lockstep::net {
 
@@ -100,20 +103,55 @@ Status send_datagrams(Engine& e, int fd, const Address* to, std::span<std::uint8
     }
 }
 
+WorkspacePool::WorkspacePool(std::size_t bytes) {
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    slot_ = (bytes + page - 1) / page * page;
+}
+
+WorkspacePool::~WorkspacePool() {
+    for (auto& [p, len] : maps_) ::munmap(p, len);
+}
+
+std::span<std::uint8_t> WorkspacePool::take() {
+    if (free_.empty()) {
+        // A run of slots per mapping: few mappings (vm.max_map_count), nothing resident yet.
+        constexpr std::size_t kSlotsPerMap = 64;
+        const std::size_t len = slot_ * kSlotsPerMap;
+        void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        maps_.emplace_back(p, len);
+        free_.reserve(free_.size() + kSlotsPerMap);
+        for (std::size_t i = kSlotsPerMap; i-- > 0;) free_.push_back(static_cast<std::uint8_t*>(p) + i * slot_);
+    }
+    std::uint8_t* s = free_.back();
+    free_.pop_back();
+    return {s, slot_};
+}
+
+void WorkspacePool::discard(std::span<std::uint8_t> slot) noexcept {
+    (void)::madvise(slot.data(), slot.size(), MADV_DONTNEED);
+}
+
+void WorkspacePool::give(std::span<std::uint8_t> slot) noexcept {
+    discard(slot);
+    free_.push_back(slot.data());  // capacity reserved in take(): cannot throw
+}
+
 // The most unsent output a connection may hold: far above what the lock-step
 // protocol produces unanswered, so reaching it means the peer stopped reading.
 static constexpr std::size_t kMaxBacklogFrames = 8;
 
 Status Stream::queue_from(Engine& e) {
+    std::vector<std::uint8_t>& b = tx();
     for (;;) {
         // Room for one more frame of the largest size after what is queued.
         const std::size_t need = tx_len_ + kFrameHeader + max_;
-        if (tx_.size() < need) tx_.resize(need);
-        auto n = e.poll_transmit({tx_.data() + tx_len_ + kFrameHeader, max_});
+        if (b.size() < need) b.resize(need);
+        auto n = e.poll_transmit({b.data() + tx_len_ + kFrameHeader, max_});
         if (!n) return n.error();
         if (*n == 0) break;
-        tx_[tx_len_] = static_cast<std::uint8_t>(*n >> 8);
-        tx_[tx_len_ + 1] = static_cast<std::uint8_t>(*n);
+        b[tx_len_] = static_cast<std::uint8_t>(*n >> 8);
+        b[tx_len_ + 1] = static_cast<std::uint8_t>(*n);
         tx_len_ += kFrameHeader + *n;
     }
     if (tx_len_ - tx_off_ > kMaxBacklogFrames * (kFrameHeader + max_)) return Err::limit_exceeded;
@@ -121,19 +159,37 @@ Status Stream::queue_from(Engine& e) {
 }
 
 Status Stream::write(int fd) noexcept {
+    std::vector<std::uint8_t>& b = tx();
     while (tx_off_ < tx_len_) {
-        const ssize_t n = ::send(fd, tx_.data() + tx_off_, tx_len_ - tx_off_, MSG_NOSIGNAL);
+        const ssize_t n = ::send(fd, b.data() + tx_off_, tx_len_ - tx_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             tx_off_ += static_cast<std::size_t>(n);
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return {};
+            break;
         } else {
             return Err::closed;
         }
     }
-    tx_off_ = tx_len_ = 0;
+    if (tx_off_ == tx_len_) {
+        tx_off_ = tx_len_ = 0;
+        if (backlog_) {
+            backlog_ = false;
+            std::vector<std::uint8_t>().swap(tx_);  // an idle stream holds no buffer
+        }
+        return {};
+    }
+    if (shared_ && !backlog_) {  // the shared buffer is the next stream's: keep the rest here
+        try {
+            tx_.assign(b.begin() + static_cast<std::ptrdiff_t>(tx_off_), b.begin() + static_cast<std::ptrdiff_t>(tx_len_));
+        } catch (...) {
+            return Err::closed;
+        }
+        tx_len_ -= tx_off_;
+        tx_off_ = 0;
+        backlog_ = true;
+    }
     return {};
 }
 

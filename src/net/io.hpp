@@ -59,14 +59,38 @@ void set_nodelay(int fd) noexcept;
 // engine's timers recover. `to` is null on a connected socket.
 Status send_datagrams(Engine& e, int fd, const Address* to, std::span<std::uint8_t> scratch) noexcept;
 
+// Engine workspaces for one server loop: page-aligned slots carved from
+// anonymous mappings, so a page the engine never touches takes no memory. A
+// slot given back (or discarded while its connection idles) returns its pages
+// to the system (MADV_DONTNEED: they read as zero when touched again).
+class WorkspacePool {
+public:
+    explicit WorkspacePool(std::size_t bytes);  // bytes per slot
+    ~WorkspacePool();
+    WorkspacePool(const WorkspacePool&) = delete;
+    WorkspacePool& operator=(const WorkspacePool&) = delete;
+    std::span<std::uint8_t> take();  // throws std::bad_alloc
+    void give(std::span<std::uint8_t> slot) noexcept;
+    void discard(std::span<std::uint8_t> slot) noexcept;  // pages back, slot still in use
+
+private:
+    std::size_t slot_;
+    std::vector<std::pair<void*, std::size_t>> maps_;
+    std::vector<std::uint8_t*> free_;
+};
+
 // One TCP connection's framing buffers: partial frames in, unsent bytes out.
 // Neither side copies more than it must: complete frames are handed to the
 // engine straight from the caller's read buffer (only a frame split across
 // reads is gathered in rx_), and the engine writes its messages directly into
-// tx_, which keeps its size between writes so it is zero-filled only once.
+// the output buffer. That buffer is `shared` when given (one per server loop,
+// used by one stream at a time between queue_from and write): what the socket
+// does not take is moved into the stream's own backlog, so an idle stream holds
+// no buffer. Without `shared` the stream's own buffer keeps its size.
 class Stream {
 public:
-    explicit Stream(std::size_t max_message) : max_(max_message) {}
+    explicit Stream(std::size_t max_message, std::vector<std::uint8_t>* shared = nullptr)
+        : max_(max_message), shared_(shared) {}
 
     // Frames every message the engine has queued into the output buffer.
     // Err::limit_exceeded: the peer has not been reading for too long.
@@ -93,6 +117,7 @@ public:
                 continue;  // the header just completed: now the body
             }
             const bool more = on_message(std::span<const std::uint8_t>(rx_).subspan(kFrameHeader));
+            if (rx_.capacity() > kKeepRx) std::vector<std::uint8_t>().swap(rx_);  // no large buffer while idle
             rx_.clear();
             if (!more) return {};
         }
@@ -109,6 +134,10 @@ public:
     }
 
 private:
+    static constexpr std::size_t kKeepRx = 512;
+    // The output buffer: the shared one unless a backlog is waiting (or none is shared).
+    std::vector<std::uint8_t>& tx() noexcept { return shared_ && !backlog_ ? *shared_ : tx_; }
+
     static std::size_t frame_len(const std::uint8_t* header) noexcept {
         return std::size_t{header[0]} << 8 | header[1];
     }
@@ -121,8 +150,10 @@ private:
 
     std::size_t max_;
     std::vector<std::uint8_t> rx_;  // a partial frame (header included), else empty
-    std::vector<std::uint8_t> tx_;  // [tx_off_, tx_len_) unsent; the size is only ever grown
+    std::vector<std::uint8_t>* shared_;
+    std::vector<std::uint8_t> tx_;  // own buffer / backlog: [tx_off_, tx_len_) of tx() unsent
     std::size_t tx_off_ = 0, tx_len_ = 0;
+    bool backlog_ = false;  // with shared_: unsent bytes live in tx_
 };
 
 }  // namespace lockstep::net::detail

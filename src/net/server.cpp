@@ -19,6 +19,13 @@
 // HELLO that returns with a valid cookie then gets an engine. At the fd limit
 // a reserve descriptor lets the loop accept and close what waits instead of
 // spinning. After a flood, freed memory goes back to the system (malloc_trim).
+// Memory: workspaces come from the loop's WorkspacePool (pages untouched by
+// the engine take nothing); a connection without traffic for idle_trim saves
+// the few workspace bytes its engine reads again and gives the pages back
+// (wake() restores them before the next engine call). Output is framed in one
+// buffer per loop and only an unsent rest stays with the connection; request
+// handlers write into one response buffer per loop. UDP datagrams come in by
+// recvmmsg and leave by sendmmsg, a batch per wake-up.
 // Caps and counters are shared atomics. Stop: an eventfd (stop()) or a
 // process-wide one (signals) wakes every loop, which closes its listeners,
 // closes every connection with Reason::shutdown and drains until empty or the
@@ -31,13 +38,17 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 #include <thread>
 #include <unordered_map>
 
+#include "common/bytes.hpp"
 #include "crypto/providers/openssl/openssl_provider.hpp"
 #include "net/budget.hpp"
 #include "net/cookie.hpp"
@@ -70,7 +81,9 @@ bool half_open_state(State s) noexcept { return s == State::start || s == State:
 constexpr std::uint8_t kAmplificationLimit = 3;  // spec §8.6, as RFC 9000 §8.1
 constexpr std::uint64_t kListenerId = 1, kUdpId = 2, kStopId = 3, kSignalId = 4, kFirstConnId = 16;
 constexpr int kMaxEvents = 64;
-constexpr std::size_t kDatagramMax = 65536;
+constexpr std::size_t kDatagramMax = 65536;  // the read buffer: TCP reads, UDP batches
+constexpr std::size_t kDatagramBatch = 8;     // recvmmsg slots, each one largest message + 1
+constexpr std::size_t kOutboxDatagrams = 64, kOutboxBytes = 128 * 1024;
 constexpr std::size_t kCertCacheEntries = 1024;  // client certificates per loop (32 KiB)
 constexpr std::chrono::milliseconds kLogEvery{10'000};       // one line per kind of limit
 constexpr std::chrono::milliseconds kAcceptPause{100};       // out of fds and no reserve left
@@ -83,17 +96,67 @@ constexpr std::chrono::milliseconds kCookieWindow{100};
 
 std::size_t index(Transport t) noexcept { return t == Transport::tcp ? 0 : 1; }
 
+// A connection's workspace, a slot of its loop's pool. trim(): the bytes the
+// engine reads again are kept here and the pages go back; wake() restores them.
+struct PooledWorkspace {
+    explicit PooledWorkspace(WorkspacePool& p) : pool(p), mem(p.take()) {}
+    ~PooledWorkspace() {
+        drop_saved();
+        pool.give(mem);
+    }
+    PooledWorkspace(const PooledWorkspace&) = delete;
+    PooledWorkspace& operator=(const PooledWorkspace&) = delete;
+
+    void trim(const Engine& e) {
+        n = e.live_workspace(ranges);
+        std::size_t total = 0;
+        for (std::size_t i = 0; i < n; ++i) total += ranges[i].length;
+        saved.resize(total);  // may throw: then nothing changed
+        std::uint8_t* out = saved.data();
+        for (std::size_t i = 0; i < n; ++i) {
+            std::memcpy(out, mem.data() + ranges[i].offset, ranges[i].length);
+            out += ranges[i].length;
+        }
+        pool.discard(mem);
+        trimmed = true;
+    }
+    void wake() noexcept {
+        if (!trimmed) return;
+        const std::uint8_t* in = saved.data();
+        for (std::size_t i = 0; i < n; ++i) {
+            std::memcpy(mem.data() + ranges[i].offset, in, ranges[i].length);
+            in += ranges[i].length;
+        }
+        drop_saved();
+        trimmed = false;
+    }
+    void drop_saved() noexcept {
+        secure_wipe(saved.data(), saved.size());
+        std::vector<std::uint8_t>().swap(saved);
+    }
+
+    WorkspacePool& pool;
+    std::span<std::uint8_t> mem;
+    std::vector<std::uint8_t> saved;  // trimmed: the live ranges, in order
+    std::array<Engine::WorkspaceRange, Engine::kLiveRanges> ranges{};
+    std::size_t n = 0;
+    bool trimmed = false;
+};
+
 struct Conn {
-    Conn(const Config& cfg, Transport tr, std::uint64_t id_, std::string addr, Instant now, bool recheck)
-        : id(id_), t(tr), address(std::move(addr)), created(now), ws(Engine::workspace_size(cfg.max_data)),
-          who(recheck ? std::make_unique<IdentityRecorder>(cfg) : nullptr), engine(who ? who->wrap(cfg) : cfg, ws),
-          stream(Engine::max_message_size(cfg.max_data)) {}
+    Conn(const Config& cfg, Transport tr, std::uint64_t id_, std::string addr, Instant now, bool recheck,
+         WorkspacePool& pool, std::vector<std::uint8_t>& tx)
+        : id(id_), t(tr), address(std::move(addr)), created(now), active(now), ws(pool),
+          who(recheck ? std::make_unique<IdentityRecorder>(cfg) : nullptr), engine(who ? who->wrap(cfg) : cfg, ws.mem),
+          stream(Engine::max_message_size(cfg.max_data), &tx) {}
     std::uint64_t id;
     Transport t;
     std::string address;
     PrefixKey prefix{};
     Instant created;
-    std::vector<std::uint8_t> ws;  // before engine: the engine borrows it
+    Instant active;            // last wake-up (idle_trim counts from here)
+    bool idle_queued = false;  // in Loop::idle_
+    PooledWorkspace ws;        // before engine: the engine borrows it
     std::unique_ptr<IdentityRecorder> who;  // before engine, which borrows it (ServerOptions::still_allowed)
     Engine engine;
     std::unique_ptr<Tracer> tracer;
@@ -139,8 +202,10 @@ struct ServerState {
 class Loop {
 public:
     explicit Loop(ServerState& s)
-        : s_(s), cfg_tcp_(s.base), cfg_udp_(with_transport_defaults(s.base, Transport::udp)), buf_(kDatagramMax),
-          budget_(s.opts.max_handshakes_per_prefix) {
+        : s_(s), cfg_tcp_(s.base), cfg_udp_(with_transport_defaults(s.base, Transport::udp)),
+          buf_(std::max(kDatagramMax, kDatagramBatch * (Engine::max_message_size(s.base.max_data) + 1))),
+          budget_(s.opts.max_handshakes_per_prefix), pool_(Engine::workspace_size(s.base.max_data)),
+          resp_(s.base.max_data) {
         cfg_tcp_.role = cfg_udp_.role = Role::server;
         cfg_udp_.amplification_limit = kAmplificationLimit;  // spec §8.6: UDP addresses are unproved
         cfg_tcp_.provider = cfg_udp_.provider = &provider_;
@@ -174,9 +239,12 @@ public:
             if (next_recheck_ && now.mono >= *next_recheck_) recheck_all(now);
             resume_accepting(now);
             trim_after_flood();
+            trim_idle(now);
+            flush_datagrams();
         }
         for (auto& [id, c] : conns_) c->failed = true;  // still open after the grace period
         while (!conns_.empty()) remove(*conns_.begin()->second);
+        flush_datagrams();
     }
 
 private:
@@ -214,6 +282,7 @@ private:
         if (stopping_) until = std::min(until.value_or(INT64_MAX), stop_deadline_.since_origin.count());
         if (next_recheck_) until = std::min(until.value_or(INT64_MAX), next_recheck_->since_origin.count());
         if (accept_paused_until_) until = std::min(until.value_or(INT64_MAX), accept_paused_until_->since_origin.count());
+        if (!idle_.empty()) until = std::min(until.value_or(INT64_MAX), idle_.front().first + s_.opts.idle_trim.count());
         if (!until) return -1;
         const std::int64_t ms = *until - now.mono.since_origin.count();
         return static_cast<int>(std::clamp<std::int64_t>(ms, 0, 60'000));
@@ -231,7 +300,7 @@ private:
         }
         auto it = conns_.find(id);
         if (it == conns_.end()) return;
-        Conn& c = *it->second;
+        Conn& c = wake(*it->second, now);
         if (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) read_stream(c, now);
         settle(c);
     }
@@ -240,7 +309,7 @@ private:
     Conn& add(Transport t, std::string address, const PrefixKey& prefix, Now now) {
         const std::uint64_t id = next_id_++;
         auto c = std::make_unique<Conn>(t == Transport::tcp ? cfg_tcp_ : cfg_udp_, t, id, std::move(address),
-                                        now.mono, static_cast<bool>(s_.opts.still_allowed));
+                                        now.mono, static_cast<bool>(s_.opts.still_allowed), pool_, tx_);
         c->prefix = prefix;
         budget_.add(id, t, prefix);  // admit() reserved its slot
         if (s_.tracers) c->tracer = s_.tracers(c->address);
@@ -343,28 +412,45 @@ private:
         }
     }
 
+    // Batches of datagrams (recvmmsg) until a batch comes back short.
     void receive_datagrams(Now now) {
         // At most kDatagramsPerWake per wake-up: a flood must not starve TCP
         // and the timers (level-triggered: the rest wakes epoll_wait again).
-        for (int i = 0; i < kDatagramsPerWake; ++i) {
-            Address from;
-            from.len = sizeof from.ss;
-            const ssize_t n = ::recvfrom(udp_.get(), buf_.data(), buf_.size(), 0,
-                                         reinterpret_cast<sockaddr*>(&from.ss), &from.len);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return;
+        const std::size_t slot = buf_.size() / kDatagramBatch;
+        for (int taken = 0; taken < kDatagramsPerWake;) {
+            std::array<mmsghdr, kDatagramBatch> hdr{};
+            std::array<iovec, kDatagramBatch> iov{};
+            std::array<Address, kDatagramBatch> src{};
+            for (std::size_t i = 0; i < kDatagramBatch; ++i) {
+                iov[i] = {buf_.data() + i * slot, slot};
+                hdr[i].msg_hdr.msg_name = &src[i].ss;
+                hdr[i].msg_hdr.msg_namelen = sizeof src[i].ss;
+                hdr[i].msg_hdr.msg_iov = &iov[i];
+                hdr[i].msg_hdr.msg_iovlen = 1;
             }
-            const std::span<const std::uint8_t> msg(buf_.data(), static_cast<std::size_t>(n));
-            std::string key = from.str();
-            if (auto it = udp_peers_.find(key); it != udp_peers_.end()) {
-                Conn& c = *conns_.at(it->second);
-                (void)c.engine.receive(msg, now);
-                pump(c, now);
-                settle(c);
-            } else if (!stopping_) {
-                from_stranger(msg, from, std::move(key), now);
+            const int got = ::recvmmsg(udp_.get(), hdr.data(), kDatagramBatch, MSG_DONTWAIT, nullptr);
+            if (got < 0 && errno == EINTR) continue;
+            for (int i = 0; i < got; ++i) {
+                src[i].len = hdr[i].msg_hdr.msg_namelen;
+                on_datagram({buf_.data() + i * slot, hdr[i].msg_len}, src[i], now);
             }
+            if (got < static_cast<int>(kDatagramBatch)) return;
+            taken += got;
+        }
+    }
+
+    void on_datagram(std::span<const std::uint8_t> msg, const Address& from, Now now) {
+        std::string key = from.str();
+        if (auto it = udp_peers_.find(key); it != udp_peers_.end()) {
+            Conn& c = wake(*conns_.at(it->second), now);
+            const std::uint64_t dropped = c.engine.stats().dropped;
+            (void)c.engine.receive(msg, now);
+            if (c.engine.stats().dropped != dropped)  // unauthenticated: no effect, but say why (spec §8.6)
+                log(log_drops_, "udp " + from.str() + ": dropped a datagram (" + err_name(c.engine.last_drop()) + ")", now);
+            pump(c, now);
+            settle(c);
+        } else if (!stopping_) {
+            from_stranger(msg, from, std::move(key), now);
         }
     }
 
@@ -372,19 +458,22 @@ private:
     // connection; anything else from a stranger, or a HELLO that does not
     // decode, is dropped and leaves nothing behind.
     void from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now) {
-        if (msg.empty()) return;
+        auto dropped = [&](const char* why) {
+            log(log_drops_, "udp " + from.str() + ": dropped a datagram from an unknown address (" + why + ")", now);
+        };
+        if (msg.empty()) return dropped("empty");
         std::span<const std::uint8_t> hello = msg;
         bool proved = false;
         if (msg[0] == static_cast<std::uint8_t>(wire::Frame::cookie_hello)) {
             auto env = wire::decode_cookie_hello(msg);
-            if (!env) return;
+            if (!env) return dropped(err_name(env.error()));
             hello = env->hello;
             proved = !env->cookie.empty() && cookies_.verify(from, hello, env->cookie, now.mono);
         } else if (msg[0] != static_cast<std::uint8_t>(wire::Frame::hello)) {
-            return;
+            return dropped("not a HELLO");
         }
         auto h = wire::decode_hello(hello);
-        if (!h) return;
+        if (!h) return dropped(err_name(h.error()));
         const bool busy = s_.half_open[index(Transport::udp)].load() >= s_.opts.cookie_threshold;
         if (!proved && (busy || s_.opts.cookie_threshold == 0)) return send_cookie(from, hello, h->seq, now);
         const PrefixKey p = prefix(from);
@@ -397,9 +486,9 @@ private:
         if (!proved && c.engine.stats().amplification_held > 0 && c.engine.state() == State::wait_ack) {
             // Its HELLO ACK would send more than 3x what this address sent:
             // ask it to prove the address first, and keep nothing.
+            send_cookie(from, hello, h->seq, now);
             c.dead = true;
-            settle(c);
-            return send_cookie(from, hello, h->seq, now);
+            return settle(c);
         }
         pump(c, now);
         settle(c);
@@ -451,7 +540,7 @@ private:
         Event ev;
         while (c.engine.poll_event(ev)) on_event(c, ev, now);
         if (c.t == Transport::udp) {
-            (void)send_datagrams(c.engine, udp_.get(), &c.peer, buf_);
+            queue_datagrams(c);
         } else if (!c.stream.queue_from(c.engine)) {
             c.failed = c.dead = true;
         }
@@ -473,8 +562,8 @@ private:
                 const PeerInfo peer{c.address, c.engine.peer_subject(), c.engine.mode(), c.engine.epoch()};
                 bool ok = false;
                 try {
-                    const std::vector<std::uint8_t> body = s_.handler(ev.data, peer);
-                    ok = c.engine.send_response(body, now).has_value();
+                    const std::size_t n = s_.handler(ev.data, peer, resp_);
+                    ok = n <= resp_.size() && c.engine.send_response({resp_.data(), n}, now).has_value();
                 } catch (...) {
                 }
                 if (!ok) {
@@ -502,15 +591,92 @@ private:
         auto d = c.engine.next_deadline();
         if (c.half_open) d = d ? std::min(*d, half_open_end(c)) : half_open_end(c);
         const std::optional<std::int64_t> timer = d ? std::optional(d->since_origin.count()) : std::nullopt;
-        if (timer == c.timer) return;  // most exchanges leave the deadline where it was
-        if (c.timer) timers_.erase({*c.timer, c.id});
-        c.timer = timer;
-        if (c.timer) timers_.emplace(*c.timer, c.id);
+        if (timer != c.timer) {  // most exchanges leave the deadline where it was
+            if (c.timer) timers_.erase({*c.timer, c.id});
+            c.timer = timer;
+            if (c.timer) timers_.emplace(*c.timer, c.id);
+        }
+        if (s_.opts.idle_trim.count() == 0) return trim(c);
+        if (!c.idle_queued && !c.ws.trimmed) {
+            idle_.emplace_back(c.active.since_origin.count(), c.id);
+            c.idle_queued = true;
+        }
+    }
+
+    // ------------------------------------------------------------ idle memory
+    // Before any call into a connection's engine: its workspace back in place.
+    Conn& wake(Conn& c, Now now) noexcept {
+        c.ws.wake();
+        c.active = now.mono;
+        return c;
+    }
+
+    void trim(Conn& c) noexcept {
+        try {
+            c.ws.trim(c.engine);
+        } catch (...) {  // no memory for the saved bytes: stay as it is
+        }
+    }
+
+    // Trims the connections that had no traffic for idle_trim.
+    void trim_idle(Now now) {
+        const std::int64_t after = s_.opts.idle_trim.count(), t = now.mono.since_origin.count();
+        while (!idle_.empty() && idle_.front().first + after <= t) {
+            const std::uint64_t id = idle_.front().second;
+            idle_.pop_front();
+            auto it = conns_.find(id);
+            if (it == conns_.end()) continue;
+            Conn& c = *it->second;
+            c.idle_queued = false;
+            if (c.ws.trimmed) continue;
+            if (c.active.since_origin.count() + after > t) {  // woke since it was queued
+                idle_.emplace_back(c.active.since_origin.count(), id);
+                c.idle_queued = true;
+                continue;
+            }
+            trim(c);
+        }
+    }
+
+    // ------------------------------------------------------------ UDP output
+    // Every message the engine queued, into the loop's outbox (sent by flush_datagrams).
+    void queue_datagrams(Conn& c) {
+        const std::size_t max = Engine::max_message_size(cfg_udp_.max_data);
+        for (;;) {
+            if (out_used_ + max > out_.size() || out_n_ == kOutboxDatagrams) flush_datagrams();
+            auto n = c.engine.poll_transmit({out_.data() + out_used_, max});
+            if (!n || *n == 0) return;
+            out_iov_[out_n_] = {out_.data() + out_used_, *n};
+            out_to_[out_n_] = c.peer;
+            out_used_ += *n;
+            ++out_n_;
+        }
+    }
+
+    // Sends the outbox (sendmmsg). A datagram the socket refuses is lost, as on
+    // the network; the engines' timers recover.
+    void flush_datagrams() noexcept {
+        std::array<mmsghdr, kOutboxDatagrams> hdr{};
+        for (std::size_t i = 0; i < out_n_; ++i) {
+            hdr[i].msg_hdr.msg_name = const_cast<sockaddr*>(out_to_[i].sa());
+            hdr[i].msg_hdr.msg_namelen = out_to_[i].len;
+            hdr[i].msg_hdr.msg_iov = &out_iov_[i];
+            hdr[i].msg_hdr.msg_iovlen = 1;
+        }
+        std::size_t i = 0;
+        while (i < out_n_) {
+            const int n = ::sendmmsg(udp_.get(), hdr.data() + i, static_cast<unsigned>(out_n_ - i), MSG_NOSIGNAL);
+            if (n > 0) i += static_cast<std::size_t>(n);
+            else if (n < 0 && errno == EINTR) continue;
+            else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            else ++i;  // this one failed (ICMP error, ...): lost
+        }
+        out_used_ = out_n_ = 0;
     }
 
     void fire_timers(Now now) {
         while (!timers_.empty() && timers_.begin()->first <= now.mono.since_origin.count()) {
-            Conn& c = *conns_.at(timers_.begin()->second);
+            Conn& c = wake(*conns_.at(timers_.begin()->second), now);
             timers_.erase(timers_.begin());
             c.timer.reset();
             if (c.half_open && now.mono >= half_open_end(c)) {
@@ -558,7 +724,7 @@ private:
         for (auto& [id, c] : conns_)
             if (c->engine.established()) ids.push_back(id);
         for (std::uint64_t id : ids) {
-            Conn& c = *conns_.at(id);
+            Conn& c = wake(*conns_.at(id), now);
             if (c.engine.is_closed()) continue;
             recheck(c, now);
             pump(c, now);
@@ -576,7 +742,7 @@ private:
         std::vector<std::uint64_t> ids;
         for (auto& [id, c] : conns_) ids.push_back(id);
         for (std::uint64_t id : ids) {
-            Conn& c = *conns_.at(id);
+            Conn& c = wake(*conns_.at(id), now);
             (void)c.engine.close(now, Reason::shutdown);
             pump(c, now);
             settle(c);
@@ -590,13 +756,21 @@ private:
     Fd ep_, listener_, udp_;
     Fd reserve_fd_;  // given up to accept-and-close at the fd limit
     std::optional<Instant> accept_paused_until_;
-    std::vector<std::uint8_t> buf_;  // read buffer; UDP transmit scratch
+    std::vector<std::uint8_t> buf_;  // read buffer (UDP: kDatagramBatch slots)
     HalfOpenBudget budget_;
     CookieJar cookies_{provider_};
-    RateLimitedLog log_budget_{kLogEvery}, log_fds_{kLogEvery};
+    RateLimitedLog log_budget_{kLogEvery}, log_fds_{kLogEvery}, log_drops_{kLogEvery};
     std::size_t peak_ = 0;  // most connections since the last trim
     Instant cookie_window_{};
     int cookies_in_window_ = 0;
+    WorkspacePool pool_;             // before conns_: they give their workspaces back
+    std::vector<std::uint8_t> tx_;   // TCP output, framed (Stream's shared buffer)
+    std::vector<std::uint8_t> resp_;  // the handler's response body (max_data)
+    std::vector<std::uint8_t> out_ = std::vector<std::uint8_t>(kOutboxBytes);  // UDP outbox
+    std::array<iovec, kOutboxDatagrams> out_iov_{};
+    std::array<Address, kOutboxDatagrams> out_to_{};
+    std::size_t out_used_ = 0, out_n_ = 0;
+    std::deque<std::pair<std::int64_t, std::uint64_t>> idle_;  // (last wake-up ms, connection id), for idle_trim
     std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;
     std::unordered_map<std::string, std::uint64_t> udp_peers_;
     std::set<std::pair<std::int64_t, std::uint64_t>> timers_;  // (deadline ms, connection id)

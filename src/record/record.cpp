@@ -4,6 +4,35 @@
 
 namespace lockstep::record {
 
+Limits key_limits(Suite s, const KeyLimits& lower) noexcept {
+    Limits l;
+    if (s == Suite::chacha20poly1305) {
+        l.records = kRnHardLimit;
+        l.bytes = ~std::uint64_t{0};
+    } else {
+        l.records = std::uint64_t{1} << 24;
+        l.bytes = std::uint64_t{1} << 38;
+    }
+    l.failed_opens = 0xffffffffu;  // the counter's range; below every suite's integrity limit
+    auto lower_to = [](std::uint64_t& v, std::uint8_t log2) {
+        if (log2 != 0 && log2 < 64 && (std::uint64_t{1} << log2) < v) v = std::uint64_t{1} << log2;
+    };
+    lower_to(l.records, lower.records_log2);
+    lower_to(l.bytes, lower.bytes_log2);
+    lower_to(l.failed_opens, lower.failed_opens_log2);
+    return l;
+}
+
+Status may_seal(const DirectionKeys& k, const Limits& l, std::uint64_t epoch_bytes, std::size_t len,
+                bool closing) noexcept {
+    // l.records <= kRnHardLimit (key_limits), so with the reserve a record
+    // number stays below 2^32 - 8: a nonce never repeats.
+    const std::uint64_t records = l.records + (closing ? kCloseReserveRecords : 0);
+    const std::uint64_t bytes = l.bytes == ~std::uint64_t{0} ? l.bytes : l.bytes + (closing ? kCloseReserveBytes : 0);
+    if (k.next_rn >= records || epoch_bytes + len > bytes) return Err::limit_exceeded;
+    return {};
+}
+
 crypto::Aead suite_aead(Suite s) noexcept {
     return s == Suite::chacha20poly1305 ? crypto::Aead::chacha20_poly1305 : crypto::Aead::aes_gcm;
 }
@@ -47,6 +76,7 @@ void DirectionKeys::wipe() noexcept {
     etm.wipe();
     valid = false;
     next_rn = 0;
+    failed = 0;
     window = ReplayWindow{};
 }
 
@@ -104,7 +134,9 @@ Status open_payload(crypto::Provider& p, const DirectionKeys& k, std::uint32_t r
 }
 
 Result<std::size_t> seal_record(crypto::Provider& p, DirectionKeys& k, ConstBytes inner, Bytes out) noexcept {
-    if (k.next_rn >= kRnHardLimit) return Err::limit_exceeded;
+    // The nonce space's end, past the reserve of a closing message (may_seal
+    // keeps every sender below it): a nonce never repeats.
+    if (k.next_rn >= std::uint64_t{kRnHardLimit} + kCloseReserveRecords) return Err::limit_exceeded;
     const std::size_t total = wire::kRecordHeaderLen + inner.size() + suite_overhead(k.suite);
     if (out.size() < total) return Err::buffer_too_small;
     Writer w(out);
@@ -125,7 +157,10 @@ Result<ConstBytes> open_record(crypto::Provider& p, DirectionKeys& k, const wire
     if (rec.payload.size() < over) return Err::truncated;
     const std::size_t pt_len = rec.payload.size() - over;
     if (out.size() < pt_len) return Err::too_long;
-    LS_TRY(open_payload(p, k, rec.header.rn, rec.aad, rec.payload, out.first(pt_len)));
+    if (auto st = open_payload(p, k, rec.header.rn, rec.aad, rec.payload, out.first(pt_len)); !st) {
+        if (st.error() == Err::bad_mac && k.failed != 0xffffffffu) ++k.failed;
+        return st.error();
+    }
     k.window.mark(rec.header.rn);
     return ConstBytes{out.data(), pt_len};
 }

@@ -10,18 +10,44 @@
 #pragma once
 
 #include "common/bytes.hpp"
+#include "lockstep/config.hpp"
 #include "lockstep/crypto.hpp"
 #include "lockstep/types.hpp"
 #include "wire/wire.hpp"
 
 namespace lockstep::record {
 
+struct DirectionKeys;
+
 inline constexpr std::size_t kKeyLen = 32;
 inline constexpr std::size_t kIvLen = 12;
 inline constexpr std::size_t kEtmKeyLen = 64;
-// Soft limit: ask for a re-key. Hard limit: refuse to seal (nonce space end).
-inline constexpr std::uint32_t kRnSoftLimit = 0x80000000u;
+// Hard limit: never seal a record number at or past it (nonce space end). The
+// suites' record limits (key_limits) lie at or below it; half of one is the soft
+// limit at which the server re-keys.
 inline constexpr std::uint32_t kRnHardLimit = 0xfffffff0u;
+
+// The per-key limits of a suite, lowered by the configured ones (nonzero
+// fields of `lower`, powers of two). spec: PROTOCOL.md §6.7, §11.6
+//  * AES-256-GCM (suites 1 and 3): 2^24 records (TLS 1.3's 2^24.5 full-size
+//    records, rounded down), 2^38 bytes (2^24 records of 2^14 bytes);
+//  * ChaCha20-Poly1305: the record-number space (kRnHardLimit), no byte limit;
+//  * every suite: 2^32 - 1 failed authentications per receive key (below the
+//    AEADs' integrity limits: 2^52 AES-GCM, 2^36 ChaCha20-Poly1305).
+// The soft limit (the server re-keys) is half of each.
+struct Limits {
+    std::uint64_t records = 0, bytes = 0, failed_opens = 0;
+};
+Limits key_limits(Suite s, const KeyLimits& lower) noexcept;
+inline constexpr std::uint64_t soft(std::uint64_t limit) noexcept { return limit / 2; }
+// May k seal one more record of `len` bytes, `epoch_bytes` already sealed or
+// opened this epoch? A closing message (CLOSE, CLOSE ACK, CLOSED WITHOUT ACK)
+// may use a small reserve past the limits, so a connection at its limit can
+// still say why it ends.
+inline constexpr std::uint64_t kCloseReserveRecords = 8;
+inline constexpr std::uint64_t kCloseReserveBytes = 8 * 1024;
+Status may_seal(const DirectionKeys& k, const Limits& l, std::uint64_t epoch_bytes, std::size_t len,
+                bool closing) noexcept;
 
 crypto::Aead suite_aead(Suite s) noexcept;
 bool suite_etm(Suite s) noexcept;
@@ -54,6 +80,7 @@ struct DirectionKeys {
     Secret<kIvLen> iv;
     Secret<kEtmKeyLen> etm;
     std::uint32_t next_rn = 0;  // sender side
+    std::uint32_t failed = 0;   // receiver side: records that failed authentication (saturates)
     ReplayWindow window;        // receiver side
     void wipe() noexcept;
 };
@@ -75,8 +102,8 @@ Status open_payload(crypto::Provider& p, const DirectionKeys& k, std::uint32_t r
 // (Err::limit_exceeded). Returns the record length written to out.
 Result<std::size_t> seal_record(crypto::Provider& p, DirectionKeys& k, ConstBytes inner, Bytes out) noexcept;
 // Opens a record already decoded by wire::decode_record. Checks the epoch
-// (Err::old_epoch), the replay window (Err::replay), the tag (Err::bad_mac), then
-// marks the record number seen. Returns the plaintext view inside out.
+// (Err::old_epoch), the replay window (Err::replay), the tag (Err::bad_mac: counted
+// in k.failed), then marks the record number seen. Returns the plaintext view inside out.
 Result<ConstBytes> open_record(crypto::Provider& p, DirectionKeys& k, const wire::RecordView& rec,
                                Bytes out) noexcept;
 

@@ -47,6 +47,10 @@ std::span<const std::uint8_t> Engine::peer_subject() const noexcept {
 }
 const Stats& Engine::stats() const noexcept { return Conn::of(*this).stats_; }
 Err Engine::last_error() const noexcept { return Conn::of(*this).fatal_; }
+Err Engine::last_drop() const noexcept { return Conn::of(*this).last_drop_; }
+std::size_t Engine::live_workspace(std::span<WorkspaceRange, kLiveRanges> out) const noexcept {
+    return Conn::of(*this).live_workspace(out);
+}
 void Engine::set_address_validated() noexcept { Conn::of(*this).address_validated_ = true; }
 bool Engine::address_validated() const noexcept { return Conn::of(*this).address_validated_; }
 

@@ -32,6 +32,10 @@ namespace lockstep {
 
 using handshake::KeyState;
 
+// A relative-ttl connection is closed (limit_exceeded) once it is this old,
+// long before the u32 ttl could wrap (2^32 ms). spec: PROTOCOL.md §8.3
+inline constexpr std::int64_t kRelativeTtlMaxAge = std::int64_t{1} << 31;
+
 struct Conn final : handshake::Link {
     Conn(const Config& cfg, std::span<std::uint8_t> workspace) noexcept;
     ~Conn();
@@ -94,6 +98,7 @@ struct Conn final : handshake::Link {
     std::uint16_t rx_resends_ = 0;     // counts to 2 * max_resends (up to 510)
     std::uint8_t dup_hello_acks_ = 0;  // client: duplicate HELLO ACKs answered (at most max_resends)
     Err hs_dropped_ = Err::ok;         // tolerant: why the last unauthenticated handshake message was dropped
+    Err last_drop_ = Err::ok;          // why the last message was dropped unopened (Engine::last_drop())
 
     // amplification limit (spec §8.6): bytes received from / sent to an unproved address
     bool address_validated_ = false;
@@ -131,6 +136,7 @@ struct Conn final : handshake::Link {
     std::optional<Instant> next_deadline() const noexcept;
     bool established() const noexcept;
     bool can_send_request() const noexcept;
+    std::size_t live_workspace(std::span<Engine::WorkspaceRange, Engine::kLiveRanges> out) const noexcept;
 
     // ---- handshake::Link services
     Status fail(Err err, const Now& now) noexcept override { return fail(*this, err, now); }
@@ -159,6 +165,15 @@ struct Conn final : handshake::Link {
     static Status fault(Conn& e, Err err, const Now& now) noexcept;
     // An unauthenticated message that failed: dropped under the tolerant policy, fatal under strict (spec §8.5).
     static Status drop(Conn& e, Err err, const Now& now) noexcept;
+    // A message dropped without effect: counted, its cause kept for last_drop().
+    static void note_drop(Conn& e, Err err) noexcept {
+        ++e.stats_.dropped;
+        e.last_drop_ = err;
+        note_fault(e, err, false);
+    }
+    // After a record opened (authenticated) or failed to: is a key past its
+    // hard limit? (spec §6.7) len: the record's bytes when it opened, else 0.
+    static Status check_rx_limits(Conn& e, const record::DirectionKeys& k, std::uint32_t rn, std::size_t len) noexcept;
     static bool same_frame(Conn& e, ConstBytes msg, const std::array<std::uint8_t, 32>& digest) noexcept;
     // Server, before the client proved its address: may n more bytes go out? (spec §8.6)
     static bool within_amplification_limit(Conn& e, std::size_t n) noexcept;
@@ -186,7 +201,8 @@ struct Conn final : handshake::Link {
     // bytes, already encoded and sealed; it is kept and resent byte for byte.
     static Status send_raw(Conn& e, const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
                            const Now& now) noexcept;
-    // Seal an inner message under keys and queue it (no bookkeeping).
+    // Seal an inner message under keys and queue it (no bookkeeping), within
+    // the per-key limits (Link::seal).
     static Status seal_and_queue(Conn& e, record::DirectionKeys& k, const wire::Inner& m, const Now& now,
                                  bool retransmission) noexcept;
     static Status send_resend_last(Conn& e, const Now& now) noexcept;

@@ -47,6 +47,11 @@ const char* state_name(State s) noexcept {
 Conn::Conn(const Config& cfg, std::span<std::uint8_t> ws) noexcept : Link(cfg) {
     if (cfg_.policy != Policy::tolerant) cfg_.policy = Policy::strict;
     if (cfg_.max_data > wire::kMaxData) cfg_.max_data = static_cast<std::uint16_t>(wire::kMaxData);
+    if (cfg_.timers.ttl_lifetime > kMaxTtlLifetime || cfg_.timers.ttl_lifetime.count() < 0) {
+        fatal_ = Err::invalid_argument;  // spec §8.3: a peer would refuse our ttls
+        state_ = State::closed;
+        return;
+    }
     inner_cap_ = detail::inner_cap(cfg_.max_data);
     const std::size_t wcap = detail::wire_cap(cfg_.max_data);
     if (ws.size() < Engine::workspace_size(cfg_.max_data) || cfg_.provider == nullptr) {
@@ -90,6 +95,19 @@ bool Conn::established() const noexcept {
         case State::rekey_wait_ack: return true;
         default: return false;
     }
+}
+
+std::size_t Conn::live_workspace(std::span<Engine::WorkspaceRange, Engine::kLiveRanges> out) const noexcept {
+    std::size_t n = 0;
+    if (txq_ == nullptr) return 0;  // no workspace taken (a refused Config)
+    const auto at = [&](const std::uint8_t* p, std::size_t len) {
+        if (len > 0) out[n++] = {static_cast<std::size_t>(p - txq_), len};
+    };
+    at(txq_, txq_len_);
+    for (const Kept& k : kept_)
+        if (k.used) at(k.buf, k.len);
+    if (stash_used_) at(stash_, stash_len_);
+    return n;
 }
 
 bool Conn::can_send_request() const noexcept {
@@ -207,20 +225,28 @@ std::uint32_t I::make_ttl(Conn& e, const Now& now) noexcept {
     const auto life = e.cfg_.timers.ttl_lifetime;
     if (e.relative_ttl_) {
         auto ms = (now.mono.since_origin - e.origin_.since_origin + life).count();
-        return static_cast<std::uint32_t>(ms < 0 ? 0 : ms);
+        return static_cast<std::uint32_t>(ms < 0 ? 0 : std::min<std::int64_t>(ms, 0xffffffff));  // never wraps
     }
     auto s = now.wall.seconds() + whole_seconds(life);
     return static_cast<std::uint32_t>(s < 0 ? 0 : s);
 }
 
 Status I::check_ttl(Conn& e, std::uint32_t ttl, const Now& now) noexcept {
+    // spec: PROTOCOL.md §8.3 — refused when past (expired), or further ahead
+    // than any sender may set it (kMaxTtlLifetime + clock_skew: a far-future
+    // ttl would let a recorded message be replayed for ever within its epoch).
     const auto skew = e.cfg_.timers.clock_skew;
+    const std::int64_t t = ttl;
     if (e.relative_ttl_) {
         const std::int64_t age = (now.mono.since_origin - e.origin_.since_origin).count();
-        return age > static_cast<std::int64_t>(ttl) + skew.count() ? Status{Err::expired} : Status{};
+        // Close well before the u32 wraps: a relative-ttl connection lives < 2^31 ms.
+        if (age >= kRelativeTtlMaxAge) return Err::limit_exceeded;
+        if (age > t + skew.count() || t > age + kMaxTtlLifetime.count() + skew.count()) return Err::expired;
+        return {};
     }
-    const std::int64_t skew_s = whole_seconds(skew);
-    return now.wall.seconds() > static_cast<std::int64_t>(ttl) + skew_s ? Status{Err::expired} : Status{};
+    const std::int64_t skew_s = whole_seconds(skew), wall = now.wall.seconds();
+    if (wall > t + skew_s || t > wall + whole_seconds(kMaxTtlLifetime) + skew_s) return Err::expired;
+    return {};
 }
 
 std::optional<Instant> Conn::next_deadline() const noexcept {

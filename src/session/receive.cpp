@@ -134,12 +134,12 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
                 const std::uint8_t reason = static_cast<std::uint8_t>(c->reason);
                 wire::Inner meta{MsgType::close, c->seq, c->ack, c->ttl, {&reason, 1}, {}};
                 I::trace(*this, false, meta, msg.size(), false);
-                I::enter_closed(*this, c->reason, true, false, Err::ok);
+                // A HELLO ACK we dropped (tolerant) is the likelier cause: keep it.
+                I::enter_closed(*this, c->reason, true, false, client() ? hs_dropped_ : Err::ok);
                 return {};
             }
             // Unauthenticated and not an answer to us: ignored under every policy (§11.12).
-            ++stats_.dropped;
-            I::note_fault(*this, Err::unexpected_message, false);
+            I::note_drop(*this, Err::unexpected_message);
             return {};
         }
         case wire::Frame::record: break;
@@ -157,6 +157,8 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
     else if (k.other_rx.valid && ep == k.other_rx.epoch) keys = &k.other_rx;
     if (keys == nullptr) return I::drop(*this, k.rx.valid ? Err::old_epoch : Err::unexpected_message, now);
     auto pt = record::open_record(*cfg_.provider, *keys, *rec, {rx_, inner_cap_});
+    if (auto lim = I::check_rx_limits(*this, *keys, pt ? rec->header.rn : 0, pt ? msg.size() : 0); !lim)
+        return I::fail(*this, lim.error(), now);
     if (!pt) return I::drop(*this, pt.error(), now);  // bad tag or a replayed record number
     address_validated_ = true;  // only the receiver of our HELLO ACK holds these keys
     if (keys == &k.rx && k.other_is_prev) {  // the peer has moved to the new epoch
@@ -187,7 +189,21 @@ bool I::same_frame(Conn& e, ConstBytes msg, const std::array<std::uint8_t, 32>& 
     return e.cfg_.provider->hash(crypto::Hash::sha256, msg, {}, d) && ct_equal(d, digest);
 }
 
+Status I::check_rx_limits(Conn& e, const record::DirectionKeys& k, std::uint32_t rn, std::size_t len) noexcept {
+    // spec: PROTOCOL.md §6.7 — forgeries per receive key are bounded by the
+    // suite's integrity limit; an authenticated peer past a record or byte
+    // limit is refused. Both close (limit_exceeded): the server re-keys at half.
+    const record::Limits l = e.limits();
+    if (k.failed >= l.failed_opens || rn >= l.records) return Err::limit_exceeded;
+    e.keys_.key_bytes += len;
+    return e.keys_.key_bytes > l.bytes ? Status{Err::limit_exceeded} : Status{};
+}
+
 Status I::dispatch(Conn& e, const wire::Inner& m, const Now& now) noexcept {
+    // spec: PROTOCOL.md §8.6 step 3 — an authenticated body over our max_data is
+    // fatal under both policies, wherever the message would go (handler or stash).
+    if ((m.type == MsgType::data_request || m.type == MsgType::data_response) && m.body.size() > e.cfg_.max_data)
+        return I::fail(e, Err::too_long, now);
     auto st = I::check_ttl(e, m.ttl, now);
     if (!st) return I::fault(e, st.error(), now);
     auto t = handshake::lookup(e.cfg_.role, e.state_, m.type);

@@ -56,7 +56,9 @@ Status I::seal_and_queue(Conn& e, record::DirectionKeys& k, const wire::Inner& m
     Writer w({rec + wire::kRecordHeaderLen, inner_len});
     wire::encode_inner(m, pad, w);
     LS_TRY(w.status());
-    auto sealed = record::seal_record(e.provider(), k, w.written(), {rec, total});
+    const bool closing =
+        m.type == MsgType::close || m.type == MsgType::close_ack || m.type == MsgType::closed_without_ack;
+    auto sealed = e.seal(k, w.written(), {rec, total}, closing);
     if (!sealed) return sealed.error();
     store_be16(e.txq_ + e.txq_len_, static_cast<std::uint16_t>(total));
     e.txq_len_ += 2 + total;
@@ -81,7 +83,11 @@ Status I::send_message(Conn& e, MsgType t, ConstBytes body, std::uint32_t nonce,
     k.type = t;
     k.seq = m.seq;
     m.body = {k.buf + wire::kInnerHeaderLen, body.size()};
-    LS_TRY(seal_and_queue(e, e.keys_.tx, m, now, false));
+    if (auto st = seal_and_queue(e, e.keys_.tx, m, now, false); !st) {
+        // A key at its limit (spec §6.7): close, with the reserve CLOSE may use.
+        if (st.error() == Err::limit_exceeded && t != MsgType::close) return fail(e, st.error(), now);
+        return st;
+    }
     commit_tx(e, m.seq, nonce, awaits);
     return {};
 }
@@ -239,8 +245,7 @@ Status I::handshake_step(Conn& e, const Now& now, FunctionRef step) noexcept {
     e.keys_.th = saved;
     e.rx_seq_ = saved_rx_seq;
     e.hs_dropped_ = st.error();
-    ++e.stats_.dropped;
-    note_fault(e, st.error(), false);
+    note_drop(e, st.error());
     return {};
 }
 
@@ -250,8 +255,7 @@ Status I::drop(Conn& e, Err err, const Now& now) noexcept {
     // where only an on-path attacker can inject) stays fatal.
     if (session::outcome(e.cfg_.policy, session::Stage::unauthenticated, err) != session::Outcome::drop)
         return fail(e, err, now);
-    ++e.stats_.dropped;
-    note_fault(e, err, false);
+    note_drop(e, err);
     return {};
 }
 

@@ -13,8 +13,10 @@ run in parallel. Every wait is bounded (process timeouts, polling deadlines) and
 every server process is killed on every path. Standard library only.
 """
 import argparse
+import base64
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -298,6 +300,14 @@ def case_errors(env):
             g.write(f.read())
         os.chmod(env.path("open.psk"), 0o640)
         env.error(["request", t, "--psk", "open.psk"], 2, r"chmod 600")
+        # A PSK carries >= 128 random bits (spec §6.7): a password or a patterned key is refused.
+        for name, data in [("password.psk", b"correct horse battery staple\n"),
+                           ("zeros.psk", b"id=zeros\nkey=" + b"00" * 32 + b"\n")]:
+            with open(env.path(name), "wb") as f:
+                f.write(data)
+            os.chmod(env.path(name), 0o600)
+        env.error(["request", t, "--psk", "password.psk"], 2, r"is text, like a password")
+        env.error(["request", t, "--psk", "zeros.psk"], 2, r"does not look random \(1 distinct")
         with open(env.path("bad.cert"), "wb") as f:
             f.write(b"\x01\x02garbage that is not a certificate")
         env.error(["request", t, "--mode", "cert", "--cert", "bad.cert", "--key", "device.key", "--ca", "ca"], 2,
@@ -518,6 +528,57 @@ def case_demo(env):
         check("clean (CLOSE, CLOSE ACK)" in sec, f"{name}: no clean close")
     check("demo finished: 50 of 50 requests answered" in out, out[-1000:])
     check(not re.search(r"^key=", out, re.M), "the demo printed a PSK")
+
+
+def compile_header(env, header, names):
+    """Compiles `header` for the host (cc) and for a Cortex-M4 (arm-none-eabi-gcc -c); runs the host program,
+    which prints each named array in hex, one per line. Returns {name: bytes}."""
+    src = env.path("dump_" + os.path.basename(header) + ".c")
+    with open(src, "w") as f:
+        f.write(f'#include <stdio.h>\n#include "{os.path.basename(header)}"\n'
+                "static void dump(const uint8_t* b, size_t n) { for (size_t i = 0; i < n; i++) printf(\"%02x\", b[i]); "
+                "printf(\"\\n\"); }\nint main(void) {\n")
+        for n in names:
+            f.write(f"    dump({n}, sizeof {n});\n")
+        f.write("    return 0;\n}\n")
+    for cc in [["cc", "-std=c99", "-Wall", "-Werror", "-o", src + ".bin", src],
+               ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-Os", "-std=c99", "-Wall", "-Werror",
+                "-Wno-unused-function", "-c", "-o", src + ".o", src]]:
+        if shutil.which(cc[0]) is None:
+            raise Fail(f"{cc[0]} not found (Debian: build-essential, gcc-arm-none-eabi)")
+        p = subprocess.run(cc, cwd=env.tmp, capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0, f"{cc[0]} failed on {header}:\n{p.stderr}")
+    out = subprocess.run([src + ".bin"], capture_output=True, text=True, timeout=10, check=True).stdout.split()
+    check(len(out) == len(names), f"{header}: {out}")
+    return {n: bytes.fromhex(h) for n, h in zip(names, out)}
+
+
+def case_firmware(env):
+    """psk gen --c-header and cert issue --c-header: mode 0600, the header compiles for the host and for a
+    Cortex-M4 and carries the same bytes as the PSK file, the certificate, the key file and the CA certificate."""
+    env.run("psk", "gen", "--out", "fw.psk", "--id", "fw-7", "--c-header", "fw-psk.h", expect=0)
+    env.run("cert", "issue", "--ca", "ca", "--role", "client", "--subject", "fw-7", "--out", "fw",
+            "--c-header", "fw-cert.h", expect=0)
+    for f in ["fw-psk.h", "fw-cert.h"]:
+        mode = stat.S_IMODE(os.stat(env.path(f)).st_mode)
+        check(mode == 0o600, f"{f} has mode {mode:o}, expected 600")
+    got = compile_header(env, env.path("fw-psk.h"), ["lockstep_psk_id", "lockstep_psk"])
+    psk = read(env.path("fw.psk"))
+    check(got["lockstep_psk_id"] == b"fw-7", got)
+    check(got["lockstep_psk"].hex() == re.search(r"^key=([0-9a-f]+)$", psk, re.M).group(1), "PSK bytes differ")
+    got = compile_header(env, env.path("fw-cert.h"), ["lockstep_cert", "lockstep_key_seed", "lockstep_ca_cert"])
+    with open(env.path("fw.cert"), "rb") as f:
+        check(got["lockstep_cert"] == f.read(), "certificate bytes differ")
+    with open(env.path("ca/ca.cert"), "rb") as f:
+        check(got["lockstep_ca_cert"] == f.read(), "CA certificate bytes differ")
+    # PKCS#8 Ed25519 (RFC 8410): the 32-byte seed is the DER's last 32 bytes.
+    der = base64.b64decode("".join(l for l in read(env.path("fw.key")).splitlines() if not l.startswith("-----")))
+    check(len(der) == 48 and got["lockstep_key_seed"] == der[-32:], "private key seed differs from fw.key")
+    env.error(["cert", "issue", "--ca", "ca", "--role", "client", "--subject", "r", "--out", "r", "--alg", "rsa2048",
+               "--c-header", "r.h"], 1, r"--c-header needs --alg ed25519")
+    check(not os.path.exists(env.path("r.key")) and not os.path.exists(env.path("r.h")), "refused run wrote files")
+    env.error(["cert", "issue", "--ca", "ca", "--role", "client", "--subject", "x", "--out", "x",
+               "--c-header", "fw-cert.h"], 2, r"refusing to overwrite")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

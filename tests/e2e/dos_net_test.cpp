@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -66,7 +67,11 @@ Config client_config(Mode m, crypto::Provider& p) {
     return c;
 }
 
-Buf echo(std::span<const std::uint8_t> req, const PeerInfo&) { return Buf(req.begin(), req.end()); }
+std::size_t echo(std::span<const std::uint8_t> req, const PeerInfo&, std::span<std::uint8_t> resp) {
+    const std::size_t n = std::min(req.size(), resp.size());
+    std::copy_n(req.begin(), n, resp.begin());
+    return n;
+}
 
 template <class F>
 bool wait_until(F&& done, std::chrono::milliseconds timeout = 5s) {
@@ -217,6 +222,41 @@ TEST(Dos, SpoofedBadTagRecordsDuringAUdpSession) {
     EXPECT_EQ(ok, 25);
     EXPECT_EQ(c.engine().stats().resend_lasts_sent, 0u);
     EXPECT_EQ(srv.server.counters().errors, 0u);
+}
+
+// A datagram the server drops unopened leaves a reason in its log
+// (rate-limited), so an operator sees why (spec §8.6).
+TEST(Dos, DroppedDatagramsLeaveAReasonInTheLog) {
+    std::mutex m;
+    std::vector<std::string> lines;
+    ServerOptions o;
+    o.tcp = false;
+    o.udp = true;
+    o.log = [&](const std::string& line) {
+        std::lock_guard<std::mutex> g(m);
+        lines.push_back(line);
+    };
+    Running srv(o);
+    ASSERT_TRUE(srv.bound);
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_GE(fd, 0);
+    const sockaddr_in to = loopback("127.0.0.1", srv.server.udp_port());
+    Buf rec{0x17, 0x01, 0, 0, 0, 0};
+    rec.resize(6 + 40, 0xa5);
+    auto logged = [&] {
+        std::lock_guard<std::mutex> g(m);
+        for (const std::string& l : lines)
+            if (l.find("dropped a datagram from an unknown address (not a HELLO)") != std::string::npos) return true;
+        return false;
+    };
+    const auto deadline = Clock::now() + 5s;
+    while (!logged() && Clock::now() < deadline) {  // datagrams may be lost: resend until the line shows
+        (void)::sendto(fd, rec.data(), rec.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+        pollfd none{-1, 0, 0};
+        (void)::poll(&none, 1, 10);
+    }
+    ::close(fd);
+    EXPECT_TRUE(logged());
 }
 
 // Many idle TCP sockets (as many as the fd limit allows, up to 5,000) and a

@@ -22,6 +22,11 @@ STALENESS_MS = 400
 CERT = ["--cert", "device.cert", "--key", "device.key", "--ca", "ca", "--server-name", "server.test"]
 
 
+def cert_of(name):
+    """A client certificate whose subject is a device's PSK identity (cert+psk binds the two)."""
+    return ["--cert", f"{name}.cert", "--key", f"{name}.key", "--ca", "ca", "--server-name", "server.test"]
+
+
 def exercise(env, url):
     """Every device command, then a server on the registry: revocation of new and live connections."""
     R = ["--registry", url]
@@ -33,6 +38,8 @@ def exercise(env, url):
     env.run("psk", "gen", "--out", "old-b.psk", "--id", "old-b", expect=0)
     env.run("device", "import", *R, "old-a.psk", "old-b.psk", expect=0)
     env.run("device", "add", *R, "--id", "device-1", "--no-psk", expect=0)  # the certificate's subject
+    for name in ("dev-1", "old-a"):
+        env.run("cert", "issue", "--ca", "ca", "--role", "client", "--subject", name, "--out", name, expect=0)
     env.error(["device", "add", *R, "--id", "dev-1", "--out", "again.psk"], 1, "exists already")
     env.error(["device", "import", *R, "old-a.psk"], 2, "exists already")
     lst = env.run("device", "list", *R, expect=0).stdout
@@ -46,7 +53,9 @@ def exercise(env, url):
         for t in ("tcp", "udp"):
             for psk in ("dev-1.psk", "dev-2.psk", "old-b.psk"):
                 env.run("request", s.addr(t), f"--{t}", "--psk", psk, "--mode", "psk", expect=0)
-        env.run("request", s.tcp, *CERT, "--mode", "cert+psk", "--psk", "dev-1.psk", expect=0)
+        env.run("request", s.tcp, *cert_of("dev-1"), "--mode", "cert+psk", "--psk", "dev-1.psk", expect=0)
+        # cert+psk: the certificate's subject must be the PSK's identity (spec §7.4).
+        env.error(["request", s.tcp, *CERT, "--mode", "cert+psk", "--psk", "dev-1.psk"], 4, "rejected our certificate")
 
         # A live connection of dev-1 (a request every 50 ms), then dev-1 revoked: closed with reason revoked.
         live_err = env.path("live.err")
@@ -79,11 +88,12 @@ def exercise(env, url):
         env.run("request", s.tcp, "--psk", "dev-2b.psk", "--mode", "psk", expect=0)
 
         # cert revoke: the client certificate is refused (bad_certificate) at the next handshake.
-        env.run("cert", "revoke", *R, "--cert", "device.cert", "--note", "lost", expect=0)
-        env.error(["cert", "revoke", *R, "--cert", "device.cert"], 2, "denied already")
-        wait_for(lambda: env.run("request", s.tcp, *CERT, "--mode", "cert+psk", "--psk",
+        env.run("request", s.tcp, *cert_of("old-a"), "--mode", "cert+psk", "--psk", "old-a.psk", expect=0)
+        env.run("cert", "revoke", *R, "--cert", "old-a.cert", "--note", "lost", expect=0)
+        env.error(["cert", "revoke", *R, "--cert", "old-a.cert"], 2, "denied already")
+        wait_for(lambda: env.run("request", s.tcp, *cert_of("old-a"), "--mode", "cert+psk", "--psk",
                                  "old-a.psk").returncode == 4, 5, "the denied certificate to be refused")
-        p = env.run("request", s.tcp, *CERT, "--mode", "cert+psk", "--psk", "old-a.psk", expect=4)
+        p = env.run("request", s.tcp, *cert_of("old-a"), "--mode", "cert+psk", "--psk", "old-a.psk", expect=4)
         check("bad_certificate" in p.stderr, f"denied certificate: {p.stderr!r}")
         env.run("request", s.tcp, "--psk", "old-a.psk", "--mode", "psk", expect=0)
     check(re.search(r", [1-9]\d* revoked$", read(s.out), re.M), f"server totals: {read(s.out)!r}")

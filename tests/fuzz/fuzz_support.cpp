@@ -64,7 +64,7 @@ const Buf& test_psk() {
     return k;
 }
 const Buf& test_psk_id() {
-    static const Buf id{'d', 'e', 'v', '-', '1'};
+    static const Buf id{'d', 'e', 'v', 'i', 'c', 'e', '-', '1'};  // the client certificate's subject (cert+psk)
     return id;
 }
 std::span<const std::uint8_t> TestPskStore::find(std::span<const std::uint8_t> id) const noexcept {

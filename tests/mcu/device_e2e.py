@@ -52,6 +52,7 @@ def main():
              "--mode", mode, "--source", "sensor:5", "--trace"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         qemu_p = None
+        stalled = None
         try:
             m = None
             head = ""
@@ -79,9 +80,12 @@ def main():
             deadline = time.monotonic() + TIMEOUT_S
             buf = b""
             frames = [0, 0]
+            log = []
+            t0 = time.monotonic()
             while qemu_p.poll() is None:
                 if time.monotonic() > deadline:
-                    fail(f"no end after {TIMEOUT_S} s")
+                    stalled = f"no end after {TIMEOUT_S} s"
+                    break
                 ready, _, _ = select.select([uart, udp], [], [], 0.2)
                 if uart in ready:
                     chunk = uart.recv(4096)
@@ -92,6 +96,7 @@ def main():
                         n = buf[0] << 8 | buf[1]
                         udp.send(buf[2:2 + n])
                         frames[0] += 1
+                        log.append(f"{time.monotonic() - t0:7.3f} device->server {n} B {buf[2:2 + min(n, 16)].hex()}")
                         buf = buf[2 + n:]
                 if udp in ready:
                     try:
@@ -100,6 +105,9 @@ def main():
                         continue
                     uart.sendall(len(dgram).to_bytes(2, "big") + dgram)
                     frames[1] += 1
+                    log.append(f"{time.monotonic() - t0:7.3f} server->device {len(dgram)} B {dgram[:16].hex()}")
+            if stalled:
+                qemu_p.kill()
             try:
                 rc = qemu_p.wait(timeout=TIMEOUT_S)
             except subprocess.TimeoutExpired:
@@ -117,6 +125,9 @@ def main():
                 server.kill()
                 trace, _ = server.communicate()
         print("server trace:\n" + trace)
+        print("relay log:\n" + "\n".join(log))
+        if stalled:
+            fail(stalled)
         hellos = len(re.findall(r"\] (?:rcv|snd) hello +seq=", trace))
         if rc != 0:
             fail(f"device exit status {rc}")

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "../support/sim.hpp"
+#include "lockstep/features.hpp"
 
 namespace lockstep::sim {
 namespace {
@@ -369,6 +370,28 @@ TEST(Erasure, WorkspaceHoldsNoPlaintextAfterDestruction) {
     Buf& ws = sim.client().ws;
     sim.client().engine.reset();  // destroy the engine; its workspace is wiped
     for (auto b : ws) ASSERT_EQ(b, 0);
+}
+
+// The insecure key log exists only in builds that ask for it (CMake option
+// LOCKSTEP_INSECURE_KEY_LOG, off outside Debug builds); elsewhere an engine
+// configured with one refuses to start (spec §10).
+TEST(KeyLog, RefusedUnlessCompiledIn) {
+    class Sink final : public InsecureKeyLog {
+    public:
+        int secrets = 0;
+        void on_secret(const char*, std::uint32_t, std::span<const std::uint8_t>) noexcept override { ++secrets; }
+    } sink;
+    Sim sim;
+    sim.client_cfg().insecure_key_log = &sink;
+    sim.build();
+    if (features::kInsecureKeyLog) {
+        EXPECT_TRUE(sim.handshake());
+        EXPECT_GT(sink.secrets, 0);
+    } else {
+        EXPECT_EQ(sim.ce().state(), State::closed);
+        EXPECT_FALSE(sim.ce().start(sim.now()));
+        EXPECT_EQ(sink.secrets, 0);
+    }
 }
 
 }  // namespace

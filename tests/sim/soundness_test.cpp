@@ -158,11 +158,6 @@ TEST(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
     const int requests = sim.server().requests;
 
     // The attacker's request under c_ap(1), numbered as the server expects.
-    const Buf cap1 = log.first("c ap traffic");
-    crypto::openssl::OpenSslProvider p;
-    record::DirectionKeys stolen;
-    ASSERT_TRUE(record::derive(p, Suite::aes256gcm, 1, cap1, stolen));
-    stolen.next_rn = 40;
     wire::Inner m;
     m.type = MsgType::data_request;
     m.seq = sim.server().received.back().seq + 1;
@@ -170,13 +165,8 @@ TEST(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
     m.ttl = sim.server().received.back().ttl;
     const Buf evil = {'o', 'p', 'e', 'n'};
     m.body = evil;
-    Buf inner(64), rec(128);
-    Writer w(inner);
-    wire::encode_inner(m, 0, w);
-    ASSERT_TRUE(w.ok());
-    auto n = record::seal_record(p, stolen, w.written(), rec);
-    ASSERT_TRUE(n);
-    rec.resize(*n);
+    const Buf rec = seal_with_secret(log.first("c ap traffic"), 1, 40, m);
+    ASSERT_FALSE(rec.empty());
     sim.inject(Dir::c2s, rec);
     sim.run_until([] { return false; }, 100);
     EXPECT_EQ(sim.server().requests, requests);
@@ -186,6 +176,90 @@ TEST(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
     sim.inject(Dir::c2s, rec);
     sim.run_until([] { return false; }, 100);
     EXPECT_EQ(sim.server().requests, requests);
+}
+
+// A PSK store that hands out a key shorter than 16 bytes: refused like an
+// unknown identity (a PSK carries >= 128 bits, spec §6.7).
+TEST(PskEntropy, AStoresShortKeyCountsAsNone) {
+    class ShortStore final : public PskStore {
+    public:
+        std::span<const std::uint8_t> find(std::span<const std::uint8_t>) const noexcept override {
+            return std::span<const std::uint8_t>(test_psk()).first(15);
+        }
+    } store;
+    Sim sim({.mode = Mode::psk});
+    sim.server_cfg().psk_store = &store;
+    sim.build();
+    sim.start();
+    sim.run_until([&] { return sim.client().closed; });
+    EXPECT_TRUE(sim.client().closed);
+    EXPECT_EQ(sim.server().handshakes, 0);
+    EXPECT_NE(std::find(sim.server().faults.begin(), sim.server().faults.end(), Err::unknown_psk),
+              sim.server().faults.end());
+}
+
+// cert+psk is one identity: the client certificate's subject must be the
+// psk_id of its HELLO (spec §7.4); a certificate of another subject is refused.
+TEST(CertPsk, TheCertificateSubjectMustBeThePskId) {
+    static const Buf other_id = {'d', 'e', 'v', '-', '2'};
+    class TwoIds final : public PskStore {
+    public:
+        std::span<const std::uint8_t> find(std::span<const std::uint8_t>) const noexcept override { return test_psk(); }
+    } store;
+    for (bool match : {true, false}) {
+        SCOPED_TRACE(match);
+        Sim sim({.mode = Mode::cert_psk});
+        sim.server_cfg().psk_store = &store;
+        if (!match) sim.client_cfg().psk_id = other_id;  // the certificate says device-1
+        sim.build();
+        sim.start();
+        sim.run_until([&] { return sim.client().closed || (sim.client().handshakes == 1 && sim.server().handshakes == 1); });
+        if (match) {
+            EXPECT_EQ(sim.server().handshakes, 1);
+            const auto subj = sim.se().peer_subject();
+            EXPECT_EQ(Buf(subj.begin(), subj.end()), test_psk_id());
+        } else {
+            EXPECT_EQ(sim.server().handshakes, 0);
+            EXPECT_TRUE(sim.client().closed);
+            EXPECT_EQ(sim.client().closed_event.reason, Reason::bad_certificate);
+        }
+    }
+}
+
+// The certificate cache is consulted only after the transcript signature
+// verified: a replayed certificate of a recent client with a signature its
+// sender could not make learns nothing from hit-or-miss timing (spec §7.4).
+TEST(CertCacheOrder, NoLookupBeforeTheTranscriptSignature) {
+    class Counting final : public CertCache {
+    public:
+        FixedCertCache<8> inner;
+        mutable int lookups = 0;
+        bool contains(const Digest& d) const noexcept override {
+            ++lookups;
+            return inner.contains(d);
+        }
+        void insert(const Digest& d) noexcept override { inner.insert(d); }
+    } cache;
+    {
+        Sim sim;
+        sim.server_cfg().cert_cache = &cache;
+        sim.build();
+        ASSERT_TRUE(sim.handshake());
+        EXPECT_EQ(cache.lookups, 1);
+        EXPECT_EQ(cache.inner.size(), 1u);
+    }
+    // The same (public) client certificate, signed with another key.
+    auto impostor = fixed_ed25519_signer(0x33);
+    Sim sim;
+    sim.server_cfg().cert_cache = &cache;
+    sim.client_cfg().signer = impostor.get();
+    sim.build();
+    sim.start();
+    sim.run_until([&] { return sim.client().closed; });
+    EXPECT_EQ(sim.server().handshakes, 0);
+    EXPECT_EQ(cache.lookups, 1);  // refused before any lookup
+    EXPECT_NE(std::find(sim.server().faults.begin(), sim.server().faults.end(), Err::bad_signature),
+              sim.server().faults.end());
 }
 
 }  // namespace

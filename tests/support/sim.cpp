@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "handshake/certs.hpp"
+#include "record/record.hpp"
 
 namespace lockstep::sim {
 
@@ -298,6 +299,21 @@ int Sim::exchange(int n, std::size_t body_len) {
 bool Sim::close_from_client() {
     (void)ce().close(now());
     return run_until([&] { return c_.closed && s_.closed; });
+}
+
+Buf seal_with_secret(const Buf& traffic_secret, std::uint8_t epoch, std::uint32_t rn, const wire::Inner& m) {
+    crypto::openssl::OpenSslProvider p;
+    record::DirectionKeys k;
+    if (!record::derive(p, Suite::aes256gcm, epoch, traffic_secret, k)) return {};
+    k.next_rn = rn;
+    Buf inner(wire::kInnerHeaderLen + m.body.size()), rec(inner.size() + 128);
+    Writer w(inner);
+    wire::encode_inner(m, 0, w);
+    if (!w.ok()) return {};
+    auto n = record::seal_record(p, k, w.written(), rec);
+    if (!n) return {};
+    rec.resize(*n);
+    return rec;
 }
 
 }  // namespace lockstep::sim

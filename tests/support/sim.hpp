@@ -18,6 +18,7 @@
 #include "crypto/providers/openssl/openssl_provider.hpp"
 #include "crypto/providers/sodium/sodium_provider.hpp"
 #include "lockstep/engine.hpp"
+#include "wire/wire.hpp"
 
 namespace lockstep::sim {
 
@@ -105,7 +106,7 @@ inline const Buf& test_psk() {
     return k;
 }
 inline const Buf& test_psk_id() {
-    static const Buf id{'d', 'e', 'v', '-', '1'};
+    static const Buf id{'d', 'e', 'v', 'i', 'c', 'e', '-', '1'};  // the client certificate's subject (cert+psk)
     return id;
 }
 
@@ -116,6 +117,11 @@ public:
         return {};
     }
 };
+
+// A record sealed as its sender would, under the epoch's key derived from a
+// traffic secret taken from a key log (a stolen key, in attack tests): m
+// encoded without padding and sealed with record number rn (suite 1).
+Buf seal_with_secret(const Buf& traffic_secret, std::uint8_t epoch, std::uint32_t rn, const wire::Inner& m);
 
 enum class Dir { c2s, s2c };
 

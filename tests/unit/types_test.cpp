@@ -48,5 +48,15 @@ TEST(Types, WholeSecondsTruncatesLikeDurationCast) {
     }
 }
 
+// A deadline of now + milliseconds::max() saturates instead of wrapping (spec §8.3).
+TEST(Types, InstantPlusSaturates) {
+    using std::chrono::milliseconds;
+    const Instant t{milliseconds(5'000)};
+    EXPECT_EQ(t + milliseconds(7), Instant{milliseconds(5'007)});
+    EXPECT_EQ(t + milliseconds::max(), Instant{milliseconds::max()});
+    EXPECT_GT(t + milliseconds::max(), t);
+    EXPECT_EQ(Instant{milliseconds(-5)} + milliseconds::min(), Instant{milliseconds::min()});
+}
+
 }  // namespace
 }  // namespace lockstep

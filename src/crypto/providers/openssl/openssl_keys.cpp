@@ -201,6 +201,14 @@ Status OpenSslSigner::save_pem(const char* path) const noexcept {
     });
 }
 
+Status OpenSslSigner::ed25519_seed(Bytes out) const noexcept {
+    if (alg_ != SigAlg::ed25519) return Err::unsupported;
+    if (out.size() != 32) return Err::invalid_argument;
+    std::size_t len = out.size();
+    if (EVP_PKEY_get_raw_private_key(key_, out.data(), &len) != 1 || len != 32) return fail(Err::crypto_failure);
+    return {};
+}
+
 Status OpenSslSigner::sign(ConstBytes msg, Bytes sig) noexcept {
     const std::size_t want = sig_len(alg_);
     if (sig.size() < want) return Err::buffer_too_small;

@@ -35,6 +35,11 @@ public:
     // writing fails (the partial file is removed).
     Status save_pem(const char* path) const noexcept;
 
+    // Ed25519 only: the 32-byte RFC 8032 private key (seed), what a device's
+    // signer takes (firmware export). RSA: Err::unsupported; out not 32 bytes:
+    // Err::invalid_argument.
+    Status ed25519_seed(Bytes out) const noexcept;
+
     ~OpenSslSigner() override;
     OpenSslSigner(const OpenSslSigner&) = delete;
     OpenSslSigner& operator=(const OpenSslSigner&) = delete;

@@ -23,7 +23,8 @@
 // Montgomery ladder on the base point 9 instead of crypto_scalarmult_curve25519_base
 // (whose 30 KB table of precomputed points would dominate the image; the ladder
 // is ~3x slower, ~1 ms on a host), and SHA-512 / HMAC-SHA-512 are left out
-// (Err::unsupported; the suites the device offers do not use them). Ed25519
+// (Err::unsupported; the suites the device offers do not use them), and so is
+// AES-256-GCM (libsodium has it only with AES-NI). Ed25519
 // verification is compiled only when the engine has a certificate mode
 // (lockstep/features.hpp); otherwise verify() is Err::unsupported, and X25519
 // only when a compiled mode uses ECDHE (psk-only does not).
@@ -101,7 +102,11 @@ Status aead_params(const SodiumProvider& p, Aead a, ConstBytes key, ConstBytes n
 
 }  // namespace
 
-bool SodiumProvider::aes_gcm_available() const noexcept { return crypto_aead_aes256gcm_is_available() == 1; }
+// Small (device) builds: never (no AES-NI on a Cortex-M), and no reference to
+// libsodium's AES-GCM code, which would link newlib's errno and its 1 KB of data.
+bool SodiumProvider::aes_gcm_available() const noexcept {
+    return !kSmall && crypto_aead_aes256gcm_is_available() == 1;
+}
 
 Status SodiumProvider::random(Bytes out) noexcept {
     if (out.empty()) return {};
@@ -160,7 +165,7 @@ Status SodiumProvider::aead_seal(Aead a, ConstBytes key, ConstBytes nonce, Const
     LS_TRY(aead_params(*this, a, key, nonce));
     unsigned long long tag_len = 0;
     // libsodium encrypts in place when c == m; the tag goes after the ciphertext.
-    const int rc = a == Aead::chacha20_poly1305
+    const int rc = kSmall || a == Aead::chacha20_poly1305  // small: aead_params refused AES-GCM
                        ? crypto_aead_chacha20poly1305_ietf_encrypt_detached(
                              out.data(), out.data() + pt.size(), &tag_len, ptr(pt), pt.size(), ptr(aad), aad.size(),
                              nullptr, nonce.data(), key.data())
@@ -182,7 +187,7 @@ Status SodiumProvider::aead_open(Aead a, ConstBytes key, ConstBytes nonce, Const
     if (!alias_ok(ct_and_tag, out)) return Err::invalid_argument;
     LS_TRY(aead_params(*this, a, key, nonce));
     // libsodium checks the tag before it writes any plaintext.
-    const int rc = a == Aead::chacha20_poly1305
+    const int rc = kSmall || a == Aead::chacha20_poly1305  // small: aead_params refused AES-GCM
                        ? crypto_aead_chacha20poly1305_ietf_decrypt_detached(
                              out.data(), nullptr, ptr(ct_and_tag), ct_len, ct_and_tag.data() + ct_len, ptr(aad),
                              aad.size(), nonce.data(), key.data())

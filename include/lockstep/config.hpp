@@ -169,7 +169,8 @@ struct Config {
     crypto::Signer* signer = nullptr;             // our private key
     std::span<const std::uint8_t> certificate;    // our certificate (wire encoding)
     // The trust anchor (self-signed CA certificate). Its self-signature is not
-    // re-checked per handshake: check it once when loading (certs::verify_ca).
+    // re-checked per handshake: load only a CA certificate you trust (the
+    // lockstep CLI checks the self-signature once when it loads the file).
     std::span<const std::uint8_t> ca_certificate;
     // For devices without a real-time clock only: skip certificate validity dates.
     bool insecure_skip_cert_validity = false;

@@ -42,7 +42,7 @@ inline constexpr Reason kLastReason = Reason::revoked;  // larger values are a d
 
 LOCKSTEP_API const char* reason_name(Reason r) noexcept;
 
-// Error families (STYLE §3). `need_more` is not fatal: the caller supplies more bytes.
+// Error families. `need_more` is not fatal: the caller supplies more bytes.
 enum class Category : std::uint8_t {
     need_more,
     decode,

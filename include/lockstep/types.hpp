@@ -67,7 +67,7 @@ enum class Policy : std::uint8_t { strict, tolerant, transport_default };
 // for devices without a real-time clock (R7).
 enum class TtlMode : std::uint8_t { absolute, relative };
 
-// Time. Monotonic time and wall-clock time are different types (STYLE §1).
+// Time. Monotonic time and wall-clock time are different types, so one cannot be passed for the other.
 // Both are plain values handed in by the caller; the core never reads a clock.
 struct Instant {
     std::chrono::milliseconds since_origin{0};

@@ -17,7 +17,7 @@
 // byte 17 bit 3"); --verbose adds one line per message.
 //
 // Single-threaded poll loop, blocking writes (loopback peers always read).
-// Test tool: exceptions are allowed, as in tools/ (STYLE §3).
+// Test tool: exceptions are allowed, as in tools/.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -162,6 +162,18 @@ public:
     // spec: PROTOCOL.md §6.8): lifts Config::amplification_limit.
     void set_address_validated() noexcept { address_validated_ = true; }
     bool address_validated() const noexcept { return address_validated_; }
+    // Datagrams: the connection ids (spec: PROTOCOL.md §6.9) of the client's
+    // traffic keys this end holds; 0 before epoch 1. Client: its sending key's.
+    // Server: its current receive key's and the other set's, if any (the next
+    // epoch's during a re-key, the previous epoch's after one).
+    std::size_t connection_ids(std::span<ConnectionId, 2> out) const noexcept;
+    // Server, datagrams: receive() of a message that came from an address other
+    // than the connection's (spec §6.9). `moved` is set if it authenticated (a
+    // record that opened, not a replay): the transport sends to the new address
+    // from then on, and that address is unproved (Config::amplification_limit,
+    // counted from this message) until an authenticated message from it
+    // acknowledges one of ours sent after the move. Otherwise nothing changed.
+    Status receive_moved(std::span<const std::uint8_t> message, Now now, bool& moved) noexcept;
 
     struct Impl;  // handshake and session handlers (src/handshake, src/session)
     friend struct Impl;
@@ -233,6 +245,12 @@ private:
     // amplification limit (spec §8.6): bytes received from / sent to an unproved address
     bool address_validated_ = false;
     std::uint32_t unproved_rx_ = 0, unproved_tx_ = 0;
+    // a move to a new address (receive_moved, spec §6.9): path_ is 1 inside the
+    // call and 2 once its record opened; the new address is proved by an
+    // authenticated ack of a seq >= path_mark_ (our first message after the move)
+    std::uint8_t path_ = 0;
+    bool path_probe_ = false;
+    std::uint32_t path_mark_ = 0;
     // client: the server's cookie (spec §6.8), sent in front of every later copy of
     // HELLO; kept in the tail of the HELLO's kept slot (cookie_bytes())
     std::uint8_t cookie_len_ = 0, cookies_taken_ = 0;
@@ -265,7 +283,7 @@ private:
     std::uint8_t peer_key_alg_ = 0;
 
     // Key material lives in an opaque, wiped block (see src/session/engine_state.hpp).
-    alignas(8) std::uint8_t keystate_[888];
+    alignas(8) std::uint8_t keystate_[920];
 };
 
 }  // namespace lockstep

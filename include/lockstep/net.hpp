@@ -168,6 +168,7 @@ public:
         // or still open when the shutdown grace ran out.
         std::uint64_t errors = 0;
         std::uint64_t revoked = 0;  // closed by still_allowed (ServerOptions)
+        std::uint64_t moved = 0;    // UDP connections moved to a new client address (spec §6.9)
     };
     Counters counters() const noexcept;
 

@@ -139,6 +139,9 @@ std::string describe(std::span<const std::uint8_t> m) {
         case wire::Frame::close:
             if (auto c = wire::decode_clear_close(m)) return fmt::format("clear close reason={}", reason_name(c->reason));
             return "clear close (malformed)";
+        case wire::Frame::cid_record:
+            if (auto c = wire::decode_cid_record(m)) return "record behind a connection id: " + describe(c->record);
+            return "cid record (malformed)";
         case wire::Frame::record:
             if (auto r = wire::decode_record(m, 0)) return fmt::format("record epoch={} rn={}", r->header.epoch, r->header.rn);
             return "record (malformed)";

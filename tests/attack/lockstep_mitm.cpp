@@ -610,7 +610,12 @@ void Mitm::read_udp_client() {
         c->udp_listen = udp_listen_.get();
         log_conn(*c, fmt::format("udp peer {}, upstream {}", addr_text(from), addr_text(local_addr(c->server.get()))));
     }
-    on_message(*c, Dir::c2s, Buf(b, b + k));
+    // A record behind a connection id (spec §6.9) goes on bare: the mitm keeps the
+    // client's address toward the server, which then finds the connection by it,
+    // and every scenario acts on the record itself.
+    std::size_t skip = 0;
+    if (auto r = wire::decode_cid_record({b, static_cast<std::size_t>(k)})) skip = wire::kCidHeadLen;
+    on_message(*c, Dir::c2s, Buf(b + skip, b + k));
 }
 
 void Mitm::read_udp_server(Conn& c) {

@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: Apache-2.0
 # lockstep — the two commands (README) and friends.
 #   make demo   install what is missing, build, run the demo
 #   make test   install what is missing, build, run every test (CTest)
 #   make bench  build and run the benchmarks
+#   make deb    build the Debian package ($(BUILD)/deb/lockstep_VERSION_ARCH.deb)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -10,9 +12,10 @@ APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev openssl 
   libsodium-dev dpkg-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev libtomlplusplus-dev \
   nlohmann-json3-dev python3 clang-14 libclang-rt-14-dev valgrind spin \
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm \
-  libsqlite3-dev libpq-dev postgresql libcurl4-openssl-dev nginx libnginx-mod-stream
+  libsqlite3-dev libpq-dev postgresql libcurl4-openssl-dev nginx libnginx-mod-stream \
+  libsystemd-dev systemd man-db curl tshark
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test bench clean deb
 
 all: build
 
@@ -41,6 +44,13 @@ test: deps
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-sanitize
+
+# The package: library, headers, CMake and pkg-config files, the CLI, lockstep(1),
+# the bash completion and lockstep-serve@.service (cmake/install.cmake, CPack DEB).
+deb: configure
+	cmake --build $(BUILD) -j $(JOBS) --target lockstep lockstep_lib lockstep_openssl_lib lockstep_sodium_lib lockstep_net_lib
+	cd $(BUILD) && cpack -G DEB
+	@ls $(BUILD)/deb/*.deb
 
 demo: build
 	$(BUILD)/tools/lockstep demo

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_concurrency — N concurrent connections on loopback (default 100 000;
 // --quick 1 000), each sending one request per interval (10 s; --quick 1 s)
 // for D seconds (60; --quick 11), re-keys

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_dos: legitimate clients' success rate and latency (p50/p99) while the
 // server is attacked over loopback — idle TCP sockets, a HELLO flood with and
 // without cookies, garbage datagrams — against the no-attack run measured in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_handshake — full handshakes per second on one core, both roles in one
 // process over memory, per mode and per provider (OpenSSL 3 and libsodium);
 // against OpenSSL TLS 1.3 (mutual auth, Ed25519 certificates, X25519, memory

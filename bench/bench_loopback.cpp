@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_loopback — request/response/ack over loopback TCP, one connection, one
 // request outstanding: lockstep (net::Server on its own thread, the blocking
 // net::Client) against the same pattern over OpenSSL TLS 1.3 sockets and over

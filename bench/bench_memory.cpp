@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_memory — per-connection memory: sizeof(Engine), Engine::workspace_size,
 // and the resident memory (VmRSS) of N idle established server-side connections
 // in one process: lockstep engines (+ their workspaces) vs OpenSSL SSL objects

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_record — record protection throughput per suite and payload size:
 // record::seal_record + wire::decode_record + record::open_record (lockstep) vs
 // the raw provider calls on the same buffers (aead_seal + aead_open, plus two

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_registry — the device registry at fleet size: psk handshakes/s with the
 // server's PSK store a registry cache over N devices (SQLite) against the one-file
 // store (the anchor, same run), registry lookups p50/p99 (cache miss = one query,

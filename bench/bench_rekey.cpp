@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_rekey — the cost of one re-key handshake (µs) per mode vs its crypto floor.
 //
 // Method: two engine pairs per mode, identical except RekeyPolicy::after_responses

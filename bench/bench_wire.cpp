@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench_wire — bytes on the wire: per handshake and per re-key in each mode
 // (counted from the engines' poll_transmit output; TCP's 2-byte length framing
 // per message shown separately), per-record overhead per suite, and the same

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep benchmarks — shared helpers: CLI, statistics, JSON summary, a
 // recording Provider/Signer (counts and replays every primitive call), lockstep
 // credentials and engine pairs over memory, and an in-memory OpenSSL TLS 1.3

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // profile_exchange: a fixed number of 64-byte request/response/ack exchanges
 // between a net::Server (own thread) and a blocking net::Client over loopback,
 // without re-keys, for counting instructions and system calls per exchange:

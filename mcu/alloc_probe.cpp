@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must NOT link: proves the no-heap rule is a link error (tests/mcu: mcu_no_heap_link_error).
 #include <cstdlib>
 #include <new>

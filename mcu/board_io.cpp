@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep mcu — the board link, clock and entropy for the AN386 under qemu (board_io.hpp).
 #include "board_io.hpp"
 #include "semihost.hpp"

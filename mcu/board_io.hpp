@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep mcu — what the device client needs from its board: a byte link to
 // the server (here the MPS2 CMSDK UART0, framed), time, and entropy. On a
 // product these are the radio or modem driver, an RTC/timer and the TRNG; on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Size image (b): a device that is only a CLIENT and only uses PSK mode, on
 // the engine built with the client+psk switches (lockstep/features.hpp: no
 // server role, no cert modes, no tracer, no key log). main drives one client

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The client-only image's "radio": its own translation unit (no LTO), so the
 // compiler cannot see what arrives and must keep every receive path a real
 // client could take. There is no server on qemu (this image has no server

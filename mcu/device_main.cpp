@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The device client: lockstep on real cryptography (libsodium's reference code,
 // cross-compiled) talking to `lockstep serve` over UDP. The link is UART0 with
 // length-framed messages; on qemu tests/mcu/device_e2e.py bridges it to the

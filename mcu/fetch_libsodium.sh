@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Fetches libsodium's Debian source package into <dir> through a private apt
 # configuration under <dir> (its own sources.list, lists and cache: the
 # system's sources are not touched, no root needed). apt verifies the files

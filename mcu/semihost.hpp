@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep mcu — Arm semihosting (bkpt 0xab on M-profile) and a tiny text
 // formatter: no printf, no heap. qemu: -semihosting-config enable=on,target=native
 #pragma once

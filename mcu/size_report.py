@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """lockstep mcu size report.
 
 arm-none-eabi-size for every layer library (all their code, before linking)

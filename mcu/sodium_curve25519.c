@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libsodium's X25519 (ref10) and the Ed25519 field/group code it uses, compiled
  * as ONE translation unit. Each of x25519_ref10.c and ed25519_ref10.c includes the
  * field arithmetic (fe_25_5/fe.h) as static functions, so two separately compiled

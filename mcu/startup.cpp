@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep mcu — minimal startup for the MPS2-AN386 (Cortex-M4) under qemu:
 // vector table at address 0, reset handler (copy .data, zero .bss, paint the
 // stack, run constructors, call main), fault handlers that report through

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # CMake toolchain file: bare-metal Cortex-M4 (Thumb-2) with the Arm GNU toolchain
 # (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib).
 #   cmake -S mcu -B build-mcu -DCMAKE_TOOLCHAIN_FILE=mcu/toolchain-arm-none-eabi.cmake

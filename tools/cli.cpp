@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — shared helpers (see cli.hpp).
 #include "cli.hpp"
 

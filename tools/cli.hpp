@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — what every subcommand shares: exit codes, the one-line error,
 // file helpers and byte formatting.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — connection settings, the TOML config file, engine Config (see config.hpp).
 #include "config.hpp"
 

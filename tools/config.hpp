@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — connection settings shared by `serve` and `request`: the
 // credential and protocol flags, the TOML config file (same keys as the flags;
 // a flag given on the command line wins), and turning them into an engine

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — `lockstep demo`: the whole system in one run, through the same
 // code paths as the subcommands. In a work directory it makes a CA, a server and
 // a client certificate and a PSK; starts a server with the simulated sensor on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — the device registry: `device add | import | list | show |
 // revoke | rotate-psk` and `cert revoke` (src/registry). Every command takes
 // --registry sqlite:PATH | postgresql://... (or $LOCKSTEP_REGISTRY). A PSK is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — keys, certificates and PSKs: making them (ca init, cert issue,
 // psk gen) and loading them for serve / request / demo, with one clear error
 // line for every bad file.

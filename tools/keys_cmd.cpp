@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — `ca init`, `cert issue`, `cert show`, `psk gen`, and the
 // loaders the other commands use (keys.hpp).
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the command-line tool: keys and certificates, a server, a client,
 // the demo. Every subcommand registers itself from its own file; errors end in
 // one line on stderr and a documented exit code (cli.hpp).
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
+#include "lockstep/version.hpp"
 
 int main(int argc, char** argv) {
     using namespace lockstep::cli;
@@ -19,6 +21,8 @@ int main(int argc, char** argv) {
                  "request/response over TCP or UDP)",
                  "lockstep"};
     app.require_subcommand(1);
+    // The library actually linked, so a shared liblockstep upgrade shows.
+    app.set_version_flag("--version", std::string("lockstep ") + lockstep::version());
     app.footer(kExitCodeHelp);
     add_key_commands(app);
     add_device_commands(app);
@@ -30,7 +34,7 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
         return 0;
     } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0) return app.exit(e);  // --help
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
         fmt::print(stderr, "error: {} (see --help)\n", e.what());
         return static_cast<int>(Exit::usage);
     } catch (const Failure& f) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — `lockstep request`: a client that connects, sends N requests,
 // prints the responses and closes. The demo runs the same client (run_client).
 #pragma once

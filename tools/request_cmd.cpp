@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — `lockstep request` (see request.hpp).
 #include <chrono>
 #include <thread>

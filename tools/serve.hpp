@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — `lockstep serve`: a lockstep server around a data source.
 // The demo runs the same server in-process (make_server).
 #pragma once
@@ -27,6 +28,9 @@ struct ServeArgs {
     int registry_staleness_ms = 5000;  // RegistryCache staleness bound
     int registry_cache = 200'000;      // devices cached
     std::string wrap_key;             // key file for wrapped PSKs in the registry
+    std::string log_format = "text";  // text | json: trace, fault, status and operator lines
+    int status_interval_s = 60;       // a status line every this many seconds (0: none)
+    std::string metrics;              // HOST:PORT of the Prometheus endpoint ("": none)
 };
 
 // A bound server and everything it borrows.

@@ -1,11 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — `lockstep serve` (see serve.hpp).
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#ifdef LOCKSTEP_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
+#include "net/metrics.hpp"
 #include "registry/wrap.hpp"
 #include "serve.hpp"
 #include "wire/wire.hpp"
@@ -38,6 +46,57 @@ void check_own_certificate(const EngineSetup& setup, const std::string& path) {
 std::string host_port(const std::string& host, std::uint16_t port) {
     return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
 }
+
+// Under systemd (Type=notify; NOTIFY_SOCKET set) readiness and stopping go to the
+// service manager; elsewhere sd_notify does nothing.
+void notify_service_manager([[maybe_unused]] const std::string& state) {
+#ifdef LOCKSTEP_HAVE_SYSTEMD
+    sd_notify(0, state.c_str());
+#endif
+}
+
+// "127.0.0.1:9100" or "[::1]:9100" (--metrics); Exit::usage otherwise.
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& s) {
+    const auto colon = s.rfind(':');
+    std::string host = colon == std::string::npos ? "" : s.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    const std::string port = colon == std::string::npos ? "" : s.substr(colon + 1);
+    if (host.empty() || port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+        std::stoi(port) > 65535)
+        fail(Exit::usage, fmt::format("--metrics {}: give HOST:PORT, e.g. 127.0.0.1:9100", s));
+    return {host, static_cast<std::uint16_t>(std::stoi(port))};
+}
+
+// A status line (text or JSON) every `interval` until destroyed.
+class StatusTicker {
+public:
+    StatusTicker(const net::Server& server, TraceSink& sink, std::chrono::seconds interval) {
+        if (interval.count() == 0) return;
+        thread_ = std::thread([this, &server, &sink, interval] {
+            std::unique_lock<std::mutex> lock(mu_);
+            while (!cv_.wait_for(lock, interval, [this] { return stop_; })) {
+                const auto c = server.counters();
+                sink.line(sink.json() ? net::status_json(c, unix_ms()) : "lockstep serve: " + net::status_line(c));
+            }
+        });
+    }
+    ~StatusTicker() {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+    StatusTicker(const StatusTicker&) = delete;
+    StatusTicker& operator=(const StatusTicker&) = delete;
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
 
 // The device registry as the PSK store and certificate policy, and the
 // re-check of live connections (every staleness / 2: a revoked device's
@@ -74,13 +133,28 @@ void attach_registry(const ServeArgs& a, RunningServer& rs, net::ServerOptions& 
 void run_serve(CLI::App& sub, ServeArgs& a) {
     apply_config_file(sub, a.conn);
     if (a.tcp_port < 0 && a.udp_port < 0) fail(Exit::usage, "give --tcp PORT and/or --udp PORT (0: an ephemeral port)");
-    TraceSink sink(stderr);
+    TraceSink sink(stderr, a.log_format == "json");
     auto rs = make_server(a, a.conn.trace ? &sink : nullptr);
     warn_if_not_forward_secret(rs->setup->config);
+    std::unique_ptr<net::MetricsEndpoint> metrics;
+    if (!a.metrics.empty()) {
+        const auto [host, port] = split_host_port(a.metrics);
+        const net::Server* server = rs->server.get();
+        auto m = net::MetricsEndpoint::start(host, port, [server] { return net::prometheus_text(server->counters()); });
+        if (!m) fail(Exit::network, fmt::format("cannot serve metrics on {} (bad address, or in use)", a.metrics));
+        metrics = std::move(*m);
+        rs->listening += " metrics=" + host_port(host, metrics->port());
+    }
     fmt::print("{}\n", rs->listening);
     std::fflush(stdout);
     net::Server::install_signal_handlers();
-    auto st = rs->server->run();
+    notify_service_manager("READY=1\nSTATUS=" + rs->listening);
+    Result<void> st;
+    {
+        StatusTicker ticker(*rs->server, sink, std::chrono::seconds(a.status_interval_s));
+        st = rs->server->run();
+    }
+    notify_service_manager("STOPPING=1");
     fmt::print("{}\n", server_totals(*rs->server));
     std::fflush(stdout);
     if (!st) fail(Exit::internal, fmt::format("the server stopped with an error: {}", err_name(st.error())));
@@ -106,7 +180,12 @@ std::unique_ptr<RunningServer> make_server(const ServeArgs& a, TraceSink* trace)
     so.udp_port = static_cast<std::uint16_t>(std::max(a.udp_port, 0));
     so.threads = a.threads;
     if (!a.registry.empty()) attach_registry(a, *rs, so);
-    so.log = [](const std::string& line) { fmt::print(stderr, "lockstep serve: {}\n", line); };
+    if (a.log_format == "json")
+        so.log = [](const std::string& line) {
+            fmt::print(stderr, "{{\"ts\":{},\"kind\":\"log\",\"message\":{}}}\n", unix_ms(), json_string(line));
+        };
+    else
+        so.log = [](const std::string& line) { fmt::print(stderr, "lockstep serve: {}\n", line); };
 
     Source* source = rs->source.get();
     net::RequestHandler handler = [source](std::span<const std::uint8_t> req, const net::PeerInfo&,
@@ -180,6 +259,16 @@ CLI::App* add_serve_options(CLI::App& app, ServeArgs& args) {
     sub->add_option("--cmd-timeout", a->cmd_timeout_ms, "Time limit for a cmd: source in ms")
         ->check(CLI::Range(1, 600'000))
         ->capture_default_str();
+    sub->add_option("--log-format", a->log_format, "trace, fault, status and operator lines on stderr: text or json "
+                                                   "(one JSON object per line)")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    sub->add_option("--status-interval", a->status_interval_s,
+                    "Print a status line (open and half-open connections, totals) every this many seconds (0: never)")
+        ->check(CLI::Range(0, 86'400))
+        ->capture_default_str();
+    sub->add_option("--metrics", a->metrics,
+                    "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9100; port 0: ephemeral)");
     sub->footer(
         "The server prints one line \"listening tcp=ADDR:PORT udp=ADDR:PORT\" when it is ready and stops "
         "cleanly on SIGINT/SIGTERM (every connection gets CLOSE with reason shutdown)."

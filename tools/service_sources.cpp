@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — data sources that front an existing service (see sources.hpp):
 //
 //   tcp:HOST:PORT   one TCP connection per request. The request is sent as a frame

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — data sources (see sources.hpp).
 #include "sources.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep CLI — data sources for `lockstep serve`: what a DATA REQUEST is answered with.
 //
 //   sensor[:m]    a simulated sensor: the last m readings (default 5) as lines

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — engine configuration. Defaults are the safe choice; anything weaker is opt-in
 // and named so (spec: PROTOCOL.md §10).
 //
@@ -14,6 +15,7 @@
 #include <string_view>
 
 #include "lockstep/crypto.hpp"
+#include "lockstep/export.h"
 #include "lockstep/types.hpp"
 
 namespace lockstep {
@@ -21,7 +23,7 @@ namespace lockstep {
 using std::chrono::milliseconds;
 
 // Server side: finds the PSK for an identity sent in HELLO (empty span: unknown).
-class PskStore {
+class LOCKSTEP_API PskStore {
 public:
     virtual ~PskStore() = default;
     virtual std::span<const std::uint8_t> find(std::span<const std::uint8_t> identity) const noexcept = 0;
@@ -30,7 +32,7 @@ public:
 // Test and debugging aid ONLY: receives the secrets the key schedule derives
 // (like an SSLKEYLOGFILE). It defeats the protocol's security; production
 // configurations leave Config::insecure_key_log null. spec: PROTOCOL.md §14
-class InsecureKeyLog {
+class LOCKSTEP_API InsecureKeyLog {
 public:
     virtual ~InsecureKeyLog() = default;
     virtual void on_secret(const char* label, std::uint32_t epoch, std::span<const std::uint8_t> value) noexcept = 0;
@@ -43,7 +45,7 @@ public:
 // after the signature verified; issuer, role and validity dates are still
 // checked on every handshake (spec: PROTOCOL.md §7.4). Like a Provider it is
 // used from one thread at a time; net::Server gives each loop its own.
-class CertCache {
+class LOCKSTEP_API CertCache {
 public:
     using Digest = std::array<std::uint8_t, 32>;
     virtual ~CertCache() = default;
@@ -167,7 +169,8 @@ struct Config {
     crypto::Signer* signer = nullptr;             // our private key
     std::span<const std::uint8_t> certificate;    // our certificate (wire encoding)
     // The trust anchor (self-signed CA certificate). Its self-signature is not
-    // re-checked per handshake: check it once when loading (certs::verify_ca).
+    // re-checked per handshake: load only a CA certificate you trust (the
+    // lockstep CLI checks the self-signature once when it loads the file).
     std::span<const std::uint8_t> ca_certificate;
     // For devices without a real-time clock only: skip certificate validity dates.
     bool insecure_skip_cert_validity = false;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the crypto provider interface.
 //
 // The protocol core reaches every primitive through this one narrow interface,
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <span>
 
+#include "lockstep/export.h"
 #include "lockstep/result.hpp"
 
 namespace lockstep::crypto {
@@ -51,12 +53,12 @@ constexpr std::size_t sig_len(SigAlg a) noexcept {
 // Public key encoding in certificates: Ed25519 = 32 raw bytes; RSA = the
 // big-endian modulus (exactly 256 or 384 bytes, top bit set), e = 65537.
 constexpr std::size_t pubkey_len(SigAlg a) noexcept { return sig_len(a) == 64 ? 32 : sig_len(a); }
-bool sig_alg_known(std::uint8_t v) noexcept;
+LOCKSTEP_API bool sig_alg_known(std::uint8_t v) noexcept;
 
 constexpr std::size_t kX25519Len = 32;
 
 // A private signing key held outside the core (the application owns it).
-class Signer {
+class LOCKSTEP_API Signer {
 public:
     virtual ~Signer() = default;
     virtual SigAlg alg() const noexcept = 0;
@@ -66,7 +68,7 @@ public:
     virtual Status sign(ConstBytes msg, Bytes sig) noexcept = 0;
 };
 
-class Provider {
+class LOCKSTEP_API Provider {
 public:
     virtual ~Provider() = default;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — what this build of the engine contains (roles, modes, debugging aids).
 //
 // How this works: each switch is a compile definition, 0 or 1, default 1, so a
@@ -6,8 +7,8 @@
 // LOCKSTEP_INSECURE_KEY_LOG (on in Debug builds) or a test's own engine variant
 // turns it on.
 // A device build leaves parts out, e.g. a client that only speaks psk mode:
-//   -DLOCKSTEP_SERVER_ROLE=0 -DLOCKSTEP_MODE_CERT=0 -DLOCKSTEP_MODE_CERT_PSK=0
-//   -DLOCKSTEP_MODE_PSK_ONLY=0 -DLOCKSTEP_TRACE=0 -DLOCKSTEP_INSECURE_KEY_LOG=0
+//   -DLOCKSTEP_SERVER_ROLE=0 -DLOCKSTEP_WITH_MODE_CERT=0 -DLOCKSTEP_WITH_MODE_CERT_PSK=0
+//   -DLOCKSTEP_WITH_MODE_PSK_ONLY=0 -DLOCKSTEP_TRACE=0 -DLOCKSTEP_INSECURE_KEY_LOG=0
 // The engine reads them only through the constants below, at a few dispatch
 // points and through the predicates at the end of this file, which fold to a
 // constant when the compiled set decides the answer (so the optimiser drops
@@ -25,17 +26,17 @@
 #ifndef LOCKSTEP_SERVER_ROLE
 #define LOCKSTEP_SERVER_ROLE 1
 #endif
-#ifndef LOCKSTEP_MODE_CERT
-#define LOCKSTEP_MODE_CERT 1
+#ifndef LOCKSTEP_WITH_MODE_CERT
+#define LOCKSTEP_WITH_MODE_CERT 1
 #endif
-#ifndef LOCKSTEP_MODE_PSK
-#define LOCKSTEP_MODE_PSK 1
+#ifndef LOCKSTEP_WITH_MODE_PSK
+#define LOCKSTEP_WITH_MODE_PSK 1
 #endif
-#ifndef LOCKSTEP_MODE_CERT_PSK
-#define LOCKSTEP_MODE_CERT_PSK 1
+#ifndef LOCKSTEP_WITH_MODE_CERT_PSK
+#define LOCKSTEP_WITH_MODE_CERT_PSK 1
 #endif
-#ifndef LOCKSTEP_MODE_PSK_ONLY
-#define LOCKSTEP_MODE_PSK_ONLY 1
+#ifndef LOCKSTEP_WITH_MODE_PSK_ONLY
+#define LOCKSTEP_WITH_MODE_PSK_ONLY 1
 #endif
 #ifndef LOCKSTEP_TRACE
 #define LOCKSTEP_TRACE 1
@@ -48,10 +49,10 @@ namespace lockstep::features {
 
 inline constexpr bool kClientRole = LOCKSTEP_CLIENT_ROLE != 0;
 inline constexpr bool kServerRole = LOCKSTEP_SERVER_ROLE != 0;
-inline constexpr bool kModeCert = LOCKSTEP_MODE_CERT != 0;
-inline constexpr bool kModePsk = LOCKSTEP_MODE_PSK != 0;
-inline constexpr bool kModeCertPsk = LOCKSTEP_MODE_CERT_PSK != 0;
-inline constexpr bool kModePskOnly = LOCKSTEP_MODE_PSK_ONLY != 0;
+inline constexpr bool kModeCert = LOCKSTEP_WITH_MODE_CERT != 0;
+inline constexpr bool kModePsk = LOCKSTEP_WITH_MODE_PSK != 0;
+inline constexpr bool kModeCertPsk = LOCKSTEP_WITH_MODE_CERT_PSK != 0;
+inline constexpr bool kModePskOnly = LOCKSTEP_WITH_MODE_PSK_ONLY != 0;
 // Engine::set_tracer has an effect (off: no TraceEntry is built, no fault reported).
 inline constexpr bool kTrace = LOCKSTEP_TRACE != 0;
 // Config::insecure_key_log may be set (off: refused, no secret is ever handed out).

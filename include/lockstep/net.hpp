@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — transports: TCP (length-framed) and UDP (one message per datagram)
 // loops around the one sans-I/O engine. This is the only layer with sockets,
 // clocks and threads. spec: PROTOCOL.md §6.1 (framing)
@@ -26,6 +27,7 @@
 
 #include "lockstep/config.hpp"
 #include "lockstep/engine.hpp"
+#include "lockstep/export.h"
 #include "lockstep/result.hpp"
 
 namespace lockstep::net {
@@ -33,7 +35,7 @@ namespace lockstep::net {
 enum class Transport : std::uint8_t { tcp, udp };
 
 // The engine's Now: steady_clock as Instant (ms since its epoch), system_clock as UnixTime.
-Now clock_now() noexcept;
+LOCKSTEP_API Now clock_now() noexcept;
 
 // TCP framing: a big-endian u16 length, then the message. A frame longer than
 // Engine::max_message_size(max_data) closes the connection (no CLOSE: the
@@ -50,7 +52,7 @@ inline constexpr std::size_t kFrameHeader = 2;
 // limit can send a HELLO ACK of up to 768 bytes at once.
 inline constexpr std::chrono::milliseconds kUdpResendTimeout{1000};
 inline constexpr std::uint16_t kUdpHelloPadTo = 256;
-Config with_transport_defaults(Config cfg, Transport t) noexcept;
+LOCKSTEP_API Config with_transport_defaults(Config cfg, Transport t) noexcept;
 
 struct PeerInfo {
     std::string_view address;             // "127.0.0.1:40123" (valid during the call)
@@ -132,7 +134,7 @@ struct ServerOptions {
     std::chrono::milliseconds idle_trim{1000};
 };
 
-class Server {
+class LOCKSTEP_API Server {
 public:
     Server(Config base, ServerOptions opts, RequestHandler handler, TracerFactory tracers = nullptr);
     ~Server();
@@ -169,6 +171,13 @@ public:
         std::uint64_t errors = 0;
         std::uint64_t revoked = 0;  // closed by still_allowed (ServerOptions)
         std::uint64_t moved = 0;    // UDP connections moved to a new client address (spec §6.9)
+        // Now: connections open (half-open included) and half-open slots in use per transport.
+        std::uint64_t open = 0, half_open_tcp = 0, half_open_udp = 0;
+        // By mode (index: the Mode value - 1): handshakes completed, re-keys completed.
+        std::array<std::uint64_t, 4> handshakes_by_mode{}, rekeys_by_mode{};
+        // Connections that closed on a fault (a local error), by the CLOSE reason
+        // (index: the Reason value).
+        std::array<std::uint64_t, 19> faults_by_reason{};
     };
     Counters counters() const noexcept;
 
@@ -178,7 +187,7 @@ private:
 };
 
 // A blocking client: one connection, one request at a time.
-class Client {
+class LOCKSTEP_API Client {
 public:
     Client(Config cfg, Transport t);
     ~Client();
@@ -218,7 +227,7 @@ private:
 // poll_event(); do not call engine().poll_event() directly.
 // Errors from on_readable/on_timer/flush: Err::closed once the connection is
 // over (a closed event is queued); other errors are the engine's.
-class AsyncClient {
+class LOCKSTEP_API AsyncClient {
 public:
     AsyncClient(Config cfg, Transport t);
     ~AsyncClient();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — errors and results.
 //
 // Every fallible core function returns `Result<T>` (or `Status` = `Result<void>`).
@@ -8,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "lockstep/export.h"
 #include <type_traits>
 #include <utility>
 
@@ -37,9 +40,9 @@ enum class Reason : std::uint8_t {
 };
 inline constexpr Reason kLastReason = Reason::revoked;  // larger values are a decode error
 
-const char* reason_name(Reason r) noexcept;
+LOCKSTEP_API const char* reason_name(Reason r) noexcept;
 
-// Error families (STYLE §3). `need_more` is not fatal: the caller supplies more bytes.
+// Error families. `need_more` is not fatal: the caller supplies more bytes.
 enum class Category : std::uint8_t {
     need_more,
     decode,
@@ -84,9 +87,9 @@ enum class Err : std::uint8_t {
     unsupported,  // the configured role or mode is not compiled into this build (lockstep/features.hpp)
 };
 
-const char* err_name(Err e) noexcept;
-Category err_category(Err e) noexcept;
-Reason err_reason(Err e) noexcept;
+LOCKSTEP_API const char* err_name(Err e) noexcept;
+LOCKSTEP_API Category err_category(Err e) noexcept;
+LOCKSTEP_API Reason err_reason(Err e) noexcept;
 
 template <class T>
 class [[nodiscard]] Result {

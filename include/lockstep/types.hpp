@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — protocol enumerations and time types shared by the public API and the core.
 // spec: PROTOCOL.md §3 (identifiers)
 #pragma once
@@ -6,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+
+#include "lockstep/export.h"
 
 namespace lockstep {
 
@@ -31,7 +34,7 @@ enum class MsgType : std::uint8_t {
 };
 inline constexpr int kMsgTypeCount = 11;  // index 0 unused
 // The seed's spelling ("hello ack", "data request", ...).
-const char* msg_type_name(MsgType t) noexcept;
+LOCKSTEP_API const char* msg_type_name(MsgType t) noexcept;
 
 enum class Role : std::uint8_t { client, server };
 
@@ -42,7 +45,7 @@ enum class Mode : std::uint8_t {
     cert_psk = 3,  // both
     psk_only = 4,  // pre-shared secret only: NO forward secrecy, no asymmetric crypto
 };
-const char* mode_name(Mode m) noexcept;
+LOCKSTEP_API const char* mode_name(Mode m) noexcept;
 constexpr bool mode_uses_cert(Mode m) noexcept { return m == Mode::cert || m == Mode::cert_psk; }
 constexpr bool mode_uses_psk(Mode m) noexcept { return m != Mode::cert; }
 constexpr bool mode_uses_ecdhe(Mode m) noexcept { return m != Mode::psk_only; }
@@ -53,7 +56,7 @@ enum class Suite : std::uint8_t {
     chacha20poly1305 = 2,
     aes256gcm_hmac_sha512 = 3,  // the seed's AES-GCM + HMAC-SHA512 encrypt-then-MAC
 };
-const char* suite_name(Suite s) noexcept;
+LOCKSTEP_API const char* suite_name(Suite s) noexcept;
 
 // Key-exchange slot (agile: a hybrid KEM may take another value later).
 enum class Kx : std::uint8_t { none = 0, x25519 = 1 };
@@ -70,7 +73,7 @@ enum class Policy : std::uint8_t { strict, tolerant, transport_default };
 // for devices without a real-time clock (R7).
 enum class TtlMode : std::uint8_t { absolute, relative };
 
-// Time. Monotonic time and wall-clock time are different types (STYLE §1).
+// Time. Monotonic time and wall-clock time are different types, so one cannot be passed for the other.
 // Both are plain values handed in by the caller; the core never reads a clock.
 struct Instant {
     std::chrono::milliseconds since_origin{0};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — byte spans, bounded cursors, secrets that wipe themselves,
 // constant-time comparison. Used by every layer; no heap, no exceptions.
 #pragma once
@@ -16,10 +17,11 @@ using Bytes = std::span<std::uint8_t>;
 using ConstBytes = std::span<const std::uint8_t>;
 
 // Overwrite memory in a way the optimiser may not remove.
-void secure_wipe(void* p, std::size_t n) noexcept;
+// Exported (LOCKSTEP_API) because liblockstep-openssl uses them too.
+LOCKSTEP_API void secure_wipe(void* p, std::size_t n) noexcept;
 
 // Constant-time equality: time depends only on the lengths.
-bool ct_equal(ConstBytes a, ConstBytes b) noexcept;
+LOCKSTEP_API bool ct_equal(ConstBytes a, ConstBytes b) noexcept;
 
 // A fixed-size secret. Non-copyable; wiped on destruction and when moved from.
 template <std::size_t N>

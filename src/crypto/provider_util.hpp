@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — helpers every provider shares: the size rule of crypto.hpp and
 // non-null pointers for empty inputs (C libraries want them).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "handshake/auth.hpp"
 
 #include "lockstep/features.hpp"
@@ -9,22 +10,17 @@ static_assert(wire::kMacLen == keys::kMacLen && wire::kFinishedLen == keys::kMac
               "the wire carries the key schedule's truncated MACs");
 
 Status write_auth(crypto::Provider& p, keys::Transcript& th, crypto::Signer* signer, const char* context,
-                  ConstBytes secret, Writer& w) noexcept {
+                  ConstBytes secret, const wire::AuthSlots& slots) noexcept {
     if constexpr (!features::kCertModes) signer = nullptr;  // no mode of this build signs
-    const std::size_t at = w.size();
     const std::size_t slen = signer ? crypto::sig_len(signer->alg()) : 0;
-    w.u16(static_cast<std::uint16_t>(slen));
-    Bytes sig = w.reserve(slen);
-    LS_TRY(w.status());
+    if (slots.sig_field.size() != 2 + slen || slots.finished.size() != wire::kFinishedLen) return Err::internal;
     if (signer) {
         std::uint8_t content[64];
-        LS_TRY(signer->sign(keys::signed_content(context, th.span(), content), sig));
+        LS_TRY(signer->sign(keys::signed_content(context, th.span(), content), slots.sig_field.subspan(2)));
     }
-    LS_TRY(th.append(p, w.written().subspan(at)));
-    Bytes fin = w.reserve(wire::kFinishedLen);
-    LS_TRY(w.status());
-    LS_TRY(keys::finished_mac(p, secret, th.span(), fin));
-    return th.append(p, fin);
+    LS_TRY(th.append(p, slots.sig_field));
+    LS_TRY(keys::finished_mac(p, secret, th.span(), slots.finished));
+    return th.append(p, slots.finished);
 }
 
 Status check_auth(crypto::Provider& p, keys::Transcript& th, ConstBytes sig_field, const PeerKey* peer,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — issuing and verifying compact certificates. spec: PROTOCOL.md §7
 #pragma once
 

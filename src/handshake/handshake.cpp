@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the initial three-message handshake: HELLO, HELLO ACK, ACK.
 // spec: PROTOCOL.md §5 (key schedule), §6.2-6.5 (messages), §5.4 (transcript)
 //
@@ -15,11 +16,10 @@
 
 #include "handshake/auth.hpp"
 #include "handshake/certs.hpp"
-#include "session/engine_impl.hpp"
+#include "handshake/handshake.hpp"
 
-namespace lockstep {
+namespace lockstep::handshake {
 
-using I = Engine::Impl;
 
 namespace {
 
@@ -100,9 +100,11 @@ Result<Choice> negotiate(const wire::IdList& cv, const wire::IdList& cs, const w
 }
 
 // Handshake secret and the epoch-0 traffic keys, once th2 is known (spec §5.1, §5.3).
-Result<keys::HandshakeSecret> I::handshake_keys(Engine& e, keys::EarlySecret&& early, keys::Secret32& shared) noexcept {
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+namespace {
+
+Result<keys::HandshakeSecret> handshake_keys(Link& e, keys::EarlySecret&& early, keys::Secret32& shared) noexcept {
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     // psk-only has no ECDHE: th2, which covers both parties' randoms, takes its
     // place, so hs and everything below it are per connection (spec §5.1).
     if (features::uses_psk(e.mode_)) LS_TRY(keys::expand_label(p, early.s.span(), "rekey psk", {}, k.rekey_psk.span()));
@@ -112,29 +114,45 @@ Result<keys::HandshakeSecret> I::handshake_keys(Engine& e, keys::EarlySecret&& e
     if (!hs) return hs.error();
     LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
     LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
-    keylog(e, "th2", k.th.span());
-    keylog(e, "handshake secret", hs->s.span());
-    keylog(e, "c hs traffic", k.c_hs.span());
-    keylog(e, "s hs traffic", k.s_hs.span());
-    const bool client = I::client(e);
+    e.keylog("th2", k.th.span());
+    e.keylog("handshake secret", hs->s.span());
+    e.keylog("c hs traffic", k.c_hs.span());
+    e.keylog("s hs traffic", k.s_hs.span());
+    const bool client = e.client();
     LS_TRY(record::derive(p, e.suite_, 0, (client ? k.c_hs : k.s_hs).span(), k.tx));
     LS_TRY(record::derive(p, e.suite_, 0, (client ? k.s_hs : k.c_hs).span(), k.rx));
     return hs;
 }
 
+// The largest handshake message a build without certificates writes or opens
+// must fit detail::kMinInnerCapNoCert (include/lockstep/engine.hpp): a HELLO
+// (our X25519 share or a random, the longest PSK identity, its MAC) with the
+// server's cookie kept behind it, and a HELLO ACK with its sealed part (empty
+// certificate and signature, finished, the largest AEAD overhead).
+constexpr std::size_t kMaxIdLists = 3 * (1 + wire::kMaxListLen);
+constexpr std::size_t kMaxPskHello = 1 + kMaxIdLists + 1 + 1 + 2 + crypto::kX25519Len + wire::kRandomLen + 4 + 4 +
+                                     1 + wire::kMaxPskId + wire::kMacLen;
+constexpr std::size_t kMaxPskHelloAck = 1 + 4 + kMaxIdLists + 1 + 2 + crypto::kX25519Len + wire::kRandomLen + 12 +
+                                        wire::kMacLen + 2 + 2 + 2 + wire::kFinishedLen + crypto::kAeadTagLen +
+                                        wire::kEtmTagLen;
+static_assert(kMaxPskHello + wire::kMaxCookie <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
+static_assert(kMaxPskHelloAck <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
+
+}  // namespace
+
 // ---------------------------------------------------------------- client: HELLO
-Status I::client_start(Engine& e, const Now& now) noexcept {
+Status client_start(Link& e, const Now& now) noexcept {
     // Every failure goes through fail(): the engine never stays in START (spec §10).
     const Config& c = e.cfg_;
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     const bool want_psk = any_mode(c, [](Mode m) { return features::uses_psk(m); });
     const bool want_ecdhe = any_mode(c, [](Mode m) { return features::uses_ecdhe(m); });
-    if (c.modes.count == 0 || c.suites.count == 0 || c.versions.count == 0) return fail(e, Err::invalid_argument, now);
+    if (c.modes.count == 0 || c.suites.count == 0 || c.versions.count == 0) return e.fail(Err::invalid_argument, now);
     if (want_psk && (c.psk.size() < 16 || c.psk.size() > 64 || c.psk_id.empty() || c.psk_id.size() > wire::kMaxPskId))
-        return fail(e, Err::invalid_argument, now);
+        return e.fail(Err::invalid_argument, now);
     for (std::uint8_t i = 0; i < c.modes.count; ++i)
-        if (auto st = check_credentials(c, c.modes.items[i]); !st) return fail(e, st.error(), now);
+        if (auto st = check_credentials(c, c.modes.items[i]); !st) return e.fail(st.error(), now);
 
     wire::Hello h;
     h.versions = to_list(c.versions);
@@ -143,7 +161,7 @@ Status I::client_start(Engine& e, const Now& now) noexcept {
     e.relative_ttl_ = c.ttl_mode == TtlMode::relative;
     h.flags = e.relative_ttl_ ? wire::kFlagRelativeTtl : 0;
     if (want_ecdhe) {
-        if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return fail(e, Err::crypto_failure, now);
+        if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return e.fail(Err::crypto_failure, now);
         k.have_x = true;
         h.kx = Kx::x25519;
         h.share = k.x_pub;
@@ -151,50 +169,50 @@ Status I::client_start(Engine& e, const Now& now) noexcept {
         h.kx = Kx::none;
     }
     auto isn = random_u32(p);
-    if (!isn || (!want_ecdhe && !p.random(h.random))) return fail(e, Err::rng_failure, now);
+    if (!isn || (!want_ecdhe && !p.random(h.random))) return e.fail(Err::rng_failure, now);
     h.seq = *isn;
-    h.ttl = make_ttl(e, now);
+    h.ttl = e.make_ttl(now);
     if (want_psk) h.psk_id = c.psk_id;
 
-    Kept& slot = keep_slot(e);
-    Writer w({slot.buf, e.inner_cap_});
+    std::uint8_t* const slot = e.new_slot();
+    Writer w({slot, e.inner_cap_});
     wire::encode_hello_body(h, w);
-    if (!w.ok()) return fail(e, Err::internal, now);
-    if (auto st = k.th.append(p, w.written()); !st) return fail(e, st.error(), now);  // T1
+    if (!w.ok()) return e.fail(Err::internal, now);
+    if (auto st = k.th.append(p, w.written()); !st) return e.fail(st.error(), now);  // T1
     if (want_psk) {
         // The s0 MAC (R6): keyed from the PSK through HKDF, over th1.
         auto early = keys::early_secret(p, c.psk);
-        if (!early) return fail(e, early.error(), now);
+        if (!early) return e.fail(early.error(), now);
         keys::Secret32 mk;
-        if (auto st = keys::hello_mac_key(p, *early, Role::client, mk); !st) return fail(e, st.error(), now);
+        if (auto st = keys::hello_mac_key(p, *early, Role::client, mk); !st) return e.fail(st.error(), now);
         Bytes mac = w.reserve(wire::kMacLen);
-        if (!w.ok()) return fail(e, Err::internal, now);
-        if (auto st = keys::mac(p, mk.span(), k.th.span(), mac); !st) return fail(e, st.error(), now);
+        if (!w.ok()) return e.fail(Err::internal, now);
+        if (auto st = keys::mac(p, mk.span(), k.th.span(), mac); !st) return e.fail(st.error(), now);
     }
     e.state_ = State::wait_hello_ack;
-    wire::Inner meta{MsgType::hello, h.seq, 0, h.ttl, {}};
-    return send_raw(e, meta, w.size(), 0, true, now);
+    wire::Inner meta{MsgType::hello, h.seq, 0, h.ttl, {}, {}};
+    return e.send_kept(meta, w.size(), 0, true, now);
 }
 
 // ---------------------------------------------------------------- server: HELLO -> HELLO ACK
-Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
+Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
     const Config& c = e.cfg_;
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     auto h = wire::decode_hello(msg);
     if (!h) return h.error();
-    trace(e, false, wire::Inner{MsgType::hello, h->seq, 0, h->ttl, {}}, msg.size(), false);
+    e.trace_received(wire::Inner{MsgType::hello, h->seq, 0, h->ttl, {}, {}}, msg.size());
     // A clear CLOSE refusing this HELLO answers its c0 (spec §6.6); restored if the HELLO is dropped.
     e.rx_seq_ = h->seq;
     const wire::IdList sv = to_list(c.versions), ss = to_list(c.suites), sm = to_list(c.modes);
     auto choice = negotiate(h->versions, h->suites, h->modes, sv, ss, sm, !h->psk_id.empty(), h->kx == Kx::x25519);
     if (!choice) return choice.error();
     e.relative_ttl_ = (h->flags & wire::kFlagRelativeTtl) != 0;
-    if (!e.relative_ttl_) LS_TRY(check_ttl(e, h->ttl, now));  // relative: HELLO is the origin
+    if (!e.relative_ttl_) LS_TRY(e.check_ttl(h->ttl, now));  // relative: HELLO is the origin
     LS_TRY(check_credentials(c, choice->mode));
     e.mode_ = choice->mode;
     e.suite_ = choice->suite;
-    e.commit_rx(h->seq, MsgType::hello, 0);
+    e.accept_rx(h->seq, MsgType::hello, 0);
     k.peer_versions = h->versions;
     k.peer_suites = h->suites;
     k.peer_modes = h->modes;
@@ -241,7 +259,7 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
         if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // a share equal to ours (spec §4.4)
         LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
         k.x_priv.wipe();
-        keylog(e, "ecdhe", shared.span());
+        e.keylog("ecdhe", shared.span());
         a.kx = Kx::x25519;
         a.share = k.x_pub;
     } else {
@@ -251,10 +269,10 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     if (!isn || (a.share.empty() && !p.random(a.random))) return Err::rng_failure;
     a.seq = *isn;
     a.ack = h->seq;
-    a.ttl = make_ttl(e, now);
+    a.ttl = e.make_ttl(now);
 
-    Kept& slot = keep_slot(e);
-    Writer w({slot.buf, e.inner_cap_});
+    std::uint8_t* const slot = e.new_slot();
+    Writer w({slot, e.inner_cap_});
     wire::encode_hello_ack_clear(a, w);
     LS_TRY(w.status());
     LS_TRY(k.th.append(p, w.written()));  // T2
@@ -280,11 +298,11 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     Bytes region = w.reserve(sealed_len);
     LS_TRY(w.status());
     Writer pw(region.first(pt_len));
-    pw.vec16(my_cert);
+    const wire::AuthSlots slots = wire::layout_hello_ack_auth(my_cert, slen, pw);
     LS_TRY(pw.status());
-    LS_TRY(k.th.append(p, pw.written()));  // T3
-    LS_TRY(handshake::write_auth(p, k.th, cert ? c.signer : nullptr, keys::kServerSigContext, k.s_hs.span(),
-                                 pw));  // T4, T5
+    LS_TRY(k.th.append(p, region.first(2 + my_cert.size())));  // T3
+    LS_TRY(write_auth(p, k.th, cert ? c.signer : nullptr, keys::kServerSigContext, k.s_hs.span(),
+                      slots));  // T4, T5
     LS_TRY(record::seal_payload(p, k.tx, 0, aad, region.first(pt_len), region));
     k.tx.next_rn = 1;
 
@@ -292,23 +310,25 @@ Status I::on_hello(Engine& e, ConstBytes msg, const Now& now) noexcept {
     if (!master) return master.error();
     k.master = std::move(*master);
     e.state_ = State::wait_ack;
-    wire::Inner meta{MsgType::hello_ack, a.seq, a.ack, a.ttl, {}};
-    return send_raw(e, meta, w.size(), 0, true, now);
+    wire::Inner meta{MsgType::hello_ack, a.seq, a.ack, a.ttl, {}, {}};
+    return e.send_kept(meta, w.size(), 0, true, now);
 }
+
+namespace {
 
 // Cert modes carry a certificate and a signature, PSK modes neither. A peer
 // certificate is verified against the CA and its key and subject remembered.
-Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept {
+Status accept_peer_cert(Link& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept {
     const bool want = features::uses_cert(e.mode_);
     if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
     if (!want) return {};
     const Config& c = e.cfg_;
     // The CA signature (and the cache) come after the transcript signature: peer_cert_signed.
-    auto pc = certs::check_fields(P(e), cert, c.ca_certificate, role, now.wall.seconds(),
+    auto pc = certs::check_fields(e.provider(), cert, c.ca_certificate, role, now.wall.seconds(),
                                   c.insecure_skip_cert_validity);
     if (!pc) return pc.error();
     if (c.cert_policy != nullptr) {  // spec: PROTOCOL.md §7.4 (revocation)
-        auto kid = certs::key_id(P(e), pc->key_alg, pc->pubkey);
+        auto kid = certs::key_id(e.provider(), pc->key_alg, pc->pubkey);
         if (!kid) return kid.error();
         if (c.cert_policy->revoked(pc->serial, *kid, pc->subject)) return Err::bad_certificate;
     }
@@ -326,24 +346,28 @@ Status I::accept_peer_cert(Engine& e, ConstBytes cert, ConstBytes sig, CertRole 
     return {};
 }
 
-Status I::peer_cert_signed(Engine& e, ConstBytes cert) noexcept {
+// The peer certificate's CA signature (through the cache), checked only
+// after the transcript signature verified under its key (spec §7.4).
+Status peer_cert_signed(Link& e, ConstBytes cert) noexcept {
     if (!features::uses_cert(e.mode_)) return {};
-    return certs::check_ca_signature(P(e), cert, e.cfg_.ca_certificate, e.cfg_.cert_cache);
+    return certs::check_ca_signature(e.provider(), cert, e.cfg_.ca_certificate, e.cfg_.cert_cache);
 }
 
-handshake::PeerKey I::peer_key(const Engine& e) noexcept {
+}  // namespace
+
+PeerKey peer_key(const Link& e) noexcept {
     const auto alg = static_cast<crypto::SigAlg>(e.peer_key_alg_);
     return {alg, {e.peer_key_, crypto::pubkey_len(alg)}};
 }
 
 // ---------------------------------------------------------------- client: HELLO ACK -> ACK
-Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
+Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
     const Config& c = e.cfg_;
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     auto h = wire::decode_hello_ack(msg);
     if (!h) return h.error();
-    trace(e, false, wire::Inner{MsgType::hello_ack, h->seq, h->ack, h->ttl, {}}, msg.size(), false);
+    e.trace_received(wire::Inner{MsgType::hello_ack, h->seq, h->ack, h->ttl, {}, {}}, msg.size());
     // First: does it answer our HELLO? A blind sender does not know c0 (spec §6.3).
     if (h->ack != e.tx_seq_) return Err::bad_sequence;
     e.rx_seq_ = h->seq;  // a clear CLOSE refusing it answers s0; restored if it is dropped
@@ -353,7 +377,7 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     if (features::uses_ecdhe(h->mode) != (h->kx == Kx::x25519) || (features::uses_ecdhe(h->mode) && !k.have_x))
         return Err::bad_value;
     if (((h->flags & wire::kFlagRelativeTtl) != 0) != e.relative_ttl_) return Err::downgrade;
-    LS_TRY(check_ttl(e, h->ttl, now));
+    LS_TRY(e.check_ttl(h->ttl, now));
     e.mode_ = h->mode;
     e.suite_ = h->suite;
 
@@ -369,14 +393,14 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     if (features::uses_ecdhe(e.mode_)) {
         if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // our own share reflected (spec §4.4)
         LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
-        keylog(e, "ecdhe", shared.span());
+        e.keylog("ecdhe", shared.span());
     }
     auto hs = handshake_keys(e, std::move(*early), shared);
     if (!hs) return hs.error();
 
     const std::size_t over = record::suite_overhead(e.suite_);
     if (h->sealed.size() < over || h->sealed.size() - over > e.inner_cap_) return Err::too_long;
-    Bytes pt{e.stash_, h->sealed.size() - over};
+    Bytes pt = e.scratch().first(h->sealed.size() - over);
     LS_TRY(record::open_payload(p, k.rx, 0, h->aad, h->sealed, pt));
     k.rx.window.mark(0);
     k.rx.next_rn = 1;
@@ -386,8 +410,8 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     const bool cert = features::uses_cert(e.mode_);
     LS_TRY(accept_peer_cert(e, auth->cert, auth->sig, CertRole::server, now));
     LS_TRY(k.th.append(p, pt.first(2 + auth->cert.size())));  // T3
-    const handshake::PeerKey server_key = peer_key(e);
-    LS_TRY(handshake::check_auth(p, k.th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()),
+    const PeerKey server_key = peer_key(e);
+    LS_TRY(check_auth(p, k.th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()),
                                  cert ? &server_key : nullptr, keys::kServerSigContext, k.s_hs.span(),
                                  auth->finished));  // T4, T5
     LS_TRY(peer_cert_signed(e, auth->cert));
@@ -398,28 +422,27 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
                           k.have_x);
     if (!best || best->version != h->version || best->suite != h->suite || best->mode != h->mode)
         return Err::downgrade;
-    e.commit_rx(h->seq, MsgType::hello_ack, 0);
+    e.accept_rx(h->seq, MsgType::hello_ack, 0);
     LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));  // recognises a resent copy
 
     // ACK: nonce, vec16 cert, vec16 sig, finished — sealed under the client handshake key.
     auto nonce = random_u32(p);
     if (!nonce) return Err::rng_failure;
-    wire::Inner m = next_inner(e, MsgType::ack, now);
+    wire::Inner m = e.next_inner(MsgType::ack, now);
     const ConstBytes my_cert = cert ? c.certificate : ConstBytes{};
     const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
     const std::size_t body_len = 4 + 2 + my_cert.size() + 2 + slen + wire::kFinishedLen;
-    Kept& slot = keep_slot(e);
-    std::uint8_t* inner = slot.buf + wire::kRecordHeaderLen;
+    std::uint8_t* const slot = e.new_slot();
+    std::uint8_t* inner = slot + wire::kRecordHeaderLen;
     Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(m, w);
     w.u16(static_cast<std::uint16_t>(body_len));
-    w.u32(*nonce);
-    w.vec16(my_cert);
+    const wire::AuthSlots slots = wire::layout_ack_body(*nonce, my_cert, slen, w);
     LS_TRY(w.status());
-    LS_TRY(k.th.append(p, w.written()));  // T6
-    LS_TRY(handshake::write_auth(p, k.th, cert ? c.signer : nullptr, keys::kClientSigContext, k.c_hs.span(),
-                                 w));  // T7, T8
-    auto len = seal_in_place(e, k.tx, slot.buf, w.size());
+    LS_TRY(k.th.append(p, {inner, static_cast<std::size_t>(slots.sig_field.data() - inner)}));  // T6
+    LS_TRY(write_auth(p, k.th, cert ? c.signer : nullptr, keys::kClientSigContext, k.c_hs.span(),
+                      slots));  // T7, T8
+    auto len = e.seal_slot(slot, w.size());
     if (!len) return len.error();
 
     // Application keys of epoch 1, bound to the whole transcript.
@@ -429,12 +452,12 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     keys::Secret32 cap, sap;
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
-    keylog(e, "th8", k.th.span());
-    keylog(e, "master secret", k.master.s.span());
-    keylog(e, "c ap traffic", cap.span());
-    keylog(e, "s ap traffic", sap.span());
+    e.keylog("th8", k.th.span());
+    e.keylog("master secret", k.master.s.span());
+    e.keylog("c ap traffic", cap.span());
+    e.keylog("s ap traffic", sap.span());
     m.body = {inner + wire::kInnerHeaderLen, body_len};
-    LS_TRY(send_raw(e, m, *len, *nonce, false, now));
+    LS_TRY(e.send_kept(m, *len, *nonce, false, now));
     LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.tx));
     LS_TRY(record::derive(p, e.suite_, 1, sap.span(), k.rx));
     k.wipe_handshake();
@@ -445,21 +468,23 @@ Status I::on_hello_ack(Engine& e, ConstBytes msg, const Now& now) noexcept {
     Event ev;
     ev.kind = EventKind::handshake_done;
     ev.epoch = 1;
-    push_event(e, ev);
+    e.push_event(ev);
     return {};
 }
 
 // ---------------------------------------------------------------- server: ACK
-Status I::server_enter_epoch1(Engine& e, const Now& now) noexcept {
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+namespace {
+
+Status server_enter_epoch1(Link& e, const Now& now) noexcept {
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     keys::Secret32 cap, sap;
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
-    keylog(e, "th8", k.th.span());
-    keylog(e, "master secret", k.master.s.span());
-    keylog(e, "c ap traffic", cap.span());
-    keylog(e, "s ap traffic", sap.span());
+    e.keylog("th8", k.th.span());
+    e.keylog("master secret", k.master.s.span());
+    e.keylog("c ap traffic", cap.span());
+    e.keylog("s ap traffic", sap.span());
     LS_TRY(record::derive(p, e.suite_, 1, sap.span(), k.tx));
     LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.rx));
     k.wipe_handshake();
@@ -469,21 +494,23 @@ Status I::server_enter_epoch1(Engine& e, const Now& now) noexcept {
     return {};
 }
 
-Status I::on_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+}  // namespace
+
+Status on_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     auto a = wire::decode_ack_body(m.body);
     if (!a) return a.error();
     const bool cert = features::uses_cert(e.mode_);
-    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::uint8_t* inner = m.raw.data();
     const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
     const ConstBytes t6{inner, t6_len}, t7{inner + t6_len, 2 + a->sig.size()};
     const keys::Transcript th5 = k.th;
     Status checked = accept_peer_cert(e, a->cert, a->sig, CertRole::client, now);
     if (checked) checked = k.th.append(p, t6);  // T6
     if (checked) {
-        const handshake::PeerKey client_key = peer_key(e);
-        checked = handshake::check_auth(p, k.th, t7, cert ? &client_key : nullptr, keys::kClientSigContext,
+        const PeerKey client_key = peer_key(e);
+        checked = check_auth(p, k.th, t7, cert ? &client_key : nullptr, keys::kClientSigContext,
                                         k.c_hs.span(), a->finished);  // T7, T8
     }
     if (checked) checked = peer_cert_signed(e, a->cert);
@@ -509,8 +536,8 @@ Status I::on_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
     Event ev;
     ev.kind = EventKind::handshake_done;
     ev.epoch = 1;
-    push_event(e, ev);
+    e.push_event(ev);
     return {};
 }
 
-}  // namespace lockstep
+}  // namespace lockstep::handshake

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the re-key handshake (R4, R14). spec: PROTOCOL.md §5.6
 //
 // After N acknowledged DATA RESPONSEs the server sends HELLO (fresh X25519
@@ -13,33 +14,32 @@
 #include <cstring>
 
 #include "handshake/auth.hpp"
-#include "session/engine_impl.hpp"
+#include "handshake/handshake.hpp"
 
-namespace lockstep {
+namespace lockstep::handshake {
 
-using I = Engine::Impl;
 
 namespace {
 
 // Derive the four secrets of the new epoch: finished keys (after R2) are kept
 // in c_hs / s_hs; traffic keys (after R4) go to next_tx / other_rx.
-Status rekey_finished_secrets(Engine& e, crypto::Provider& p, KeyState& k) noexcept {
+Status rekey_finished_secrets(Link& e, crypto::Provider& p, KeyState& k) noexcept {
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c rk traffic", k.th.span(), k.c_hs));
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "s rk traffic", k.th.span(), k.s_hs));
-    I::keylog(e, "rekey thR2", k.th.span());
-    I::keylog(e, "rekey master secret", k.master.s.span());
-    I::keylog(e, "c rk traffic", k.c_hs.span());
-    I::keylog(e, "s rk traffic", k.s_hs.span());
+    e.keylog("rekey thR2", k.th.span());
+    e.keylog("rekey master secret", k.master.s.span());
+    e.keylog("c rk traffic", k.c_hs.span());
+    e.keylog("s rk traffic", k.s_hs.span());
     return {};
 }
 
-Status rekey_traffic(Engine& e, crypto::Provider& p, KeyState& k, Role me, Suite suite, std::uint8_t epoch) noexcept {
+Status rekey_traffic(Link& e, crypto::Provider& p, KeyState& k, Role me, Suite suite, std::uint8_t epoch) noexcept {
     keys::Secret32 cap, sap;
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
     LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
-    I::keylog(e, "rekey thR4", k.th.span());
-    I::keylog(e, "rekey c ap traffic", cap.span());
-    I::keylog(e, "rekey s ap traffic", sap.span());
+    e.keylog("rekey thR4", k.th.span());
+    e.keylog("rekey c ap traffic", cap.span());
+    e.keylog("rekey s ap traffic", sap.span());
     LS_TRY(record::derive(p, suite, epoch, (me == Role::client ? cap : sap).span(), k.next_tx));
     k.other_is_prev = false;
     return record::derive(p, suite, epoch, (me == Role::client ? sap : cap).span(), k.other_rx);
@@ -48,7 +48,7 @@ Status rekey_traffic(Engine& e, crypto::Provider& p, KeyState& k, Role me, Suite
 // master(n+1) = Extract(Derive(master(n), "rekey"), ecdhe || rekey_psk || thR2):
 // ecdhe in ECDHE modes, the PSK-derived key in PSK modes, and in psk-only thR2
 // (both re-key randoms). Called with thR2 in k.th. spec: PROTOCOL.md §5.6
-Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, ConstBytes peer_share) noexcept {
+Status advance_master(Link& e, crypto::Provider& p, KeyState& k, Mode mode, ConstBytes peer_share) noexcept {
     Secret<3 * keys::kHashLen> ikm;
     std::size_t n = 0;
     if (features::uses_ecdhe(mode)) {
@@ -56,7 +56,7 @@ Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, Co
         if (std::memcmp(peer_share.data(), k.x_pub.data(), crypto::kX25519Len) == 0) return Err::bad_value;  // reflected
         LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, peer_share, ikm.span().first(crypto::kX25519Len)));
         k.x_priv.wipe();
-        I::keylog(e, "rekey ecdhe", ikm.span().first(crypto::kX25519Len));
+        e.keylog("rekey ecdhe", ikm.span().first(crypto::kX25519Len));
         n = crypto::kX25519Len;
     } else if (!peer_share.empty()) {
         return Err::bad_value;
@@ -77,24 +77,26 @@ Status advance_master(Engine& e, crypto::Provider& p, KeyState& k, Mode mode, Co
 
 }  // namespace
 
-bool I::rekey_due(Engine& e, const Now& now) noexcept {
-    if (!server(e) || e.state_ != State::idle) return false;
+bool rekey_due(Link& e, const Now& now) noexcept {
+    if (!e.server() || e.state_ != State::idle) return false;
     const RekeyPolicy& r = e.cfg_.rekey;
     if (r.after_responses > 0 && e.responses_in_epoch_ >= r.after_responses) return true;
     if (r.after_bytes > 0 && e.bytes_in_epoch_ >= r.after_bytes) return true;
     if (r.after_time.count() > 0 && now.mono >= e.epoch_start_ + r.after_time) return true;
-    KeyState& k = ks(e);
+    KeyState& k = e.keys_;
     // Half of a per-key limit (spec §6.7): records either way, bytes, forgeries.
-    const record::Limits l = limits(e);
+    const record::Limits l = e.limits();
     return k.tx.next_rn >= record::soft(l.records) || k.rx.window.highest() >= record::soft(l.records) ||
            k.key_bytes >= record::soft(l.bytes) || k.rx.failed >= record::soft(l.failed_opens);
 }
 
-void I::install_epoch(Engine& e, const Now& now) noexcept {
-    KeyState& k = ks(e);
+namespace {
+
+void install_epoch(Link& e, const Now& now) noexcept {
+    KeyState& k = e.keys_;
     record::DirectionKeys next_rx = std::move(k.other_rx);
     k.other_rx.wipe();
-    if (server(e) && e.cfg_.policy == Policy::tolerant) {
+    if (e.server() && e.cfg_.policy == Policy::tolerant) {
         // Datagrams: keep the old receive key for what crossed the re-key only
         // (a request sealed before the HELLO ACK, RESEND LAST), so it is not
         // lost; a stream delivers those before the HELLO ACK.
@@ -117,52 +119,54 @@ void I::install_epoch(Engine& e, const Now& now) noexcept {
     Event ev;
     ev.kind = EventKind::rekeyed;
     ev.epoch = e.epoch_;
-    push_event(e, ev);
+    e.push_event(ev);
 }
 
+}  // namespace
+
 // ---------------------------------------------------------------- server: re-key HELLO
-Status I::start_rekey(Engine& e, const Now& now) noexcept {
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+Status start_rekey(Link& e, const Now& now) noexcept {
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     wire::RekeyHello h;
     if (features::uses_ecdhe(e.mode_)) {
-        if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return fail(e, Err::crypto_failure, now);
+        if (!p.x25519_keygen(k.x_priv.span(), k.x_pub)) return e.fail(Err::crypto_failure, now);
         k.have_x = true;
         h.kx = Kx::x25519;
         h.share = k.x_pub;
     } else {
         h.kx = Kx::none;
     }
-    if (h.share.empty() && !p.random(h.random)) return fail(e, Err::rng_failure, now);
-    wire::Inner m = next_inner(e, MsgType::hello, now);
-    Kept& slot = keep_slot(e);
-    std::uint8_t* inner = slot.buf + wire::kRecordHeaderLen;
+    if (h.share.empty() && !p.random(h.random)) return e.fail(Err::rng_failure, now);
+    wire::Inner m = e.next_inner(MsgType::hello, now);
+    std::uint8_t* const slot = e.new_slot();
+    std::uint8_t* inner = slot + wire::kRecordHeaderLen;
     Writer body_w({inner + wire::kInnerHeaderLen, e.inner_cap_ - wire::kRecordHeaderLen - wire::kInnerHeaderLen});
     wire::encode_rekey_hello(h, body_w);
-    if (!body_w.ok()) return fail(e, Err::internal, now);
+    if (!body_w.ok()) return e.fail(Err::internal, now);
     m.body = body_w.written();
     Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(m, w);
     w.u16(static_cast<std::uint16_t>(m.body.size()));
     w.advance(m.body.size());
     auto st = k.th.append(p, w.written());  // R1
-    if (!st) return fail(e, st.error(), now);
-    auto len = seal_in_place(e, k.tx, slot.buf, w.size());
-    if (!len) return fail(e, len.error(), now);
+    if (!st) return e.fail(st.error(), now);
+    auto len = e.seal_slot(slot, w.size());
+    if (!len) return e.fail(len.error(), now);
     e.state_ = State::rekey_wait_hello_ack;
-    st = send_raw(e, m, *len, 0, true, now);
-    return st ? st : fail(e, st.error(), now);
+    st = e.send_kept(m, *len, 0, true, now);
+    return st ? st : e.fail(st.error(), now);
 }
 
 // ---------------------------------------------------------------- client: HELLO -> HELLO ACK
-Status I::on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+Status on_rekey_hello(Link& e, const wire::Inner& m, const Now& now) noexcept {
     const Config& c = e.cfg_;
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     auto h = wire::decode_rekey_hello(m.body);
     if (!h) return h.error();
     if (features::uses_ecdhe(e.mode_) != (h->kx == Kx::x25519)) return Err::bad_value;
-    LS_TRY(k.th.append(p, {m.body.data() - wire::kInnerHeaderLen, wire::kInnerHeaderLen + m.body.size()}));  // R1
+    LS_TRY(k.th.append(p, m.raw));  // R1
 
     wire::RekeyHelloAck a;
     if (features::uses_ecdhe(e.mode_)) {
@@ -173,45 +177,45 @@ Status I::on_rekey_hello(Engine& e, const wire::Inner& m, const Now& now) noexce
 
     const bool cert = features::uses_cert(e.mode_);
     const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
-    wire::Inner r = next_inner(e, MsgType::hello_ack, now);
+    wire::Inner r = e.next_inner(MsgType::hello_ack, now);
     const std::size_t body_len = 2 + a.share.size() + wire::random_len(a.share) + 2 + slen + wire::kFinishedLen;
-    Kept& slot = keep_slot(e);
-    std::uint8_t* inner = slot.buf + wire::kRecordHeaderLen;
+    std::uint8_t* const slot = e.new_slot();
+    std::uint8_t* inner = slot + wire::kRecordHeaderLen;
     Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(r, w);
     w.u16(static_cast<std::uint16_t>(body_len));
-    wire::encode_rekey_hello_ack_prefix(a, w);
+    const wire::AuthSlots slots = wire::layout_rekey_hello_ack(a, slen, w);
     LS_TRY(w.status());
-    LS_TRY(k.th.append(p, w.written()));  // R2
+    LS_TRY(k.th.append(p, {inner, static_cast<std::size_t>(slots.sig_field.data() - inner)}));  // R2
     LS_TRY(advance_master(e, p, k, e.mode_, h->share));
     LS_TRY(rekey_finished_secrets(e, p, k));
-    LS_TRY(handshake::write_auth(p, k.th, cert ? c.signer : nullptr, keys::kClientSigContext, k.c_hs.span(),
-                                 w));  // R3, R4
+    LS_TRY(write_auth(p, k.th, cert ? c.signer : nullptr, keys::kClientSigContext, k.c_hs.span(),
+                      slots));  // R3, R4
     const std::uint8_t next_epoch = static_cast<std::uint8_t>(e.epoch_ + 1);
     LS_TRY(rekey_traffic(e, p, k, Role::client, e.suite_, next_epoch));
-    auto len = seal_in_place(e, k.tx, slot.buf, w.size());
+    auto len = e.seal_slot(slot, w.size());
     if (!len) return len.error();
     r.body = {inner + wire::kInnerHeaderLen, body_len};
     e.state_ = State::rekey_wait_ack;
-    return send_raw(e, r, *len, 0, true, now);
+    return e.send_kept(r, *len, 0, true, now);
 }
 
 // ---------------------------------------------------------------- server: HELLO ACK -> ACK
-Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
+Status on_rekey_hello_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
     const Config& c = e.cfg_;
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     auto a = wire::decode_rekey_hello_ack(m.body);
     if (!a) return a.error();
     const bool cert = features::uses_cert(e.mode_);
     if (cert == a->sig.empty()) return Err::bad_value;
-    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::uint8_t* inner = m.raw.data();
     const std::size_t r2_len = wire::kInnerHeaderLen + 2 + a->share.size() + wire::random_len(a->share);
     LS_TRY(k.th.append(p, {inner, r2_len}));  // R2
     LS_TRY(advance_master(e, p, k, e.mode_, a->share));
     LS_TRY(rekey_finished_secrets(e, p, k));
-    const handshake::PeerKey client_key = peer_key(e);
-    LS_TRY(handshake::check_auth(p, k.th, {inner + r2_len, 2 + a->sig.size()}, cert ? &client_key : nullptr,
+    const PeerKey client_key = peer_key(e);
+    LS_TRY(check_auth(p, k.th, {inner + r2_len, 2 + a->sig.size()}, cert ? &client_key : nullptr,
                                  keys::kClientSigContext, k.c_hs.span(), a->finished));  // R3, R4
     const std::uint8_t next_epoch = static_cast<std::uint8_t>(e.epoch_ + 1);
     LS_TRY(rekey_traffic(e, p, k, Role::server, e.suite_, next_epoch));
@@ -221,41 +225,40 @@ Status I::on_rekey_hello_ack(Engine& e, const wire::Inner& m, const Now& now) no
     LS_TRY(p.random(nb));
     const std::uint32_t nonce = load_be32(nb);
     const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
-    wire::Inner r = next_inner(e, MsgType::ack, now);
+    wire::Inner r = e.next_inner(MsgType::ack, now);
     const std::size_t body_len = 4 + 2 + 2 + slen + wire::kFinishedLen;
-    Kept& slot = keep_slot(e);
-    std::uint8_t* out = slot.buf + wire::kRecordHeaderLen;
+    std::uint8_t* const slot = e.new_slot();
+    std::uint8_t* out = slot + wire::kRecordHeaderLen;
     Writer w({out, e.inner_cap_ - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(r, w);
     w.u16(static_cast<std::uint16_t>(body_len));
-    w.u32(nonce);
-    w.u16(0);  // no certificate in a re-key
+    const wire::AuthSlots slots = wire::layout_ack_body(nonce, {}, slen, w);  // no certificate in a re-key
     LS_TRY(w.status());
-    LS_TRY(k.th.append(p, w.written()));  // R5
-    LS_TRY(handshake::write_auth(p, k.th, cert ? c.signer : nullptr, keys::kServerSigContext, k.s_hs.span(),
-                                 w));  // R6, R7
+    LS_TRY(k.th.append(p, {out, static_cast<std::size_t>(slots.sig_field.data() - out)}));  // R5
+    LS_TRY(write_auth(p, k.th, cert ? c.signer : nullptr, keys::kServerSigContext, k.s_hs.span(),
+                      slots));  // R6, R7
     install_epoch(e, now);
-    auto len = seal_in_place(e, k.tx, slot.buf, w.size());
+    auto len = e.seal_slot(slot, w.size());
     if (!len) return len.error();
     r.body = {out + wire::kInnerHeaderLen, body_len};
     e.state_ = State::idle;
-    LS_TRY(send_raw(e, r, *len, nonce, false, now));
-    return process_stash(e, now);  // a request that crossed the re-key is served now
+    LS_TRY(e.send_kept(r, *len, nonce, false, now));
+    return e.serve_stashed(now);  // a request that crossed the re-key is served now
 }
 
 // ---------------------------------------------------------------- client: ACK
-Status I::on_rekey_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept {
-    crypto::Provider& p = P(e);
-    KeyState& k = ks(e);
+Status on_rekey_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
     auto a = wire::decode_ack_body(m.body);
     if (!a) return a.error();
     const bool cert = features::uses_cert(e.mode_);
     if (!a->cert.empty() || cert == a->sig.empty()) return Err::bad_value;
-    const std::uint8_t* inner = m.body.data() - wire::kInnerHeaderLen;
+    const std::uint8_t* inner = m.raw.data();
     const std::size_t r5_len = wire::kInnerHeaderLen + 4 + 2;
     LS_TRY(k.th.append(p, {inner, r5_len}));  // R5
-    const handshake::PeerKey server_key = peer_key(e);
-    LS_TRY(handshake::check_auth(p, k.th, {inner + r5_len, 2 + a->sig.size()}, cert ? &server_key : nullptr,
+    const PeerKey server_key = peer_key(e);
+    LS_TRY(check_auth(p, k.th, {inner + r5_len, 2 + a->sig.size()}, cert ? &server_key : nullptr,
                                  keys::kServerSigContext, k.s_hs.span(), a->finished));  // R6, R7
     install_epoch(e, now);
     e.state_ = e.request_outstanding_ ? State::wait_response : State::idle;
@@ -263,4 +266,4 @@ Status I::on_rekey_ack(Engine& e, const wire::Inner& m, const Now& now) noexcept
     return {};
 }
 
-}  // namespace lockstep
+}  // namespace lockstep::handshake

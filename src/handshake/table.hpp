@@ -1,9 +1,12 @@
-// lockstep — the message-order tables (R12). spec: PROTOCOL.md §8.2
+// SPDX-License-Identifier: Apache-2.0
+// lockstep — the message-order tables. spec: PROTOCOL.md §8.2
 //
 // One row per allowed (role, state, received message). Every cell that is not
 // listed rejects the message with Reason::unexpected_message. `to` is the state
 // the handler normally moves to; handlers whose outcome depends on data (a
-// re-key due, a stashed request) name the alternatives in `alt`.
+// re-key due, a stashed request) name the alternatives in `alt`. The engine
+// dispatches every received message, clear HELLO and HELLO ACK included,
+// through lookup() and checks the state its handler left (allowed_after).
 // The spec's state tables and the Spin model are checked against this table.
 #pragma once
 
@@ -111,6 +114,19 @@ constexpr std::array<Transition, count_rows(Client, Server)> rows_of_roles() noe
 // The table this build runs: the rows of the compiled roles (lockstep/features.hpp).
 // A message whose row was left out is rejected like any other empty cell.
 inline constexpr auto kCompiledTransitions = rows_of_roles<features::kClientRole, features::kServerRole>();
+
+// The states a row's handler may leave the connection in: its `to` or `alt`.
+// One exception, the same in the Spin model (handle_row): on_data_ack also
+// ends in SERVING when an early request kept under the tolerant policy is
+// served at once (the table has room for one alternative). A fault that
+// closes (CLOSED, WAIT CLOSE ACK) or a tolerant drop (the state unchanged) is
+// judged by the engine, which checks every handler against this (spec §8.2).
+constexpr bool allowed_after(const Transition& t, State s) noexcept {
+    return s == t.to || s == t.alt || (t.action == Action::on_data_ack && s == State::serving);
+}
+
+// The actions that handle a clear frame (HELLO, HELLO ACK) rather than a record.
+constexpr bool clear_frame_action(Action a) noexcept { return a == Action::on_hello || a == Action::on_hello_ack; }
 
 // The row for (role, state, message) in kCompiledTransitions, if any.
 std::optional<Transition> lookup(Role role, State from, MsgType msg) noexcept;

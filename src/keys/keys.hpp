@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the key schedule and the transcript hash.
 //
 // How this works (spec: PROTOCOL.md §5): a TLS 1.3-style HKDF-SHA-256 schedule.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep server — admission budgets (see budget.hpp).
 // spec: PROTOCOL.md §11.13
 #include "net/budget.hpp"

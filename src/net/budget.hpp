@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep server — admission budgets (spec: PROTOCOL.md §11.13). Pure
 // bookkeeping, no sockets: the server loop asks before it creates a
 // connection and tells when one leaves the half-open phase or goes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep clients — how this works:
 // detail::Channel is one connection: a non-blocking socket, one Engine and
 // its workspace, TCP framing buffers, and a queue of the engine's events (with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep server — stateless cookies (see cookie.hpp). spec: PROTOCOL.md §6.8
 #include "net/cookie.hpp"
 

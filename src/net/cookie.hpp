@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep server — stateless cookies for UDP address proof (spec: PROTOCOL.md §6.8).
 //
 // How this works: a cookie is 24 bytes, t (u32, seconds on the server's

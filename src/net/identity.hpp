@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep server — the identity each connection authenticated with, for
 // re-checking it later (revocation, ServerOptions::still_allowed).
 //

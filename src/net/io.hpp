@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep net internals — sockets, addresses and TCP framing, shared by the
 // server loops and the clients. Nothing here knows the protocol: it moves whole
 // engine messages between an Engine and a socket.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep server — connection ids of UDP connections (spec: PROTOCOL.md §6.9).
 // Pure bookkeeping, no sockets: which connection a record behind an id
 // (frame 0x19) belongs to, whatever address it came from.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep server — how this works:
 // `threads` Loops, each with its own epoll, SO_REUSEPORT listener / UDP socket,
 // OpenSslProvider, certificate cache and Config copies (providers and caches are
@@ -54,6 +55,7 @@
 #include "net/cookie.hpp"
 #include "net/identity.hpp"
 #include "net/io.hpp"
+#include "net/metrics.hpp"
 #include "net/roam.hpp"
 #include "wire/wire.hpp"
 
@@ -192,6 +194,7 @@ struct ServerState {
         requests{0}, rekeys{0}, errors{0}, revoked{0}, moved{0};
     std::atomic<std::size_t> live{0};
     std::atomic<std::size_t> half_open[2] = {0, 0};  // per transport (index())
+    Tally tally;  // by mode and reason (net/metrics.hpp)
 
     // Takes one slot of a cap; false if it is full.
     static bool reserve(std::atomic<std::size_t>& n, std::size_t cap) noexcept {
@@ -574,6 +577,7 @@ private:
     }
 
     void on_event(Conn& c, const Event& ev, Now now) {
+        s_.tally.on_event(ev, c.engine.mode());
         switch (ev.kind) {
             case EventKind::handshake_done: ++s_.established; break;
             case EventKind::rekeyed:
@@ -882,9 +886,12 @@ std::uint16_t Server::udp_port() const noexcept { return impl_->udp_port; }
 
 Server::Counters Server::counters() const noexcept {
     const Impl& s = *impl_;
-    return Counters{s.accepted.load(), s.established.load(), s.closed.load(), s.rejected.load(), s.evicted.load(),
-                    s.cookies.load(), s.requests.load(), s.rekeys.load(), s.errors.load(), s.revoked.load(),
-                    s.moved.load()};
+    Counters c{s.accepted.load(), s.established.load(), s.closed.load(), s.rejected.load(), s.evicted.load(),
+               s.cookies.load(), s.requests.load(), s.rekeys.load(), s.errors.load(), s.revoked.load(),
+               s.moved.load(), s.live.load(), s.half_open[index(Transport::tcp)].load(),
+               s.half_open[index(Transport::udp)].load(), {}, {}, {}};
+    s.tally.fill(c);
+    return c;
 }
 
 }  // namespace lockstep::net

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "record/record.hpp"
 
 #include "keys/keys.hpp"
@@ -137,7 +138,9 @@ Status open_payload(crypto::Provider& p, const DirectionKeys& k, std::uint32_t r
 }
 
 Result<std::size_t> seal_record(crypto::Provider& p, DirectionKeys& k, ConstBytes inner, Bytes out) noexcept {
-    if (k.next_rn >= kRnHardLimit) return Err::limit_exceeded;
+    // The nonce space's end, past the reserve of a closing message (may_seal
+    // keeps every sender below it): a nonce never repeats.
+    if (k.next_rn >= std::uint64_t{kRnHardLimit} + kCloseReserveRecords) return Err::limit_exceeded;
     const std::size_t total = wire::kRecordHeaderLen + inner.size() + suite_overhead(k.suite);
     if (out.size() < total) return Err::buffer_too_small;
     Writer w(out);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — record protection: seal/open, record numbers, replay window.
 //
 // How this works (spec: PROTOCOL.md §6.4): each direction of each epoch has its
@@ -97,8 +98,10 @@ Status seal_payload(crypto::Provider& p, const DirectionKeys& k, std::uint32_t r
 Status open_payload(crypto::Provider& p, const DirectionKeys& k, std::uint32_t rn, ConstBytes aad,
                     ConstBytes payload, Bytes out) noexcept;
 
-// A whole record: header + sealed inner. Uses and advances k.next_rn.
-// Returns the record length written to out.
+// The one record sealer: header + sealed inner, written to out. inner may sit
+// where its ciphertext goes (out + kRecordHeaderLen: sealing in place, as the
+// engine does). Uses and advances k.next_rn; refuses at the hard limit
+// (Err::limit_exceeded). Returns the record length written to out.
 Result<std::size_t> seal_record(crypto::Provider& p, DirectionKeys& k, ConstBytes inner, Bytes out) noexcept;
 // Opens a record already decoded by wire::decode_record. Checks the epoch
 // (Err::old_epoch), the replay window (Err::replay), the tag (Err::bad_mac: counted

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the registry cache of a server (see cache.hpp).
 #include "registry/cache.hpp"
 

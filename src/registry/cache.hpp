@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — a server's view of the device registry: the PSK store and the
 // certificate policy the engines ask during handshakes, answered from a
 // bounded cache in front of the database.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the PostgreSQL backend of the device registry (see registry.hpp),
 // over libpq: one connection, parameters sent out of line (never spliced into
 // SQL), blobs sent binary, results read as text (bytea in its hex form). A lost

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the device registry over one Db (see registry.hpp).
 #include "registry/registry.hpp"
 

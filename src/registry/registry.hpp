@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the device registry: which devices exist, their PSKs, whether they
 // are revoked, and which certificates are denied. One interface over two
 // databases: SQLite (one file, the embedded default) and PostgreSQL (several

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the SQLite backend of the device registry (see registry.hpp):
 // one file, created mode 0600 (it may hold raw PSKs), WAL journal so that the
 // CLI can write while servers read, and a busy timeout instead of SQLITE_BUSY.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — wrapped PSKs (see wrap.hpp). No primitive here: the provider does the AEAD.
 #include "registry/wrap.hpp"
 

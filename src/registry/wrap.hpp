@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — PSKs wrapped for storage in the registry: AES-256-GCM (through the
 // OpenSSL provider) under a 32-byte wrap key that only the servers and the
 // operator's CLI read from a file (mode 0600). A stolen database alone then

@@ -1,4 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "wire/wire.hpp"
+
+#include <algorithm>
 
 namespace lockstep::wire {
 namespace {
@@ -182,10 +185,40 @@ Result<HelloAck> decode_hello_ack(ConstBytes in) noexcept {
 }
 
 // ---- Auth parts
+namespace {
+
+AuthSlots layout_auth_tail(std::size_t sig_len, std::size_t fin_len, Writer& w) noexcept {
+    Bytes field = w.reserve(2 + sig_len);
+    Bytes fin = w.reserve(fin_len);
+    if (!w.ok() || sig_len > 0xffff) return {};
+    store_be16(field.data(), static_cast<std::uint16_t>(sig_len));
+    return {field, fin};
+}
+
+void fill_auth_tail(const AuthSlots& s, ConstBytes sig, ConstBytes finished) noexcept {
+    if (s.sig_field.size() != 2 + sig.size() || s.finished.size() != finished.size()) return;  // writer full
+    std::copy(sig.begin(), sig.end(), s.sig_field.begin() + 2);
+    std::copy(finished.begin(), finished.end(), s.finished.begin());
+}
+
+AuthSlots layout_hello_ack_auth(ConstBytes cert, std::size_t sig_len, std::size_t fin_len, Writer& w) noexcept {
+    w.vec16(cert);
+    return layout_auth_tail(sig_len, fin_len, w);
+}
+
+}  // namespace
+
+AuthSlots layout_hello_ack_auth(ConstBytes cert, std::size_t sig_len, Writer& w) noexcept {
+    return layout_hello_ack_auth(cert, sig_len, kFinishedLen, w);
+}
+
+AuthSlots layout_ack_body(std::uint32_t nonce, ConstBytes cert, std::size_t sig_len, Writer& w) noexcept {
+    w.u32(nonce);
+    return layout_hello_ack_auth(cert, sig_len, kFinishedLen, w);
+}
+
 void encode_hello_ack_auth(const Auth& a, Writer& w) noexcept {
-    w.vec16(a.cert);
-    w.vec16(a.sig);
-    w.bytes(a.finished);
+    fill_auth_tail(layout_hello_ack_auth(a.cert, a.sig.size(), a.finished.size(), w), a.sig, a.finished);
 }
 
 Result<Auth> decode_hello_ack_auth(ConstBytes in) noexcept {
@@ -355,6 +388,7 @@ Result<Inner> decode_inner(ConstBytes in) noexcept {
     m.ttl = ttl;
     LS_READ(body, r.vec16(kMaxData));
     m.body = body;
+    m.raw = r.consumed();
     // Padding: at most kMaxPadding bytes, all zero.
     if (r.remaining() > kMaxPadding) return Err::trailing_bytes;
     std::uint8_t nz = 0;
@@ -384,15 +418,23 @@ Result<RekeyHello> decode_rekey_hello(ConstBytes body) noexcept {
     return h;
 }
 
-void encode_rekey_hello_ack_prefix(const RekeyHelloAck& h, Writer& w) noexcept {
+namespace {
+
+AuthSlots layout_rekey_hello_ack(const RekeyHelloAck& h, std::size_t sig_len, std::size_t fin_len,
+                                 Writer& w) noexcept {
     w.vec16(h.share);
     write_random(w, h.share, h.random);
+    return layout_auth_tail(sig_len, fin_len, w);
+}
+
+}  // namespace
+
+AuthSlots layout_rekey_hello_ack(const RekeyHelloAck& h, std::size_t sig_len, Writer& w) noexcept {
+    return layout_rekey_hello_ack(h, sig_len, kFinishedLen, w);
 }
 
 void encode_rekey_hello_ack(const RekeyHelloAck& h, Writer& w) noexcept {
-    encode_rekey_hello_ack_prefix(h, w);
-    w.vec16(h.sig);
-    w.bytes(h.finished);
+    fill_auth_tail(layout_rekey_hello_ack(h, h.sig.size(), h.finished.size(), w), h.sig, h.finished);
 }
 
 Result<RekeyHelloAck> decode_rekey_hello_ack(ConstBytes body) noexcept {

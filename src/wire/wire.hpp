@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the wire format: every message and the certificate, encode and decode.
 //
 // How this works: decoders take the received bytes and return structs whose
@@ -108,6 +109,18 @@ struct Auth {
     ConstBytes sig;           // empty in PSK modes
     ConstBytes finished;      // kFinishedLen bytes
 };
+// Where the authentication tail of a message goes: vec16(signature) and the
+// finished MAC, reserved by the layout encoders below and filled afterwards
+// (the handshake signs and MACs the transcript up to each field, handshake/auth.hpp).
+struct AuthSlots {
+    Bytes sig_field;  // u16 length (written) || sig_len bytes to fill
+    Bytes finished;   // kFinishedLen bytes to fill
+};
+// The layout of each message with an authentication tail: the one encoder of
+// these messages. The engine fills the slots; encode_* with values (tests,
+// fuzzers) copy sig and finished into them.
+AuthSlots layout_hello_ack_auth(ConstBytes cert, std::size_t sig_len, Writer& w) noexcept;
+AuthSlots layout_ack_body(std::uint32_t nonce, ConstBytes cert, std::size_t sig_len, Writer& w) noexcept;
 void encode_hello_ack_auth(const Auth& a, Writer& w) noexcept;
 Result<Auth> decode_hello_ack_auth(ConstBytes in) noexcept;
 void encode_ack_body(const Auth& a, Writer& w) noexcept;
@@ -167,6 +180,7 @@ struct Inner {
     MsgType type = MsgType::data_request;
     std::uint32_t seq = 0, ack = 0, ttl = 0;
     ConstBytes body;
+    ConstBytes raw;  // decode only: type through the end of body, no padding (transcript items)
 };
 void encode_inner(const Inner& m, std::size_t padding, Writer& w) noexcept;
 Result<Inner> decode_inner(ConstBytes in) noexcept;
@@ -188,8 +202,9 @@ struct RekeyHelloAck {
     ConstBytes sig;       // empty in PSK modes
     ConstBytes finished;  // kFinishedLen
 };
-// The part covered by the transcript before the signature: share (or random).
-void encode_rekey_hello_ack_prefix(const RekeyHelloAck& h, Writer& w) noexcept;
+// The layout: share (or random) — the transcript item before the signature —
+// then the authentication tail's slots.
+AuthSlots layout_rekey_hello_ack(const RekeyHelloAck& h, std::size_t sig_len, Writer& w) noexcept;
 void encode_rekey_hello_ack(const RekeyHelloAck& h, Writer& w) noexcept;
 Result<RekeyHelloAck> decode_rekey_hello_ack(ConstBytes body) noexcept;
 

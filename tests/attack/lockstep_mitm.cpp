@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep_mitm — an active man in the middle between a real lockstep client and
 // a real server on loopback, for the attack tests (tests/attack/mitm_e2e.py) and
 // for trying attacks by hand.
@@ -16,7 +17,7 @@
 // byte 17 bit 3"); --verbose adds one line per message.
 //
 // Single-threaded poll loop, blocking writes (loopback peers always read).
-// Test tool: exceptions are allowed, as in tools/ (STYLE §3).
+// Test tool: exceptions are allowed, as in tools/.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

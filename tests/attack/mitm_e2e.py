@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """lockstep attack e2e: an active man in the middle (lockstep_mitm) between the real
 `lockstep serve` and the real `lockstep request` over loopback TCP and UDP.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """lockstep e2e: the real `lockstep` CLI as separate processes over loopback.
 
 Usage: cli_e2e.py --lockstep PATH [--valgrind] CASE...   (CASE: a name from CASES, or "all")

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The server under attack over loopback (spec: PROTOCOL.md §8.6, §11.13):
 // spoofed records during a UDP session, a HELLO flood together with thousands
 // of idle TCP sockets, the amplification limit toward a silent address, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Three `lockstep serve` behind nginx's stream module (TCP and UDP), sharing one
 PostgreSQL registry in a cluster this test creates and stops. One server is killed
 mid-run: its clients connect again through the balancer and carry on with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The transports over real sockets on 127.0.0.1 (ephemeral ports): TCP and UDP
 // in every mode with re-keys, 200 concurrent clients, UDP through a lossy
 // proxy, graceful shutdown, connection caps, and bad TCP streams.

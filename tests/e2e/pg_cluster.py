@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A throw-away PostgreSQL cluster for tests: initdb in a temporary folder, a free
 loopback port, trust authentication for a user `lockstep`, stopped (and its
 files removed with the folder) on exit. PostgreSQL refuses to run as root, so

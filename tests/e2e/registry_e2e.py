@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The device registry end to end: the real `lockstep device ...`, `cert revoke` and
 `serve --registry` over loopback (reuses cli_e2e.py's helpers).
 

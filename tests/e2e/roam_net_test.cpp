@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Roaming over UDP on loopback (spec: PROTOCOL.md §6.9): a proxy between a
 // net::Client and a net::Server changes the source port the server sees (a new
 // socket, as a NAT that rebinds) in the middle of a run; the connection

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep fuzzing — writes the seed corpora: `lockstep_fuzz_corpus DIR` fills
 // DIR/<target>/ (tests/fuzz/corpus when regenerating the committed seeds; delete
 // the old folders first). First the messages and certificates of the spec's test

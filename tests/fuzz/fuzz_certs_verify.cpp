@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: certs::verify (CA certificate + peer certificate, arbitrary bytes)
 // with the insecure provider.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep fuzzing — helpers for the decoder targets: the entry point macro and
 // the checks every decoder's result must pass (spans inside the input, the
 // encoder reproducing the input byte for byte: the wire format is canonical).

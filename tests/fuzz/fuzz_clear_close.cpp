@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: wire::decode_clear_close (unauthenticated CLOSE before keys exist).
 #include "fuzz_check.hpp"
 #include "wire/wire.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: the CLI's TOML config files (`serve --config`, `request --config`),
 // read by the same code as the tool: toml++ and the key-to-option mapping of
 // tools/config.cpp over the real `serve` and `request` option sets. Any input

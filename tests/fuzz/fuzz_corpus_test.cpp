@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Replays every committed seed corpus (tests/fuzz/corpus/<target>/) through its
 // fuzz target's entry point, with any compiler: `make test` and the sanitizer
 // build run them even where libFuzzer (clang) is not used. A violated

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: two engines (client and server) on the insecure provider with
 // accept_any_tag, driven by a script of deliveries (in order, mutated, dropped,
 // duplicated, reordered, replayed, truncated, raw), timer events, wall-clock

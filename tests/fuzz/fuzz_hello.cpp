@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: wire::decode_hello (the first message a server parses, unauthenticated).
 #include "fuzz_check.hpp"
 #include "wire/wire.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: wire::decode_hello_ack (clear part) and, on the same bytes, the
 // decoders of its sealed part (decode_hello_ack_auth) and of the ACK body.
 #include "fuzz_check.hpp"

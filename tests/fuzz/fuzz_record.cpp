@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: wire::decode_record (header + payload split) and wire::decode_inner
 // (record plaintext: type, seq, ack, ttl, body, zero padding), on the whole
 // input and on the record's payload.

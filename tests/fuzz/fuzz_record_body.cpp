@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: every record body decoder on the same bytes — re-key HELLO,
 // re-key HELLO ACK, ACK body, nonce (DATA ACK), CLOSE reason, empty bodies.
 #include "fuzz_check.hpp"

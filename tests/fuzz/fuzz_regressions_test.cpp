@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Engine findings of the fuzz harness, kept as regression tests (engine
 // scripts, format in fuzz_support.hpp). An open finding goes in as DISABLED_
 // until the engine is fixed. Trace one with:

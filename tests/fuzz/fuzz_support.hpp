@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep fuzzing — shared support: credentials and engines on the INSECURE
 // test provider, and the script harness that drives two engines for the
 // engine fuzz target, the corpus generator and the provider's unit test.

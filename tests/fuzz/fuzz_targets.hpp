@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep fuzzing — the list of targets (name = corpus folder = entry point suffix).
 #pragma once
 

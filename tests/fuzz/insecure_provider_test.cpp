@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The INSECURE test provider: its contract (sizes, determinism, tamper
 // detection, key agreement, signatures), two engines on it completing whole
 // connections, and the fuzz script harness replaying clean exchanges.

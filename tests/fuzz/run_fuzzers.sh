@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs every libFuzzer target of a LOCKSTEP_FUZZ build for SECONDS each, one after
 # the other, on its seed corpus; prints one summary line per target and fails if
 # any target found a crash, leak, timeout, OOM or sanitizer report.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The device client on qemu against `lockstep serve` over UDP.
 
    device_e2e.py <lockstep> <qemu-system-arm> <device.elf> <mode>

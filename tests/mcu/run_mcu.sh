@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # tests/mcu driver (called by CTest, see CMakeLists.txt). Nothing is skipped:
 # a missing cross toolchain or qemu is a FAILURE with the package names to
 # install (`make test` installs them through the Makefile's APT_PACKAGES).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep on a Cortex-M4 (qemu mps2-an386): one full exchange between a client
 // and a server engine in the same image — handshake, 12 requests (a re-key
 // after 10 responses), close — in psk mode and in cert mode.

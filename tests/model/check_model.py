@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Model-check tests/model/lockstep.pml with Spin: one pan run per check.
 
 Each check is a channel scenario (policy, loss, duplication, reordering,

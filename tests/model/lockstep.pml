@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lockstep — a Promela model of the client and server state machines
  * (R4, R7-R12; PROTOCOL.md §2.3-§2.6, §5.6, §8), checked with Spin by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Messages that cross in flight, moved by hand between two engines so the
 // interleaving is exact (found with the real transports, tests/e2e/net_test).
 #include <gtest/gtest.h>

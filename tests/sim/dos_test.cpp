@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Availability under attack, in simulation (spec: PROTOCOL.md §8.6, §6.6,
 // §6.8, §11.12, §11.13): nothing that fails authentication has an effect;
 // a blind sender cannot end a handshake or a session; the amplification

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Two engines over the simulated network: handshakes in every mode and suite,
 // data, re-keys, nonce uniqueness, request crossing a re-key, loss recovery.
 #include <gtest/gtest.h>

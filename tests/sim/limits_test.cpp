@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Limits that fire: per-key record, byte and failed-authentication limits
 // (the server re-keys at half, either side closes at a limit), the ttl window
 // (a far-future ttl is refused), the relative ttl's lifetime before it could
@@ -77,6 +78,28 @@ TEST(KeyLimits, WithoutARekeyTheSenderClosesAtItsLimit) {
     ASSERT_TRUE(sim.server().closed);
     EXPECT_EQ(sim.server().closed_event.reason, Reason::limit_exceeded);
     EXPECT_TRUE(sim.server().closed_event.by_peer);
+}
+
+// At a suite's record limit only a closing message may still be sealed (the
+// reserve); the sealer itself refuses past the reserve, so a nonce never repeats.
+TEST(KeyLimits, TheCloseReserveEndsBeforeTheNonceSpace) {
+    crypto::openssl::OpenSslProvider p;
+    record::DirectionKeys k;
+    ASSERT_TRUE(record::derive(p, Suite::chacha20poly1305, 1, Buf(32, 0x77), k));
+    const auto l = record::key_limits(Suite::chacha20poly1305, {});
+    k.next_rn = static_cast<std::uint32_t>(l.records);
+    auto data = record::may_seal(k, l, 0, 64, false);
+    ASSERT_FALSE(data);
+    EXPECT_EQ(data.error(), Err::limit_exceeded);
+    EXPECT_TRUE(record::may_seal(k, l, 0, 64, true));
+    const Buf inner(24, 0x01);
+    Buf rec(128);
+    EXPECT_TRUE(record::seal_record(p, k, inner, rec));  // the reserve's first record
+    k.next_rn = static_cast<std::uint32_t>(record::kRnHardLimit + record::kCloseReserveRecords);
+    EXPECT_FALSE(record::may_seal(k, l, 0, 64, true));
+    auto past = record::seal_record(p, k, inner, rec);
+    ASSERT_FALSE(past);
+    EXPECT_EQ(past.error(), Err::limit_exceeded);
 }
 
 // A record with a valid header and a wrong tag, as anyone can send.

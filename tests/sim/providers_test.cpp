@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The simulations that exercise every primitive, run once per real provider
 // (OpenSSL, libsodium): every mode and suite the provider serves, re-keys after
 // exactly N responses, a lossy datagram network, a tampered record. Both

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Roaming over datagrams, the engine's side (spec: PROTOCOL.md §6.9): the
 // connection ids both ends derive, how they follow a re-key, and the rules
 // for a message from a new address — only a record that opens moves the

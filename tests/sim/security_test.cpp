@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Active-attacker properties checked in simulation: downgrade, replay (within
 // and across connections and epochs), identity misbinding, bit flips, and the
 // s0 MAC checked before any public-key work.

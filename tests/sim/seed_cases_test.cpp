@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // R13: the seed's negative test cases, one test each, named after the case,
 // run with the stream policy (strict: CLOSE) and the datagram policy
 // (tolerant: RESEND LAST first, CLOSE after three in a row).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Protocol soundness: the client checks which server it reached; psk-only
 // secrets are per connection; re-keys heal; a psk re-key needs the PSK.
 // spec: PROTOCOL.md §7.4, §5.1, §5.6, §11

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep tests — a simulation harness: two engines over a simulated network
 // with a virtual clock and a seeded RNG, so a 45 s timeout costs microseconds.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests for common/bytes: Reader, Writer, big-endian helpers, ct_equal, Secret.
 #include "common/bytes.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The engine built with the device switches of the mcu client image (client
 // role, psk mode, no tracer, no key log; include/lockstep/features.hpp): what
 // it refuses, what its table holds, and that the client paths it keeps behave.

@@ -1,4 +1,5 @@
-// The engine's resource bounds. STYLE §4: it does not allocate after
+// SPDX-License-Identifier: Apache-2.0
+// The engine's resource bounds: it does not allocate after
 // construction (operator new is replaced for this binary; counting is switched
 // on only around engine calls); its state fits 2 KiB; its event queue is bounded.
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 
 #include "crypto/providers/openssl/openssl_provider.hpp"
 #include "lockstep/engine.hpp"
+#include "session/conn.hpp"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -114,11 +116,18 @@ TEST(NoAlloc, EngineDoesNotAllocateAfterConstruction) {
     EXPECT_EQ(g_allocs.load(), 0);
 }
 
-// Issue target: engine state per connection (excluding the workspace) <= 2 KiB.
-// The 2 KiB goal is missed by 64 B since server names, PSK-mixed re-keys, the amplification
-// limit, cookies, the certificate policy hook and the per-key limits (docs/PERFORMANCE.md,
-// target 6): this keeps it from growing further until the engine's key state shrinks.
-TEST(EngineBudget, StateWithin2152Bytes) { EXPECT_LE(sizeof(Engine), 2152u); }
+// Engine state per connection (excluding the workspace): the goal is 2 KiB, missed by
+// 64 B on x86-64 since server names, PSK-mixed re-keys, the amplification limit, cookies,
+// the certificate policy hook, the per-key limits and the connection ids of roaming
+// (docs/PERFORMANCE.md, target 6); at its bound now. The state itself
+// (Conn) must not grow past 2112 B; the public Engine is opaque storage of the named
+// size Engine::kStateSize, which keeps slack so the state can change without the ABI.
+TEST(EngineBudget, StateWithin2112Bytes) {
+    EXPECT_LE(sizeof(Conn), 2112u);
+    EXPECT_EQ(sizeof(Engine), Engine::kStateSize);
+    EXPECT_GE(Engine::kStateSize - sizeof(Conn), 64u) << "keep slack in Engine::kStateSize";
+    EXPECT_EQ(alignof(Engine), Engine::kStateAlign);
+}
 
 // A caller that stops draining poll_event loses the oldest events, never the
 // newest: the final `closed` is still there.

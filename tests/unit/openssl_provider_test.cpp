@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests for the OpenSSL provider and its key files.
 #include <gtest/gtest.h>
 

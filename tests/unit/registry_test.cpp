@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The device registry (SQLite backend) and a server's cache of it: schema and
 // migrations, every change in the change log, wrapped PSKs, and the cache's
 // answers before and after a change reaches it.

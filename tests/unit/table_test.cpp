@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The message-order table (R12): walk every cell and check its invariants.
 #include <gtest/gtest.h>
 

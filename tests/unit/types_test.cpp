@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Time types (include/lockstep/types.hpp): whole_seconds must agree with
 // std::chrono::duration_cast everywhere, including negative and extreme values.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PROTOCOL.md §14: a complete exchange (handshake, two requests, a re-key,
 // close) with fixed keys and randoms, every message in hex with the
 // intermediate secrets. This test regenerates it and fails on any difference

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep tests — the one loader for Project Wycheproof JSON vector files.
 //
-// Files are read in place from LOCKSTEP_WYCHEPROOF_DIR (never copied into the
-// repository). A missing, unreadable or malformed file fails the test; nothing
-// is ever skipped. Layout: /work/shared/testvectors/wycheproof/README.md.
+// Files are read from LOCKSTEP_WYCHEPROOF_DIR, tests/vectors/wycheproof (upstream,
+// commit and license: the README.md there). A missing, unreadable or malformed
+// file fails the test; nothing is ever skipped.
 #pragma once
 
 #include <gtest/gtest.h>

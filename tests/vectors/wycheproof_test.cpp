@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // Wycheproof vectors through every provider: one TEST_P per file, run for the
 // OpenSSL and the libsodium provider alike (RSA-PSS files: OpenSSL only, the
 // libsodium provider must refuse RSA with Err::unsupported). Every valid case
-// must pass, every invalid one must be rejected (STYLE §7).
+// must pass, every invalid one must be rejected.
 #include <gtest/gtest.h>
 
 #include <algorithm>

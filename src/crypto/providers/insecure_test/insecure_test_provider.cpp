@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — INSECURE test provider (see the header: non-cryptographic on purpose).
 #include "crypto/providers/insecure_test/insecure_test_provider.hpp"
 

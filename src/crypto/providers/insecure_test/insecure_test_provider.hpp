@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — INSECURE test provider: deterministic, deliberately NON-cryptographic.
 //
 // !!! INSECURE. NEVER USE OUTSIDE TESTS, FUZZING OR SIMULATION. !!!

@@ -1,4 +1,5 @@
-#include "crypto/providers/openssl/openssl_keys.hpp"
+// SPDX-License-Identifier: Apache-2.0
+#include "lockstep/openssl/keys.hpp"
 
 #include <fcntl.h>
 #include <openssl/bio.h>

@@ -1,4 +1,5 @@
-#include "crypto/providers/openssl/openssl_provider.hpp"
+// SPDX-License-Identifier: Apache-2.0
+#include "lockstep/openssl/provider.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

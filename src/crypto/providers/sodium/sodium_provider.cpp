@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the libsodium provider (see sodium_provider.hpp).
 // spec: PROTOCOL.md §4 (algorithms)
 #include "crypto/providers/sodium/sodium_provider.hpp"

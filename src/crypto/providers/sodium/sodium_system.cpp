@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lockstep — the libsodium provider on a host: sodium_init() and the OS CSPRNG
 // (randombytes_buf). A device build leaves this file out and passes its own
 // entropy source (sodium_provider.hpp).

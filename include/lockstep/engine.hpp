@@ -171,6 +171,18 @@ public:
     // spec: PROTOCOL.md §6.8): lifts Config::amplification_limit.
     void set_address_validated() noexcept;
     bool address_validated() const noexcept;
+    // Datagrams: the connection ids (spec: PROTOCOL.md §6.9) of the client's
+    // traffic keys this end holds; 0 before epoch 1. Client: its sending key's.
+    // Server: its current receive key's and the other set's, if any (the next
+    // epoch's during a re-key, the previous epoch's after one).
+    std::size_t connection_ids(std::span<ConnectionId, 2> out) const noexcept;
+    // Server, datagrams: receive() of a message that came from an address other
+    // than the connection's (spec §6.9). `moved` is set if it authenticated (a
+    // record that opened, not a replay): the transport sends to the new address
+    // from then on, and that address is unproved (Config::amplification_limit,
+    // counted from this message) until an authenticated message from it
+    // acknowledges one of ours sent after the move. Otherwise nothing changed.
+    Status receive_moved(std::span<const std::uint8_t> message, Now now, bool& moved) noexcept;
 
     // The connection's state lives in this opaque block (its layout is private
     // to src/session), so internals change without touching this header.

@@ -170,6 +170,7 @@ public:
         // or still open when the shutdown grace ran out.
         std::uint64_t errors = 0;
         std::uint64_t revoked = 0;  // closed by still_allowed (ServerOptions)
+        std::uint64_t moved = 0;    // UDP connections moved to a new client address (spec §6.9)
         // Now: connections open (half-open included) and half-open slots in use per transport.
         std::uint64_t open = 0, half_open_tcp = 0, half_open_udp = 0;
         // By mode (index: the Mode value - 1): handshakes completed, re-keys completed.

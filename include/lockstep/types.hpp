@@ -3,6 +3,7 @@
 // spec: PROTOCOL.md §3 (identifiers)
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -12,6 +13,11 @@
 namespace lockstep {
 
 inline constexpr std::uint8_t kVersion1 = 1;
+
+// A connection id of the datagram framing: 8 bytes derived from the client's
+// traffic secret of an epoch (spec: PROTOCOL.md §6.9).
+inline constexpr std::size_t kConnectionIdLen = 8;
+using ConnectionId = std::array<std::uint8_t, kConnectionIdLen>;
 
 // The ten message types of the seed (R1), numbered as on the wire.
 enum class MsgType : std::uint8_t {

@@ -100,6 +100,10 @@ Status finished_mac(crypto::Provider& p, ConstBytes traffic_secret, ConstBytes t
     return mac(p, fk.span(), th, out);
 }
 
+Status connection_id(crypto::Provider& p, ConstBytes traffic_secret, ConnectionId& out) noexcept {
+    return expand_label(p, traffic_secret, "cid", {}, {out.data(), out.size()});
+}
+
 ConstBytes signed_content(const char* context, ConstBytes th, Bytes out) noexcept {
     Writer w(out);
     w.bytes(as_bytes(context, std::strlen(context)));

@@ -71,6 +71,10 @@ Status finished_mac(crypto::Provider& p, ConstBytes traffic_secret, ConstBytes t
 inline constexpr char kServerSigContext[] = "lockstep v1 server signature";
 inline constexpr char kClientSigContext[] = "lockstep v1 client signature";
 // The signed message: context || 0x00 || th. `out` must hold 64 bytes.
+// The connection id of an epoch: Expand-Label(traffic_secret, "cid", "", 8),
+// from the client's traffic secret c_ap(n). spec: PROTOCOL.md §6.9
+Status connection_id(crypto::Provider& p, ConstBytes traffic_secret, ConnectionId& out) noexcept;
+
 ConstBytes signed_content(const char* context, ConstBytes th, Bytes out) noexcept;
 
 }  // namespace lockstep::keys

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "net/io.hpp"
 
+#include "common/bytes.hpp"
+#include "wire/wire.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -95,12 +98,24 @@ Result<Fd> open_socket(int family, Transport t) noexcept {
 }
 
 Status send_datagrams(Engine& e, int fd, const Address* to, std::span<std::uint8_t> scratch) noexcept {
+    if (scratch.size() <= wire::kCidHeadLen) return Err::buffer_too_small;
     for (;;) {
-        auto n = e.poll_transmit(scratch);
+        auto n = e.poll_transmit(scratch.subspan(wire::kCidHeadLen));
         if (!n) return n.error();
         if (*n == 0) return {};
+        std::span<const std::uint8_t> d = scratch.subspan(wire::kCidHeadLen, *n);
+        // A client's record of its current application epoch goes behind its
+        // connection id, so it still finds its connection from a new address
+        // (spec §6.9); handshake frames and epoch 0 records go bare.
+        ConnectionId cid[2];
+        if (e.epoch() > 0 && d.size() > 1 && d[0] == static_cast<std::uint8_t>(wire::Frame::record) &&
+            d[1] == static_cast<std::uint8_t>(e.epoch()) && e.connection_ids(cid) == 1) {
+            Writer w(scratch.first(wire::kCidHeadLen));
+            wire::encode_cid_head(cid[0], w);
+            d = scratch.first(wire::kCidHeadLen + *n);
+        }
         // Errors mean the datagram is lost; the engine's timers cover that.
-        (void)::sendto(fd, scratch.data(), *n, MSG_NOSIGNAL, to ? to->sa() : nullptr, to ? to->len : 0);
+        (void)::sendto(fd, d.data(), d.size(), MSG_NOSIGNAL, to ? to->sa() : nullptr, to ? to->len : 0);
     }
 }
 

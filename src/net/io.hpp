@@ -55,9 +55,10 @@ Result<Address> resolve(const std::string& host, std::uint16_t port, bool passiv
 Result<Fd> open_socket(int family, Transport t) noexcept;
 void set_nodelay(int fd) noexcept;
 
-// Sends every message the engine has queued, one datagram each. A datagram the
-// socket refuses (full buffer, ICMP error) is lost, as on the network; the
-// engine's timers recover. `to` is null on a connected socket.
+// Sends every message a client engine has queued, one datagram each; its
+// records of epoch >= 1 behind its connection id (frame 0x19, spec §6.9). A
+// datagram the socket refuses (full buffer, ICMP error) is lost, as on the
+// network; the engine's timers recover. `to` is null on a connected socket.
 Status send_datagrams(Engine& e, int fd, const Address* to, std::span<std::uint8_t> scratch) noexcept;
 
 // Engine workspaces for one server loop: page-aligned slots carved from

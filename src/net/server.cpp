@@ -56,6 +56,7 @@
 #include "net/identity.hpp"
 #include "net/io.hpp"
 #include "net/metrics.hpp"
+#include "net/roam.hpp"
 #include "wire/wire.hpp"
 
 namespace lockstep::net {
@@ -163,7 +164,8 @@ struct Conn {
     Engine engine;
     std::unique_ptr<Tracer> tracer;
     Fd fd;         // TCP
-    Address peer;  // UDP
+    Address peer;  // UDP: where its datagrams go (moves with the client, spec §6.9)
+    CidTable::Ids cids;  // UDP: its connection ids in Loop::cids_
     Stream stream;  // TCP
     std::optional<std::int64_t> timer;  // key in Loop::timers_
     bool watching_out = false;          // EPOLLOUT in the epoll set (TCP output waiting)
@@ -189,7 +191,7 @@ struct ServerState {
     std::vector<std::unique_ptr<Loop>> loops;
     std::uint16_t tcp_port = 0, udp_port = 0;
     std::atomic<std::uint64_t> accepted{0}, established{0}, closed{0}, rejected{0}, evicted{0}, cookies{0},
-        requests{0}, rekeys{0}, errors{0}, revoked{0};
+        requests{0}, rekeys{0}, errors{0}, revoked{0}, moved{0};
     std::atomic<std::size_t> live{0};
     std::atomic<std::size_t> half_open[2] = {0, 0};  // per transport (index())
     Tally tally;  // by mode and reason (net/metrics.hpp)
@@ -390,6 +392,7 @@ private:
         if (peak_ < kTrimAbove || conns_.size() > peak_ / 4) return;
         conns_.rehash(0);
         udp_peers_.rehash(0);
+        cids_.shrink();
         (void)::malloc_trim(0);
         peak_ = conns_.size();
     }
@@ -442,19 +445,43 @@ private:
         }
     }
 
+    // A record behind a connection id finds its connection by the id, from
+    // any address; anything else (or an id we do not know) by the address.
+    // Only a record that opens moves a connection to a new address. spec §6.9
     void on_datagram(std::span<const std::uint8_t> msg, const Address& from, Now now) {
         std::string key = from.str();
-        if (auto it = udp_peers_.find(key); it != udp_peers_.end()) {
-            Conn& c = wake(*conns_.at(it->second), now);
-            const std::uint64_t dropped = c.engine.stats().dropped;
-            (void)c.engine.receive(msg, now);
-            if (c.engine.stats().dropped != dropped)  // unauthenticated: no effect, but say why (spec §8.6)
-                log(log_drops_, "udp " + from.str() + ": dropped a datagram (" + err_name(c.engine.last_drop()) + ")", now);
-            pump(c, now);
-            settle(c);
-        } else if (!stopping_) {
-            from_stranger(msg, from, std::move(key), now);
+        Conn* found = nullptr;
+        if (!msg.empty() && msg[0] == static_cast<std::uint8_t>(wire::Frame::cid_record)) {
+            auto r = wire::decode_cid_record(msg);
+            if (!r) return log(log_drops_, "udp " + key + ": dropped a datagram (" + err_name(r.error()) + ")", now);
+            msg = r->record;
+            if (auto id = cids_.find(r->cid)) found = conns_.at(*id).get();
         }
+        if (found == nullptr)
+            if (auto it = udp_peers_.find(key); it != udp_peers_.end()) found = conns_.at(it->second).get();
+        if (found == nullptr) {
+            if (!stopping_) from_stranger(msg, from, std::move(key), now);
+            return;
+        }
+        Conn& c = wake(*found, now);
+        const std::uint64_t dropped = c.engine.stats().dropped;
+        bool moved = false;
+        if (key == c.address) (void)c.engine.receive(msg, now);
+        else (void)c.engine.receive_moved(msg, now, moved);
+        if (c.engine.stats().dropped != dropped)  // unauthenticated: no effect, but say why (spec §8.6)
+            log(log_drops_, "udp " + key + ": dropped a datagram (" + err_name(c.engine.last_drop()) + ")", now);
+        if (moved) move(c, from, std::move(key));
+        pump(c, now);
+        settle(c);
+    }
+
+    // The client's address changed (a record from the new one opened): send there from now on.
+    void move(Conn& c, const Address& to, std::string key) {
+        if (auto it = udp_peers_.find(c.address); it != udp_peers_.end() && it->second == c.id) udp_peers_.erase(it);
+        c.address = std::move(key);
+        c.peer = to;
+        udp_peers_[c.address] = c.id;  // the address's newest connection takes its bare datagrams
+        ++s_.moved;
     }
 
     // Only a HELLO (bare or behind a cookie, spec §6.8) can open a UDP
@@ -586,6 +613,10 @@ private:
         // A UDP connection is made by its HELLO: one the engine dropped leaves nothing to wait for.
         if (c.t == Transport::udp && c.engine.state() == State::start) c.failed = c.dead = true;
         if (c.dead || c.engine.is_closed()) return remove(c);
+        if (c.t == Transport::udp) {
+            std::array<ConnectionId, 2> ids;
+            cids_.update(c.id, c.cids, std::span(ids).first(c.engine.connection_ids(ids)));
+        }
         if (c.t == Transport::tcp && c.stream.pending() != c.watching_out) {
             c.watching_out = !c.watching_out;
             watch(c.fd.get(), c.id, kConnEvents | (c.watching_out ? EPOLLOUT : 0u), EPOLL_CTL_MOD);
@@ -710,7 +741,10 @@ private:
         --s_.live;
         ++s_.closed;
         if (c.failed) ++s_.errors;
-        if (c.t == Transport::udp) udp_peers_.erase(c.address);
+        if (c.t == Transport::udp) {
+            if (auto it = udp_peers_.find(c.address); it != udp_peers_.end() && it->second == c.id) udp_peers_.erase(it);
+            cids_.forget(c.id, c.cids);
+        }
         conns_.erase(c.id);  // closes a TCP socket (and so leaves the epoll set)
     }
 
@@ -777,6 +811,7 @@ private:
     std::deque<std::pair<std::int64_t, std::uint64_t>> idle_;  // (last wake-up ms, connection id), for idle_trim
     std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;
     std::unordered_map<std::string, std::uint64_t> udp_peers_;
+    CidTable cids_;  // UDP: connection ids -> connection (spec §6.9)
     std::set<std::pair<std::int64_t, std::uint64_t>> timers_;  // (deadline ms, connection id)
     std::uint64_t next_id_ = kFirstConnId;
     std::optional<Instant> next_recheck_;  // ServerOptions::revalidate_every
@@ -853,8 +888,8 @@ Server::Counters Server::counters() const noexcept {
     const Impl& s = *impl_;
     Counters c{s.accepted.load(), s.established.load(), s.closed.load(), s.rejected.load(), s.evicted.load(),
                s.cookies.load(), s.requests.load(), s.rekeys.load(), s.errors.load(), s.revoked.load(),
-               s.live.load(), s.half_open[index(Transport::tcp)].load(), s.half_open[index(Transport::udp)].load(),
-               {}, {}, {}};
+               s.moved.load(), s.live.load(), s.half_open[index(Transport::tcp)].load(),
+               s.half_open[index(Transport::udp)].load(), {}, {}, {}};
     s.tally.fill(c);
     return c;
 }

@@ -75,6 +75,7 @@ void DirectionKeys::wipe() noexcept {
     key.wipe();
     iv.wipe();
     etm.wipe();
+    cid = {};
     valid = false;
     next_rn = 0;
     failed = 0;
@@ -89,6 +90,8 @@ Status derive(crypto::Provider& p, Suite suite, std::uint8_t epoch, ConstBytes t
     LS_TRY(keys::expand_label(p, traffic_secret, "key", {}, out.key.span()));
     LS_TRY(keys::expand_label(p, traffic_secret, "iv", {}, out.iv.span()));
     if (suite_etm(suite)) LS_TRY(keys::expand_label(p, traffic_secret, "etm mac", {}, out.etm.span()));
+    // Every traffic secret has one; only application epochs' are used (spec §6.9).
+    LS_TRY(keys::connection_id(p, traffic_secret, out.cid));
     out.valid = true;
     return {};
 }

@@ -79,6 +79,7 @@ struct DirectionKeys {
     bool valid = false;
     Secret<kKeyLen> key;
     Secret<kIvLen> iv;
+    ConnectionId cid{};  // not secret: the datagram framing's id of these keys (spec §6.9)
     Secret<kEtmKeyLen> etm;
     std::uint32_t next_rn = 0;  // sender side
     std::uint32_t failed = 0;   // receiver side: records that failed authentication (saturates)

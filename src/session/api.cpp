@@ -54,5 +54,11 @@ std::size_t Engine::live_workspace(std::span<WorkspaceRange, kLiveRanges> out) c
 }
 void Engine::set_address_validated() noexcept { Conn::of(*this).address_validated_ = true; }
 bool Engine::address_validated() const noexcept { return Conn::of(*this).address_validated_; }
+std::size_t Engine::connection_ids(std::span<ConnectionId, 2> out) const noexcept {
+    return Conn::of(*this).connection_ids(out);
+}
+Status Engine::receive_moved(std::span<const std::uint8_t> message, Now now, bool& moved) noexcept {
+    return Conn::of(*this).receive_moved(message, now, moved);
+}
 
 }  // namespace lockstep

@@ -104,6 +104,12 @@ struct Conn final : handshake::Link {
     // amplification limit (spec §8.6): bytes received from / sent to an unproved address
     bool address_validated_ = false;
     std::uint32_t unproved_rx_ = 0, unproved_tx_ = 0;
+    // a move to a new address (receive_moved, spec §6.9): path_ is 1 inside the
+    // call and 2 once its record opened; the new address is proved by an
+    // authenticated ack of a seq >= path_mark_ (our first message after the move)
+    std::uint8_t path_ = 0;
+    bool path_probe_ = false;
+    std::uint32_t path_mark_ = 0;
     // client: the server's cookie (spec §6.8), sent in front of every later copy of
     // HELLO; kept in the tail of the HELLO's kept slot (cookie_bytes())
     std::uint8_t cookie_len_ = 0, cookies_taken_ = 0;
@@ -128,6 +134,8 @@ struct Conn final : handshake::Link {
     // ---- the application's calls (Engine forwards them)
     Status start(const Now& now) noexcept;
     Status receive(ConstBytes message, const Now& now) noexcept;
+    Status receive_moved(ConstBytes message, const Now& now, bool& moved) noexcept;
+    std::size_t connection_ids(std::span<ConnectionId, 2> out) const noexcept;
     Status on_timeout(const Now& now) noexcept;
     Status send_request(ConstBytes body, const Now& now) noexcept;
     Status send_response(ConstBytes body, const Now& now) noexcept;

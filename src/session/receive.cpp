@@ -69,7 +69,9 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
     if (state_ == State::closed) return Err::closed;
     if (msg.empty()) return I::drop(*this, Err::truncated, now);
     stats_.bytes_received += msg.size();
-    if (!address_validated_) unproved_rx_ += static_cast<std::uint32_t>(std::min<std::size_t>(msg.size(), 65535));
+    // (what came from another address than the connection's earns it nothing, spec §6.9)
+    if (!address_validated_ && path_ == 0)
+        unproved_rx_ += static_cast<std::uint32_t>(std::min<std::size_t>(msg.size(), 65535));
     KeyState& k = keys_;
     switch (static_cast<wire::Frame>(msg[0])) {
         case wire::Frame::cookie_hello: {
@@ -161,13 +163,28 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
     if (auto lim = I::check_rx_limits(*this, *keys, pt ? rec->header.rn : 0, pt ? msg.size() : 0); !lim)
         return I::fail(*this, lim.error(), now);
     if (!pt) return I::drop(*this, pt.error(), now);  // bad tag or a replayed record number
-    address_validated_ = true;  // only the receiver of our HELLO ACK holds these keys
+    if (path_ == 1) {
+        // From a new address (receive_moved): the connection moves there, but
+        // the address is unproved until it acknowledges what we send it. spec §6.9
+        path_ = 2;
+        path_probe_ = true;
+        path_mark_ = tx_next_;
+        address_validated_ = false;
+        unproved_rx_ = static_cast<std::uint32_t>(std::min<std::size_t>(msg.size(), 65535));
+        unproved_tx_ = 0;
+    } else if (!path_probe_) {
+        address_validated_ = true;  // only the receiver of our HELLO ACK holds these keys
+    }
     if (keys == &k.rx && k.other_is_prev) {  // the peer has moved to the new epoch
         k.other_rx.wipe();
         k.other_is_prev = false;
     }
     auto m = wire::decode_inner(*pt);
     if (!m) return I::fault(*this, m.error(), now);
+    if (path_probe_ && m->ack - path_mark_ < 0x80000000u && tx_seq_ - m->ack < 0x80000000u) {
+        path_probe_ = false;  // it acknowledges a message sent to the new address (spec §6.9)
+        address_validated_ = true;
+    }
     if (keys == &k.other_rx && k.other_is_prev && m->type != MsgType::resend_last) {
         // Healing: the previous key takes one record sealed before the re-key, then goes.
         const bool crossed = rec->header.rn < k.prev_rn_limit;
@@ -183,6 +200,27 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
     auto st = I::dispatch(*this, *m, now);
     if (seq_refused_ && keys->valid) keys->window.unmark(rec->header.rn);
     return st;
+}
+
+Status Conn::receive_moved(ConstBytes msg, const Now& now, bool& moved) noexcept {
+    // spec: PROTOCOL.md §6.9 — only a record that opens moves the connection.
+    path_ = server() ? 1 : 0;
+    auto st = receive(msg, now);
+    moved = path_ == 2;
+    path_ = 0;
+    return st;
+}
+
+std::size_t Conn::connection_ids(std::span<ConnectionId, 2> out) const noexcept {
+    if (epoch_ == 0 || state_ == State::closed) return 0;
+    std::size_t n = 0;
+    if (client()) {
+        if (keys_.tx.valid) out[n++] = keys_.tx.cid;
+        return n;
+    }
+    if (keys_.rx.valid) out[n++] = keys_.rx.cid;
+    if (keys_.other_rx.valid) out[n++] = keys_.other_rx.cid;
+    return n;
 }
 
 bool I::same_frame(Conn& e, ConstBytes msg, const std::array<std::uint8_t, 32>& digest) noexcept {

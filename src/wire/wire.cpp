@@ -296,6 +296,23 @@ Result<Cookie> decode_cookie(ConstBytes in) noexcept {
     return c;
 }
 
+void encode_cid_head(const ConnectionId& cid, Writer& w) noexcept {
+    w.u8(static_cast<std::uint8_t>(Frame::cid_record));
+    w.bytes({cid.data(), cid.size()});
+}
+
+Result<CidRecord> decode_cid_record(ConstBytes in) noexcept {
+    // Only the envelope: the record inside is checked where it is opened (§6.4).
+    if (in.size() < kCidHeadLen + kRecordHeaderLen) return Err::truncated;
+    if (in[0] != static_cast<std::uint8_t>(Frame::cid_record)) return Err::bad_value;
+    if (in[kCidHeadLen] != static_cast<std::uint8_t>(Frame::record)) return Err::bad_value;
+    if (in.size() - kCidHeadLen > kMaxRecord) return Err::too_long;
+    CidRecord c;
+    std::memcpy(c.cid.data(), in.data() + 1, kConnectionIdLen);
+    c.record = in.subspan(kCidHeadLen);
+    return c;
+}
+
 void encode_cookie_hello_head(ConstBytes cookie, std::size_t padding, Writer& w) noexcept {
     w.u8(static_cast<std::uint8_t>(Frame::cookie_hello));
     w.vec8(cookie);

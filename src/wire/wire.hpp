@@ -27,6 +27,7 @@ enum class Frame : std::uint8_t {
     cookie_hello = 0x04,  // client: a HELLO with a cookie and/or padding in front (clear)
     close = 0x08,      // CLOSE before any key exists (unauthenticated)
     record = 0x17,     // protected record; the message type is inside
+    cid_record = 0x19,  // datagrams, client -> server: a record behind a connection id
 };
 
 inline constexpr std::size_t kRandomLen = 16;
@@ -150,6 +151,16 @@ struct CookieHello {
 // Writes the envelope's head: frame, vec8 cookie, u16 padding length, the zero padding.
 void encode_cookie_hello_head(ConstBytes cookie, std::size_t padding, Writer& w) noexcept;
 Result<CookieHello> decode_cookie_hello(ConstBytes in) noexcept;
+
+// ---- A record behind a connection id (datagrams, client -> server). spec: PROTOCOL.md §6.9
+inline constexpr std::size_t kCidHeadLen = 1 + kConnectionIdLen;
+struct CidRecord {
+    ConnectionId cid{};
+    ConstBytes record;  // the whole record (frame 0x17 ...), still to be opened
+};
+// Writes the head: frame 0x19, the 8-byte id; the record follows it.
+void encode_cid_head(const ConnectionId& cid, Writer& w) noexcept;
+Result<CidRecord> decode_cid_record(ConstBytes in) noexcept;
 
 // ---- Protected record. spec: PROTOCOL.md §6.4
 struct RecordHeader {

@@ -140,6 +140,9 @@ std::string describe(std::span<const std::uint8_t> m) {
         case wire::Frame::close:
             if (auto c = wire::decode_clear_close(m)) return fmt::format("clear close reason={}", reason_name(c->reason));
             return "clear close (malformed)";
+        case wire::Frame::cid_record:
+            if (auto c = wire::decode_cid_record(m)) return "record behind a connection id: " + describe(c->record);
+            return "cid record (malformed)";
         case wire::Frame::record:
             if (auto r = wire::decode_record(m, 0)) return fmt::format("record epoch={} rn={}", r->header.epoch, r->header.rn);
             return "record (malformed)";
@@ -608,7 +611,12 @@ void Mitm::read_udp_client() {
         c->udp_listen = udp_listen_.get();
         log_conn(*c, fmt::format("udp peer {}, upstream {}", addr_text(from), addr_text(local_addr(c->server.get()))));
     }
-    on_message(*c, Dir::c2s, Buf(b, b + k));
+    // A record behind a connection id (spec §6.9) goes on bare: the mitm keeps the
+    // client's address toward the server, which then finds the connection by it,
+    // and every scenario acts on the record itself.
+    std::size_t skip = 0;
+    if (auto r = wire::decode_cid_record({b, static_cast<std::size_t>(k)})) skip = wire::kCidHeadLen;
+    on_message(*c, Dir::c2s, Buf(b + skip, b + k));
 }
 
 void Mitm::read_udp_server(Conn& c) {

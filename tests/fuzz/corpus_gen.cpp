@@ -108,7 +108,8 @@ private:
             case wire::Frame::hello_ack: corpus_.add("hello_ack", m, 10); break;
             case wire::Frame::close: corpus_.add("clear_close", m, 6); break;
             case wire::Frame::cookie:
-            case wire::Frame::cookie_hello: break;  // only from a server under load (not in these scripts)
+            case wire::Frame::cookie_hello:
+            case wire::Frame::cid_record: break;  // only from a server under load (not in these scripts)
             case wire::Frame::record: corpus_.add("record", m, 14); break;
         }
     }

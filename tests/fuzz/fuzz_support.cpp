@@ -162,6 +162,7 @@ bool frame_decodes(const Buf& m) {
         case wire::Frame::cookie: return wire::decode_cookie(m).has_value();
         case wire::Frame::cookie_hello: return wire::decode_cookie_hello(m).has_value();
         case wire::Frame::record: return wire::decode_record(m, crypto::kAeadTagLen).has_value();
+        case wire::Frame::cid_record: return wire::decode_cid_record(m).has_value();
     }
     return false;
 }

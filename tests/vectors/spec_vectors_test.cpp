@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "../support/sim.hpp"
+#include "keys/keys.hpp"
 
 namespace lockstep::sim {
 namespace {
@@ -141,6 +142,14 @@ std::string generate(const Case& k = {}) {
     print_messages(o, sim);
     o << "```\n\nKey schedule values (client side; the server derives the same):\n\n```\n";
     for (const auto& [label, v] : clog.items) o << label << "\n" << block(hex(v));
+    o << "```\n\nConnection ids (§6.9): HKDF-Expand-Label(c_ap(n), \"cid\", \"\", 8), what a UDP client\n"
+         "would send in front of its epoch n records:\n\n```\n";
+    for (const auto& [label, v] : clog.items) {
+        if (label.find("c ap traffic") == std::string::npos) continue;
+        ConnectionId cid{};
+        EXPECT_TRUE(keys::connection_id(sim.client_provider(), v, cid));
+        o << "cid from " << label << "  " << hex({cid.data(), cid.size()}) << "\n";
+    }
     o << "```\n";
     return o.str();
 }

@@ -96,10 +96,10 @@ void install_epoch(Link& e, const Now& now) noexcept {
     KeyState& k = e.keys_;
     record::DirectionKeys next_rx = std::move(k.other_rx);
     k.other_rx.wipe();
-    if (e.server() && e.cfg_.policy == Policy::tolerant) {
-        // Datagrams: keep the old receive key for what crossed the re-key only
-        // (a request sealed before the HELLO ACK, RESEND LAST), so it is not
-        // lost; a stream delivers those before the HELLO ACK.
+    if (e.server()) {
+        // Keep the old receive key for what crossed the re-key only: a request
+        // sealed before the HELLO ACK (datagrams), RESEND LAST, or a CLOSE the
+        // client sent while it waited for our ACK (both transports).
         k.prev_rn_limit = k.rx.window.highest();  // the HELLO ACK's record number
         k.other_rx = std::move(k.rx);
         k.other_is_prev = true;

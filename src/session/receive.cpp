@@ -185,7 +185,7 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
         path_probe_ = false;  // it acknowledges a message sent to the new address (spec §6.9)
         address_validated_ = true;
     }
-    if (keys == &k.other_rx && k.other_is_prev && m->type != MsgType::resend_last) {
+    if (keys == &k.other_rx && k.other_is_prev && m->type != MsgType::resend_last && m->type != MsgType::close) {
         // Healing: the previous key takes one record sealed before the re-key, then goes.
         const bool crossed = rec->header.rn < k.prev_rn_limit;
         k.other_rx.wipe();

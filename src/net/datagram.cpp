@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+// The server loop's datagram side (loop.hpp): batched receive, the lookup by
+// connection id or address, roaming moves (spec §6.9), strangers and their
+// stateless cookies (spec §6.8), and the batched outbox.
+#include <cerrno>
+
+#include "net/loop.hpp"
+#include "wire/wire.hpp"
+
+namespace lockstep::net::detail {
+
+// Batches of datagrams (recvmmsg) until a batch comes back short.
+void Loop::receive_datagrams(Now now) {
+    // At most kDatagramsPerWake per wake-up: a flood must not starve TCP
+    // and the timers (level-triggered: the rest wakes epoll_wait again).
+    const std::size_t slot = buf_.size() / kDatagramBatch;
+    for (int taken = 0; taken < kDatagramsPerWake;) {
+        std::array<mmsghdr, kDatagramBatch> hdr{};
+        std::array<iovec, kDatagramBatch> iov{};
+        std::array<Address, kDatagramBatch> src{};
+        for (std::size_t i = 0; i < kDatagramBatch; ++i) {
+            iov[i] = {buf_.data() + i * slot, slot};
+            hdr[i].msg_hdr.msg_name = &src[i].ss;
+            hdr[i].msg_hdr.msg_namelen = sizeof src[i].ss;
+            hdr[i].msg_hdr.msg_iov = &iov[i];
+            hdr[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int got = ::recvmmsg(udp_.get(), hdr.data(), kDatagramBatch, MSG_DONTWAIT, nullptr);
+        if (got < 0 && errno == EINTR) continue;
+        for (int i = 0; i < got; ++i) {
+            src[i].len = hdr[i].msg_hdr.msg_namelen;
+            on_datagram({buf_.data() + i * slot, hdr[i].msg_len}, src[i], now);
+        }
+        if (got < static_cast<int>(kDatagramBatch)) return;
+        taken += got;
+    }
+}
+
+// A record behind a connection id finds its connection by the id, from
+// any address; anything else (or an id we do not know) by the address.
+// Only a record that opens moves a connection to a new address. spec §6.9
+void Loop::on_datagram(std::span<const std::uint8_t> msg, const Address& from, Now now) {
+    std::string key = from.str();
+    Conn* found = nullptr;
+    if (!msg.empty() && msg[0] == static_cast<std::uint8_t>(wire::Frame::cid_record)) {
+        auto r = wire::decode_cid_record(msg);
+        if (!r) return log(log_drops_, "udp " + key + ": dropped a datagram (" + err_name(r.error()) + ")", now);
+        msg = r->record;
+        if (auto id = cids_.find(r->cid)) found = conns_.at(*id).get();
+    }
+    if (found == nullptr)
+        if (auto it = udp_peers_.find(key); it != udp_peers_.end()) found = conns_.at(it->second).get();
+    if (found == nullptr) {
+        if (!stopping_) from_stranger(msg, from, std::move(key), now);
+        return;
+    }
+    Conn& c = wake(*found, now);
+    const std::uint64_t dropped = c.engine.stats().dropped;
+    bool moved = false;
+    if (key == c.address) (void)c.engine.receive(msg, now);
+    else (void)c.engine.receive_moved(msg, now, moved);
+    if (c.engine.stats().dropped != dropped)  // unauthenticated: no effect, but say why (spec §8.6)
+        log(log_drops_, "udp " + key + ": dropped a datagram (" + err_name(c.engine.last_drop()) + ")", now);
+    if (moved) move(c, from, std::move(key));
+    pump(c, now);
+    settle(c);
+}
+
+// The client's address changed (a record from the new one opened): send there from now on.
+void Loop::move(Conn& c, const Address& to, std::string key) {
+    if (auto it = udp_peers_.find(c.address); it != udp_peers_.end() && it->second == c.id) udp_peers_.erase(it);
+    c.address = std::move(key);
+    c.peer = to;
+    udp_peers_[c.address] = c.id;  // the address's newest connection takes its bare datagrams
+    ++s_.moved;
+}
+
+// Only a HELLO (bare or behind a cookie, spec §6.8) can open a UDP
+// connection; anything else from a stranger, or a HELLO that does not
+// decode, is dropped and leaves nothing behind.
+void Loop::from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now) {
+    auto dropped = [&](const char* why) {
+        log(log_drops_, "udp " + from.str() + ": dropped a datagram from an unknown address (" + why + ")", now);
+    };
+    if (msg.empty()) return dropped("empty");
+    std::span<const std::uint8_t> hello = msg;
+    bool proved = false;
+    if (msg[0] == static_cast<std::uint8_t>(wire::Frame::cookie_hello)) {
+        auto env = wire::decode_cookie_hello(msg);
+        if (!env) return dropped(err_name(env.error()));
+        hello = env->hello;
+        proved = !env->cookie.empty() && cookies_.verify(from, hello, env->cookie, now.mono);
+    } else if (msg[0] != static_cast<std::uint8_t>(wire::Frame::hello)) {
+        return dropped("not a HELLO");
+    }
+    auto h = wire::decode_hello(hello);
+    if (!h) return dropped(err_name(h.error()));
+    const bool busy = s_.half_open[index(Transport::udp)].load() >= s_.opts.cookie_threshold;
+    if (!proved && (busy || s_.opts.cookie_threshold == 0)) return send_cookie(from, hello, h->seq, now);
+    const PrefixKey p = prefix(from);
+    if (!admit(Transport::udp, p, now)) return;
+    Conn& c = add(Transport::udp, key, p, now);
+    c.peer = from;
+    udp_peers_.emplace(std::move(key), c.id);
+    if (proved) c.engine.set_address_validated();
+    (void)c.engine.receive(msg, now);
+    if (!proved && c.engine.stats().amplification_held > 0 && c.engine.state() == State::wait_ack) {
+        // Its HELLO ACK would send more than 3x what this address sent:
+        // ask it to prove the address first, and keep nothing.
+        send_cookie(from, hello, h->seq, now);
+        c.dead = true;
+        return settle(c);
+    }
+    pump(c, now);
+    settle(c);
+}
+
+void Loop::send_cookie(const Address& to, std::span<const std::uint8_t> hello, std::uint32_t c0, Now now) {
+    if (now.mono >= cookie_window_ + kCookieWindow) {
+        cookie_window_ = now.mono;
+        cookies_in_window_ = 0;
+    }
+    if (cookies_in_window_ >= kCookiesPerWindow) return;
+    ++cookies_in_window_;
+    auto cookie = cookies_.make(to, hello, now.mono);
+    if (!cookie) return;
+    std::uint8_t out[1 + 4 + 1 + CookieJar::kLen];
+    Writer w(out);
+    wire::encode_cookie({c0, *cookie}, w);
+    if (!w.ok()) return;
+    (void)::sendto(udp_.get(), out, w.size(), MSG_DONTWAIT, to.sa(), to.len);
+    ++s_.cookies;
+}
+
+// ------------------------------------------------------------ UDP output
+// Every message the engine queued, into the loop's outbox (sent by flush_datagrams).
+void Loop::queue_datagrams(Conn& c) {
+    const std::size_t max = Engine::max_message_size(cfg_udp_.max_data);
+    for (;;) {
+        if (out_used_ + max > out_.size() || out_n_ == kOutboxDatagrams) flush_datagrams();
+        auto n = c.engine.poll_transmit({out_.data() + out_used_, max});
+        if (!n || *n == 0) return;
+        out_iov_[out_n_] = {out_.data() + out_used_, *n};
+        out_to_[out_n_] = c.peer;
+        out_used_ += *n;
+        ++out_n_;
+    }
+}
+
+// Sends the outbox (sendmmsg). A datagram the socket refuses is lost, as on
+// the network; the engines' timers recover.
+void Loop::flush_datagrams() noexcept {
+    std::array<mmsghdr, kOutboxDatagrams> hdr{};
+    for (std::size_t i = 0; i < out_n_; ++i) {
+        hdr[i].msg_hdr.msg_name = const_cast<sockaddr*>(out_to_[i].sa());
+        hdr[i].msg_hdr.msg_namelen = out_to_[i].len;
+        hdr[i].msg_hdr.msg_iov = &out_iov_[i];
+        hdr[i].msg_hdr.msg_iovlen = 1;
+    }
+    std::size_t i = 0;
+    while (i < out_n_) {
+        const int n = ::sendmmsg(udp_.get(), hdr.data() + i, static_cast<unsigned>(out_n_ - i), MSG_NOSIGNAL);
+        if (n > 0) i += static_cast<std::size_t>(n);
+        else if (n < 0 && errno == EINTR) continue;
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        else ++i;  // this one failed (ICMP error, ...): lost
+    }
+    out_used_ = out_n_ = 0;
+}
+
+}  // namespace lockstep::net::detail

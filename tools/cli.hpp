@@ -4,7 +4,7 @@
 //
 // How errors work here: a command throws `Failure(code, text)`; main() catches
 // it, prints "error: <text>" as one line on stderr and exits with the code.
-// Exceptions are allowed in tools/ only (STYLE §3); the library never throws.
+// Exceptions are allowed in tools/ only; the library never throws (its errors are values).
 #pragma once
 
 #include <cstddef>

@@ -56,6 +56,7 @@ public:
                      crypto::ConstBytes pt, crypto::Bytes out) noexcept override {
         ++seals;
         if (on_seal) on_seal(k, n);
+        if (on_seal_plaintext) on_seal_plaintext(pt);
         return real_->aead_seal(a, k, n, ad, pt, out);
     }
     Status aead_open(crypto::Aead a, crypto::ConstBytes k, crypto::ConstBytes n, crypto::ConstBytes ad,
@@ -78,6 +79,8 @@ public:
     int seals = 0, x25519_ops = 0, verifies = 0, keygens = 0;
     // Every (key, nonce) pair sealed with, to prove nonces never repeat.
     std::function<void(crypto::ConstBytes key, crypto::ConstBytes nonce)> on_seal;
+    // Every plaintext sealed (the RSA-PSS vector finds the finished MACs in them).
+    std::function<void(crypto::ConstBytes pt)> on_seal_plaintext;
     // Every ephemeral X25519 key pair made (test vectors print them).
     std::function<void(crypto::ConstBytes priv, crypto::ConstBytes pub)> on_keygen;
 

@@ -13,7 +13,7 @@ APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev openssl 
   nlohmann-json3-dev python3 clang-14 libclang-rt-14-dev valgrind spin \
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm \
   libsqlite3-dev libpq-dev postgresql libcurl4-openssl-dev nginx libnginx-mod-stream \
-  libsystemd-dev systemd man-db curl tshark
+  libsystemd-dev systemd man-db curl tshark lua-luaossl
 
 .PHONY: all deps configure build demo test bench clean deb
 

@@ -24,6 +24,7 @@ struct RequestArgs {
     int interval_ms = 0;
     int timeout_ms = 5000;  // every network wait: connect, each response, close
     bool summary = false;
+    std::string key_log;  // --insecure-key-log FILE (key_log.hpp)
 };
 
 // What happened in one run (possibly over several connections: after a request

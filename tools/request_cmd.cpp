@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "key_log.hpp"
 #include "lockstep/net.hpp"
 #include "request.hpp"
 
@@ -208,6 +209,14 @@ void run_request(CLI::App& sub, RequestArgs& a) {
                            "and can learn this client's identity\n");
     auto setup = make_engine_setup(Role::client, a.conn);
     warn_if_not_forward_secret(setup->config);
+    std::unique_ptr<KeyLogFile> key_log;
+    if (!a.key_log.empty()) {
+        require_key_log_support(setup->config);
+        key_log = std::make_unique<KeyLogFile>(a.key_log);
+        setup->config.insecure_key_log = key_log.get();
+        fmt::print(stderr, "warning: --insecure-key-log: the secrets of these connections go to {}; whoever reads "
+                           "it can decrypt them\n", a.key_log);
+    }
     TraceSink sink(stderr);
     ClientRun r = run_client(a, *setup, a.conn.trace ? &sink : nullptr, [](int, std::span<const std::uint8_t> body) {
         std::string text = printable_or_hex(body);
@@ -376,6 +385,9 @@ CLI::App* add_request_options(CLI::App& app, RequestArgs& args) {
         ->check(CLI::Range(1, 3'600'000))
         ->capture_default_str();
     sub->add_flag("--summary", a->summary, "Print requests, responses, re-keys, bytes and time at the end");
+    sub->add_option("--insecure-key-log", a->key_log,
+                    "INSECURE, tests and debugging only: append every secret of the connections to this file "
+                    "(mode 0600) for Wireshark; needs a build with the key log compiled in");
     sub->footer(
         "Responses go to stdout (text as is, anything else as hex:...). Exit 0 only if every request was "
         "answered; otherwise the unanswered request numbers are named."

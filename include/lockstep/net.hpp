@@ -178,6 +178,9 @@ public:
         // Connections that closed on a fault (a local error), by the CLOSE reason
         // (index: the Reason value).
         std::array<std::uint64_t, 19> faults_by_reason{};
+        // Bytes read from and written to the server's sockets, by transport
+        // (index: 0 TCP, 1 UDP): TCP framing, cookies and UDP connection ids included.
+        std::array<std::uint64_t, 2> bytes_received{}, bytes_sent{};
     };
     Counters counters() const noexcept;
 

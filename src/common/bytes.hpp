@@ -114,11 +114,13 @@ private:
     bool ok_ = true;
 };
 
-void store_be16(std::uint8_t* p, std::uint16_t v) noexcept;
-void store_be32(std::uint8_t* p, std::uint32_t v) noexcept;
+// The three exported (LOCKSTEP_API) are the ones liblockstep-net uses too (its
+// address cookies); see "liblockstep-net" in src/CMakeLists.txt.
+LOCKSTEP_API void store_be16(std::uint8_t* p, std::uint16_t v) noexcept;
+LOCKSTEP_API void store_be32(std::uint8_t* p, std::uint32_t v) noexcept;
 void store_be64(std::uint8_t* p, std::uint64_t v) noexcept;
 std::uint16_t load_be16(const std::uint8_t* p) noexcept;
-std::uint32_t load_be32(const std::uint8_t* p) noexcept;
+LOCKSTEP_API std::uint32_t load_be32(const std::uint8_t* p) noexcept;
 std::uint64_t load_be64(const std::uint8_t* p) noexcept;
 
 inline ConstBytes as_bytes(const char* s, std::size_t n) noexcept {

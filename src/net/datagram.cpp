@@ -28,6 +28,7 @@ void Loop::receive_datagrams(Now now) {
         const int got = ::recvmmsg(udp_.get(), hdr.data(), kDatagramBatch, MSG_DONTWAIT, nullptr);
         if (got < 0 && errno == EINTR) continue;
         for (int i = 0; i < got; ++i) {
+            s_.tally.received(Transport::udp, hdr[i].msg_len);
             src[i].len = hdr[i].msg_hdr.msg_namelen;
             on_datagram({buf_.data() + i * slot, hdr[i].msg_len}, src[i], now);
         }
@@ -128,7 +129,7 @@ void Loop::send_cookie(const Address& to, std::span<const std::uint8_t> hello, s
     Writer w(out);
     wire::encode_cookie({c0, *cookie}, w);
     if (!w.ok()) return;
-    (void)::sendto(udp_.get(), out, w.size(), MSG_DONTWAIT, to.sa(), to.len);
+    if (::sendto(udp_.get(), out, w.size(), MSG_DONTWAIT, to.sa(), to.len) > 0) s_.tally.sent(Transport::udp, w.size());
     ++s_.cookies;
 }
 
@@ -160,6 +161,7 @@ void Loop::flush_datagrams() noexcept {
     std::size_t i = 0;
     while (i < out_n_) {
         const int n = ::sendmmsg(udp_.get(), hdr.data() + i, static_cast<unsigned>(out_n_ - i), MSG_NOSIGNAL);
+        for (int k = 0; k < n; ++k) s_.tally.sent(Transport::udp, hdr[i + static_cast<std::size_t>(k)].msg_len);
         if (n > 0) i += static_cast<std::size_t>(n);
         else if (n < 0 && errno == EINTR) continue;
         else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;

@@ -174,12 +174,14 @@ Status Stream::queue_from(Engine& e) {
     return {};
 }
 
-Status Stream::write(int fd) noexcept {
+Result<std::size_t> Stream::write(int fd) noexcept {
     std::vector<std::uint8_t>& b = tx();
+    std::size_t written = 0;
     while (tx_off_ < tx_len_) {
         const ssize_t n = ::send(fd, b.data() + tx_off_, tx_len_ - tx_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             tx_off_ += static_cast<std::size_t>(n);
+            written += static_cast<std::size_t>(n);
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -194,7 +196,7 @@ Status Stream::write(int fd) noexcept {
             backlog_ = false;
             std::vector<std::uint8_t>().swap(tx_);  // an idle stream holds no buffer
         }
-        return {};
+        return written;
     }
     if (shared_ && !backlog_) {  // the shared buffer is the next stream's: keep the rest here
         try {
@@ -206,7 +208,7 @@ Status Stream::write(int fd) noexcept {
         tx_off_ = 0;
         backlog_ = true;
     }
-    return {};
+    return written;
 }
 
 }  // namespace detail

@@ -97,8 +97,8 @@ public:
     // Frames every message the engine has queued into the output buffer.
     // Err::limit_exceeded: the peer has not been reading for too long.
     Status queue_from(Engine& e);
-    // Writes what it can. Err::closed: the socket failed.
-    Status write(int fd) noexcept;
+    // Writes what it can; returns the bytes written. Err::closed: the socket failed.
+    Result<std::size_t> write(int fd) noexcept;
     bool pending() const noexcept { return tx_off_ < tx_len_; }
 
     // Hands each complete frame in (what is buffered from earlier calls, then)

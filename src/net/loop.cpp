@@ -224,6 +224,7 @@ void Loop::read_stream(Conn& c, Now now) {
             c.failed = c.failed || !c.engine.is_closed();
             return;
         }
+        s_.tally.received(Transport::tcp, static_cast<std::size_t>(n));
         auto st = c.stream.consume({buf_.data(), static_cast<std::size_t>(n)}, [&](auto msg) {
             (void)c.engine.receive(msg, now);
             pump(c, now);
@@ -278,7 +279,10 @@ void Loop::on_event(Conn& c, const Event& ev, Now now) {
 
 // Writes, keeps the half-open count, removes a finished connection or re-arms its timer.
 void Loop::settle(Conn& c) {
-    if (c.t == Transport::tcp && !c.dead && !c.stream.write(c.fd.get())) c.failed = c.dead = true;
+    if (c.t == Transport::tcp && !c.dead) {
+        if (auto n = c.stream.write(c.fd.get())) s_.tally.sent(Transport::tcp, *n);
+        else c.failed = c.dead = true;
+    }
     if (c.half_open && !half_open_state(c.engine.state())) leave_half_open(c);
     // A UDP connection is made by its HELLO: one the engine dropped leaves nothing to wait for.
     if (c.t == Transport::udp && c.engine.state() == State::start) c.failed = c.dead = true;

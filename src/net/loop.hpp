@@ -148,7 +148,7 @@ struct ServerState {
         requests{0}, rekeys{0}, errors{0}, revoked{0}, moved{0};
     std::atomic<std::size_t> live{0};
     std::atomic<std::size_t> half_open[2] = {0, 0};  // per transport (index())
-    Tally tally;  // by mode and reason (net/metrics.hpp)
+    Tally tally;  // by mode, reason and transport (net/metrics.hpp)
 
     // Takes one slot of a cap; false if it is full.
     static bool reserve(std::atomic<std::size_t>& n, std::size_t cap) noexcept {

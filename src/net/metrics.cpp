@@ -54,6 +54,10 @@ void Tally::fill(Server::Counters& c) const noexcept {
         c.rekeys_by_mode[m] = rekeys_[m].load();
     }
     for (std::size_t r = 0; r < kReasons; ++r) c.faults_by_reason[r] = faults_[r].load();
+    for (std::size_t t = 0; t < 2; ++t) {
+        c.bytes_received[t] = bytes_in_[t].load(std::memory_order_relaxed);
+        c.bytes_sent[t] = bytes_out_[t].load(std::memory_order_relaxed);
+    }
 }
 }  // namespace detail
 
@@ -84,6 +88,12 @@ std::string prometheus_text(const Server::Counters& c) {
     sample(o, "lockstep_requests_total", "", c.requests);
     metric(o, "lockstep_cookies_total", "counter", "UDP cookie messages sent.");
     sample(o, "lockstep_cookies_total", "", c.cookies);
+    metric(o, "lockstep_received_bytes_total", "counter", "Bytes read from the server's sockets, by transport.");
+    sample(o, "lockstep_received_bytes_total", "transport=\"tcp\"", c.bytes_received[0]);
+    sample(o, "lockstep_received_bytes_total", "transport=\"udp\"", c.bytes_received[1]);
+    metric(o, "lockstep_sent_bytes_total", "counter", "Bytes written to the server's sockets, by transport.");
+    sample(o, "lockstep_sent_bytes_total", "transport=\"tcp\"", c.bytes_sent[0]);
+    sample(o, "lockstep_sent_bytes_total", "transport=\"udp\"", c.bytes_sent[1]);
     return o;
 }
 

@@ -19,25 +19,31 @@
 namespace lockstep::net {
 
 namespace detail {
-// The server's tallies by mode and reason (kept by each loop, read by counters()).
+// The server's tallies by mode, reason and transport (kept by each loop, read by counters()).
 class Tally {
 public:
     // Called on a loop's thread for every engine event of a connection in `mode`.
     void on_event(const Event& ev, Mode mode) noexcept;
+    // Called on a loop's thread with what a read / write on a socket moved.
+    void received(Transport t, std::size_t n) noexcept { bytes_in_[slot(t)].fetch_add(n, std::memory_order_relaxed); }
+    void sent(Transport t, std::size_t n) noexcept { bytes_out_[slot(t)].fetch_add(n, std::memory_order_relaxed); }
     void fill(Server::Counters& c) const noexcept;
 
 private:
     static constexpr std::size_t kModes = 4;
     static constexpr std::size_t kReasons = static_cast<std::size_t>(kLastReason) + 1;
+    static std::size_t slot(Transport t) noexcept { return t == Transport::tcp ? 0 : 1; }
     std::atomic<std::uint64_t> handshakes_[kModes] = {}, rekeys_[kModes] = {};
     std::atomic<std::uint64_t> faults_[kReasons] = {};
+    std::atomic<std::uint64_t> bytes_in_[2] = {}, bytes_out_[2] = {};
 };
 }  // namespace detail
 
 // Prometheus text exposition format 0.0.4: lockstep_connections{state=...},
 // lockstep_half_open{transport=...}, lockstep_connections_total{event=...},
 // lockstep_handshakes_total{mode=...}, lockstep_rekeys_total{mode=...},
-// lockstep_faults_total{reason=...}, lockstep_requests_total, lockstep_cookies_total.
+// lockstep_faults_total{reason=...}, lockstep_requests_total, lockstep_cookies_total,
+// lockstep_received_bytes_total{transport=...}, lockstep_sent_bytes_total{transport=...}.
 std::string prometheus_text(const Server::Counters& c);
 // "status: open=3 half_open=0/1 established=12 requests=40 rekeys=3 rejected=0 evicted=0 errors=0 revoked=0"
 std::string status_line(const Server::Counters& c);

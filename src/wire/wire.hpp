@@ -78,7 +78,7 @@ struct Hello {
     ConstBytes body;    // decode only: every byte before the MAC
 };
 void encode_hello_body(const Hello& h, Writer& w) noexcept;  // without MAC
-Result<Hello> decode_hello(ConstBytes in) noexcept;
+LOCKSTEP_API Result<Hello> decode_hello(ConstBytes in) noexcept;  // exported: see below
 
 // ---- HELLO ACK (initial, S->C). spec: PROTOCOL.md §6.3
 struct HelloAck {
@@ -135,13 +135,17 @@ void encode_clear_close(const ClearClose& c, Writer& w) noexcept;
 Result<ClearClose> decode_clear_close(ConstBytes in) noexcept;
 
 // ---- COOKIE and the cookie-bearing HELLO (address proof). spec: PROTOCOL.md §6.8
+// The datagram front end of liblockstep-net reads HELLOs and writes COOKIEs and
+// connection ids before any engine exists, so decode_hello, encode_cookie,
+// decode_cookie_hello, encode_cid_head and decode_cid_record are exported
+// (LOCKSTEP_API) from a shared liblockstep; see "liblockstep-net" in src/CMakeLists.txt.
 inline constexpr std::size_t kMaxCookie = 64;
 inline constexpr std::size_t kMaxHelloPadding = 1200;
 struct Cookie {
     std::uint32_t ack = 0;  // the HELLO's seq (c0)
     ConstBytes cookie;      // 1..kMaxCookie bytes, opaque to the client
 };
-void encode_cookie(const Cookie& c, Writer& w) noexcept;
+LOCKSTEP_API void encode_cookie(const Cookie& c, Writer& w) noexcept;
 Result<Cookie> decode_cookie(ConstBytes in) noexcept;
 struct CookieHello {
     ConstBytes cookie;        // 0..kMaxCookie bytes
@@ -150,7 +154,7 @@ struct CookieHello {
 };
 // Writes the envelope's head: frame, vec8 cookie, u16 padding length, the zero padding.
 void encode_cookie_hello_head(ConstBytes cookie, std::size_t padding, Writer& w) noexcept;
-Result<CookieHello> decode_cookie_hello(ConstBytes in) noexcept;
+LOCKSTEP_API Result<CookieHello> decode_cookie_hello(ConstBytes in) noexcept;
 
 // ---- A record behind a connection id (datagrams, client -> server). spec: PROTOCOL.md §6.9
 inline constexpr std::size_t kCidHeadLen = 1 + kConnectionIdLen;
@@ -159,8 +163,8 @@ struct CidRecord {
     ConstBytes record;  // the whole record (frame 0x17 ...), still to be opened
 };
 // Writes the head: frame 0x19, the 8-byte id; the record follows it.
-void encode_cid_head(const ConnectionId& cid, Writer& w) noexcept;
-Result<CidRecord> decode_cid_record(ConstBytes in) noexcept;
+LOCKSTEP_API void encode_cid_head(const ConnectionId& cid, Writer& w) noexcept;
+LOCKSTEP_API Result<CidRecord> decode_cid_record(ConstBytes in) noexcept;
 
 // ---- Protected record. spec: PROTOCOL.md §6.4
 struct RecordHeader {

@@ -50,6 +50,8 @@ def main():
         version = run(["dpkg-deb", "-f", deb, "Version"]).strip()
         depends = run(["dpkg-deb", "-f", deb, "Depends"])
         assert "libssl3" in depends, depends  # from dpkg-shlibdeps
+        suggests = run(["dpkg-deb", "-f", deb, "Suggests"])
+        assert "lua-luaossl" in suggests and "tshark" in suggests, suggests  # the dissector's decryption
 
         # Install into a scratch root with its own (empty) dpkg database. Its
         # dependencies are the host's libraries, not in that database: forced.

@@ -6,16 +6,9 @@ interface filtered to those ports, `lockstep request` over both transports,
 then tshark with the dissector must show each message's clear parts: the HELLO
 (its PSK identity and modes), the HELLO ACK (chosen mode and suite, the acked
 seq = the HELLO's seq) and records (epoch, record number), over TCP and UDP."""
-import argparse, os, re, subprocess, sys, tempfile, time
+import argparse, os, subprocess, tempfile
 
-
-def wait_for(what, pred, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    sys.exit(f"timed out waiting for {what}")
+from capture import serve_and_capture
 
 
 def main():
@@ -27,31 +20,13 @@ def main():
     with tempfile.TemporaryDirectory(prefix="lockstep-ws-") as tmp:
         key = os.path.join(tmp, "d.psk")
         subprocess.run([ls, "psk", "gen", "--out", key, "--id", "sensor-7"], check=True, capture_output=True)
-        srv = subprocess.Popen([ls, "serve", "--tcp", "0", "--udp", "0", "--psk", key], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
         cap = os.path.join(tmp, "demo.pcapng")
-        dc = None
-        try:
-            m = re.match(r"listening tcp=127\.0\.0\.1:(\d+) udp=127\.0\.0\.1:(\d+)", srv.stdout.readline())
-            assert m
-            tport, uport = m.group(1), m.group(2)
-            dc_err = open(os.path.join(tmp, "dumpcap.err"), "w+")
-            dc = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", f"port {tport} or port {uport}", "-w", cap],
-                                  stderr=dc_err)
-            wait_for("dumpcap to capture", lambda: "Capturing on" in open(dc_err.name).read() or dc.poll() is not None)
-            assert dc.poll() is None, open(dc_err.name).read()
+        with serve_and_capture(ls, ["--psk", key], tmp, cap) as (tport, uport):
             for target in [f"127.0.0.1:{tport}", f"127.0.0.1:{uport}"]:
                 extra = ["--udp"] if target.endswith(uport) else []
                 r = subprocess.run([ls, "request", target, "--psk", key, "-n", "2"] + extra, capture_output=True,
                                    timeout=60)
                 assert r.returncode == 0, r.stderr
-        finally:
-            if dc is not None:
-                time.sleep(0.5)  # let the last packets of the close reach the ring buffer
-                dc.terminate()
-                dc.wait(timeout=30)
-            srv.terminate()
-            srv.wait(timeout=30)
 
         fields = ["frame.protocols", "lockstep.frame", "lockstep.psk_id", "lockstep.mode", "lockstep.suite",
                   "lockstep.seq", "lockstep.ack", "lockstep.epoch", "lockstep.rn"]

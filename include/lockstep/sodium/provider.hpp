@@ -18,7 +18,7 @@
 // Entropy: random() calls the entropy source given at construction. The default
 // constructor (sodium_system.cpp, hosts only) runs sodium_init() and uses
 // libsodium's randombytes_buf (the OS CSPRNG). A device passes its own source,
-// the hook its TRNG fills (mcu/ shows one seeded through semihosting), and
+// the hook its TRNG fills (mcu/ shows one, given to the BearSSL provider), and
 // needs neither sodium_init() nor libsodium's randombytes: with no CPU
 // features to pick, libsodium runs its portable reference code.
 //

@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev openssl \
-  libsodium-dev dpkg-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev libtomlplusplus-dev \
+  libsodium-dev libbearssl-dev dpkg-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev libtomlplusplus-dev \
   nlohmann-json3-dev python3 clang-14 libclang-rt-14-dev valgrind spin \
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm \
   libsqlite3-dev libpq-dev postgresql libcurl4-openssl-dev nginx libnginx-mod-stream \

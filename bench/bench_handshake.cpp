@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // bench_handshake — full handshakes per second on one core, both roles in one
-// process over memory, per mode and per provider (OpenSSL 3 and libsodium);
+// process over memory, per mode and per provider (OpenSSL 3, libsodium, BearSSL);
 // against OpenSSL TLS 1.3 (mutual auth, Ed25519 certificates, X25519, memory
 // BIOs) and against the crypto-only floor (the exact primitive calls one
 // lockstep handshake makes, recorded and replayed on the same provider).
@@ -36,12 +36,13 @@ int main(int argc, char** argv) {
     const std::size_t cached_case = cases.size() - 1;
     std::vector<std::string> names;
     for (const ModeCase& m : cases) names.push_back(m.name);
-    // The same handshakes on the libsodium provider (no RSA there).
-    for (const ModeCase& m : mode_cases())
-        if (m.alg == crypto::SigAlg::ed25519) {
-            cases.push_back({m.name, m.mode, m.alg, Crypto::sodium});
-            names.push_back(std::string(m.name) + " sodium");
-        }
+    // The same handshakes on the libsodium and BearSSL providers (no RSA there).
+    for (const Crypto k : {Crypto::sodium, Crypto::bearssl})
+        for (const ModeCase& m : mode_cases())
+            if (m.alg == crypto::SigAlg::ed25519) {
+                cases.push_back({m.name, m.mode, m.alg, k});
+                names.push_back(std::string(m.name) + (k == Crypto::sodium ? " sodium" : " bearssl"));
+            }
     const std::size_t M = cases.size();
 
     Recorder rec;

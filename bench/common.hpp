@@ -30,6 +30,7 @@
 
 #include "crypto/providers/openssl/openssl_keys.hpp"
 #include "crypto/providers/openssl/openssl_provider.hpp"
+#include "crypto/providers/bearssl/bearssl_provider.hpp"
 #include "crypto/providers/sodium/sodium_provider.hpp"
 #include "handshake/certs.hpp"
 #include "lockstep/engine.hpp"
@@ -183,14 +184,19 @@ inline constexpr double kNaN = __builtin_nan("");
 
 // ---------------------------------------------------------------- providers
 // The provider a benchmarked configuration runs on.
-enum class Crypto { openssl, sodium };
+// BearSSL: the device's code (constant-time, portable), Ed25519 verification
+// composed from libsodium's.
+enum class Crypto { openssl, sodium, bearssl };
 inline std::unique_ptr<crypto::Provider> make_provider(Crypto k) {
     if (k == Crypto::sodium) return std::make_unique<crypto::sodium::SodiumProvider>();
+    if (k == Crypto::bearssl) return std::make_unique<crypto::bearssl::BearSslProvider>(&crypto::sodium::ed25519_verify);
     return std::make_unique<crypto::openssl::OpenSslProvider>();
 }
 // The suite a provider serves best here: AES-256-GCM, or ChaCha20-Poly1305 where
-// libsodium cannot run AES-GCM (no AES-NI).
+// libsodium cannot run AES-GCM (no AES-NI) and for BearSSL (what a device runs;
+// its portable bitsliced AES is the slower of the two).
 inline Suite default_suite(Crypto k) {
+    if (k == Crypto::bearssl) return Suite::chacha20poly1305;
     return k == Crypto::sodium && !crypto::sodium::SodiumProvider().aes_gcm_available() ? Suite::chacha20poly1305
                                                                                       : Suite::aes256gcm;
 }
@@ -359,13 +365,14 @@ inline Buf issue_cert(crypto::Signer& issuer, crypto::Signer& subject_key, CertR
     out.resize(*n);
     return out;
 }
-// Keys made by the provider that signs with them (libsodium: Ed25519 only).
+// Keys made by the provider that signs with them (libsodium: Ed25519 only; with
+// BearSSL, which has no Ed25519, libsodium's signer as on a device).
 inline const Creds& creds(crypto::SigAlg alg, Crypto kind = Crypto::openssl) {
-    static std::unique_ptr<Creds> cache[4][2];
+    static std::unique_ptr<Creds> cache[4][3];
     auto& slot = cache[static_cast<int>(alg)][static_cast<int>(kind)];
     if (slot) return *slot;
     auto gen = [kind](crypto::SigAlg a) -> std::unique_ptr<crypto::Signer> {
-        if (kind == Crypto::sodium) {
+        if (kind == Crypto::sodium || kind == Crypto::bearssl) {
             std::uint8_t seed[32];
             crypto::sodium::SodiumProvider p;
             if (a != crypto::SigAlg::ed25519 || !p.random(seed)) die("key generation");

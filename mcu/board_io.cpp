@@ -3,7 +3,7 @@
 #include "board_io.hpp"
 #include "semihost.hpp"
 
-#include <sodium/crypto_stream_chacha20.h>
+#include <bearssl.h>
 
 #include <cstring>
 
@@ -123,11 +123,12 @@ bool entropy_seed(const std::uint8_t* seed32) noexcept {
 
 bool entropy_fill(void*, std::uint8_t* out, std::size_t len) noexcept {
     if (!drbg_seeded) return false;
-    static const std::uint8_t kNonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
+    static const std::uint8_t kNonce[12] = {};
     std::uint8_t block[64 + 32];
     while (len > 0) {
         const std::size_t n = len < 64 ? len : 64;
-        crypto_stream_chacha20_ietf(block, sizeof block, kNonce, drbg_key);
+        std::memset(block, 0, sizeof block);  // the keystream XORed onto zeros
+        (void)br_chacha20_ct_run(drbg_key, kNonce, 0, block, sizeof block);
         std::memcpy(drbg_key, block, 32);  // the next key; this one is gone
         std::memcpy(out, block + 32, n);
         out += n;
@@ -144,9 +145,3 @@ bool entropy_fill(void*, std::uint8_t* out, std::size_t len) noexcept {
 // backend when the guest has read the receive buffer, so without another
 // wake-up the next byte of a frame can wait in the socket indefinitely.
 extern "C" void SysTick_Handler() { mcu::ticks_ms = mcu::ticks_ms + 1; }
-
-// See mcu/CMakeLists.txt: libsodium's X25519 base-point multiplication is left
-// out of the device build; reaching it is a bug.
-extern "C" void lockstep_x25519_base_table_left_out(void*, const unsigned char*) {
-    mcu::fatal("crypto_scalarmult_curve25519_base is not in this build (keygen uses the ladder)");
-}

@@ -31,10 +31,11 @@ std::uint32_t unix_seconds() noexcept;
 // Reads up to `cap` bytes of the host file `path` (semihosting); -1 on error.
 long host_read_file(const char* path, std::uint8_t* buf, std::size_t cap) noexcept;
 
-// The entropy hook (crypto::sodium::EntropyFn). Seeded once by entropy_seed
-// with 32 bytes from a true source (here the host's seed file; on a product
-// the TRNG); each draw is a ChaCha20 keystream block whose first 32 bytes
-// replace the key (fast key erasure), so earlier outputs cannot be recomputed.
+// The entropy hook (crypto::EntropyFn). Seeded once by entropy_seed with 32
+// bytes from a true source (here the host's seed file; on a product the TRNG);
+// each draw is a ChaCha20 keystream block (BearSSL's br_chacha20_ct_run) whose
+// first 32 bytes replace the key (fast key erasure), so earlier outputs cannot
+// be recomputed.
 bool entropy_seed(const std::uint8_t* seed32) noexcept;
 bool entropy_fill(void* ctx, std::uint8_t* out, std::size_t len) noexcept;
 

@@ -1,19 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
-// The device client: lockstep on real cryptography (libsodium's reference code,
-// cross-compiled) talking to `lockstep serve` over UDP. The link is UART0 with
-// length-framed messages; on qemu tests/mcu/device_e2e.py bridges it to the
-// server's UDP port. Credentials and entropy come from host files through
-// semihosting (on a product: flash provisioned at manufacture, and the TRNG):
+// The device client: lockstep on real cryptography (BearSSL, cross-compiled;
+// cert+psk adds libsodium's Ed25519) talking to `lockstep serve` over UDP. The
+// link is UART0 with length-framed messages; on qemu tests/mcu/device_e2e.py
+// bridges it to the server's UDP port. Credentials and entropy come from host
+// files through semihosting (on a product: flash provisioned at manufacture, and
+// the TRNG):
 //   lockstep-device.psk   the 32-byte PSK (raw); identity "device-1"
 //   lockstep-device.seed  32 bytes from the host's CSPRNG, seeding mcu::entropy_fill
+// and in mode cert+psk (certificate subject "device-1", server "server.test"):
+//   lockstep-device.cert  the device's certificate (wire encoding, as `cert issue` writes it)
+//   lockstep-device.key   its Ed25519 private key (the 32-byte RFC 8032 seed)
+//   lockstep-device.ca    the CA certificate
 // The client runs the handshake, 25 requests (the server re-keys after every
 // 10 responses), then closes, and prints one summary line.
 // Compiled mode: LS_DEVICE_MODE (lockstep::Mode enumerator name).
 #include <new>
 
 #include "board_io.hpp"
-#include "crypto/providers/sodium/sodium_provider.hpp"
+#include "crypto/providers/bearssl/bearssl_provider.hpp"
 #include "lockstep/engine.hpp"
+#include "lockstep/features.hpp"
+#if LOCKSTEP_WITH_MODE_CERT_PSK
+#include "crypto/providers/sodium/sodium_provider.hpp"
+#endif
 #include "semihost.hpp"
 
 namespace {
@@ -29,6 +38,32 @@ std::uint8_t g_psk[32];
 const std::uint8_t kPskId[] = {'d', 'e', 'v', 'i', 'c', 'e', '-', '1'};
 
 std::int64_t g_unix_at_boot_ms = 0;
+
+#if LOCKSTEP_WITH_MODE_CERT_PSK
+std::uint8_t g_cert[512], g_ca[512];
+const std::string_view kServerNames[] = {"server.test"};
+alignas(crypto::sodium::SodiumEd25519Signer) std::uint8_t g_signer_mem[sizeof(crypto::sodium::SodiumEd25519Signer)];
+
+// The certificate modes' credentials: the Ed25519 signer (libsodium) and the two
+// certificates; the BearSSL provider verifies through libsodium's Ed25519.
+void load_cert_credentials(Config& cfg) {
+    const long cert = mcu::host_read_file("lockstep-device.cert", g_cert, sizeof g_cert);
+    const long ca = mcu::host_read_file("lockstep-device.ca", g_ca, sizeof g_ca);
+    std::uint8_t seed[32];
+    if (cert <= 0 || ca <= 0 || mcu::host_read_file("lockstep-device.key", seed, sizeof seed) != 32)
+        mcu::fatal("no certificate, CA certificate or 32-byte key seed file");
+    auto* signer = new (g_signer_mem) crypto::sodium::SodiumEd25519Signer(seed);
+    for (auto& b : seed) b = 0;
+    if (!signer->valid()) mcu::fatal("bad key seed");
+    cfg.signer = signer;
+    cfg.certificate = {g_cert, static_cast<std::size_t>(cert)};
+    cfg.ca_certificate = {g_ca, static_cast<std::size_t>(ca)};
+    cfg.server_names = kServerNames;
+}
+constexpr crypto::bearssl::Ed25519VerifyFn kEd25519 = &crypto::sodium::ed25519_verify;
+#else
+constexpr crypto::bearssl::Ed25519VerifyFn kEd25519 = nullptr;  // no certificates in this build
+#endif
 
 Now now() {
     const std::int64_t ms = mcu::mono_ms();
@@ -46,7 +81,7 @@ int main() {
     g_unix_at_boot_ms = std::int64_t{mcu::unix_seconds()} * 1000 - mcu::mono_ms();
     mcu::link_init();
 
-    crypto::sodium::SodiumProvider provider(mcu::entropy_fill, nullptr);
+    crypto::bearssl::BearSslProvider provider(mcu::entropy_fill, nullptr, kEd25519);
     Config cfg;
     cfg.role = Role::client;
     cfg.provider = &provider;
@@ -56,6 +91,9 @@ int main() {
     cfg.psk_id = kPskId;
     cfg.max_data = kMaxData;
     cfg.policy = Policy::tolerant;  // a datagram link: forged or broken frames are dropped
+#if LOCKSTEP_WITH_MODE_CERT_PSK
+    load_cert_credentials(cfg);
+#endif
     Engine& e = *new (g_engine_mem) Engine(cfg, g_ws);
 
     int sent = 0, responses = 0, rekeys = 0;

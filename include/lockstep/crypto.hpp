@@ -57,6 +57,12 @@ LOCKSTEP_API bool sig_alg_known(std::uint8_t v) noexcept;
 
 constexpr std::size_t kX25519Len = 32;
 
+// An entropy source for the providers that take one (libsodium, BearSSL): fills
+// out[0..len) with unpredictable bytes, false when none is available (random()
+// then returns Err::rng_failure). Called from the thread using the provider. A
+// device passes the hook its TRNG fills (docs/DEVICE.md).
+using EntropyFn = bool (*)(void* ctx, std::uint8_t* out, std::size_t len) noexcept;
+
 // A private signing key held outside the core (the application owns it).
 class LOCKSTEP_API Signer {
 public:

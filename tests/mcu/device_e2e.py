@@ -7,6 +7,10 @@
 Runs, in a fresh temporary folder:
   * a 32-byte PSK (0600) and a 32-byte entropy seed from the host's CSPRNG,
     read by the device through semihosting (lockstep-device.psk / .seed);
+  * mode cert+psk: a CA, a server certificate ("server.test") and the device's
+    ("device-1") from `lockstep ca init` / `cert issue`; the device reads its
+    certificate, the CA certificate and its Ed25519 seed (from the PKCS#8 key
+    file) as lockstep-device.cert / .ca / .key;
   * `lockstep serve --udp 0 --psk ... --mode <mode> --trace` on loopback;
   * the relay: a TCP listener that qemu's UART0 connects to (-serial tcp:...),
     carrying length-framed messages (2-byte big-endian length, bytes), each
@@ -14,8 +18,9 @@ Runs, in a fresh temporary folder:
   * qemu-system-arm -M mps2-an386 with the device image.
 Checks: the device reports 25 responses, 2 re-keys and an acknowledged close
 (exit status 0), and the server's trace shows three HELLOs in the connection
-(the client's first and the server's two re-keys).
+(the client's first and the server's two re-keys; distinct sequence numbers).
 """
+import base64
 import os
 import re
 import select
@@ -33,25 +38,53 @@ def fail(msg):
     sys.exit(1)
 
 
+# An Ed25519 PKCS#8 private key (RFC 8410) is this DER prefix and the 32-byte seed.
+ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
+
+
+def write_private(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, data)
+    os.close(fd)
+
+
+def cert_credentials(lockstep, tmp):
+    """CA, server and device certificates; returns the server's serve flags."""
+    def run(*args):
+        r = subprocess.run([lockstep, *args], cwd=tmp, capture_output=True, text=True)
+        if r.returncode != 0:
+            fail(f"lockstep {' '.join(args)}: {r.stderr.strip()}")
+    run("ca", "init", "--out", "ca")
+    run("cert", "issue", "--ca", "ca", "--role", "server", "--subject", "server.test", "--out", "server")
+    run("cert", "issue", "--ca", "ca", "--role", "client", "--subject", "device-1", "--out", "device")
+    pem = open(os.path.join(tmp, "device.key")).read().split("-----")[2]
+    der = base64.b64decode("".join(pem.split()))
+    if len(der) != 48 or not der.startswith(ED25519_PKCS8_PREFIX):
+        fail("device.key is not an Ed25519 PKCS#8 key")
+    write_private(os.path.join(tmp, "lockstep-device.key"), der[16:])
+    for src, dst in (("device.cert", "lockstep-device.cert"), (os.path.join("ca", "ca.cert"), "lockstep-device.ca")):
+        with open(os.path.join(tmp, src), "rb") as f, open(os.path.join(tmp, dst), "wb") as g:
+            g.write(f.read())
+    return ["--cert", "server.cert", "--key", "server.key", "--ca", "ca"]
+
+
 def main():
     if len(sys.argv) != 5:
         fail("usage: device_e2e.py <lockstep> <qemu-system-arm> <device.elf> <mode>")
     lockstep, qemu, elf, mode = sys.argv[1:]
+    lockstep = os.path.abspath(lockstep) if os.sep in lockstep else lockstep
     if not os.path.isfile(elf):
         fail(f"{elf} not built (run the mcu_build test first)")
     with tempfile.TemporaryDirectory(prefix="lockstep-device-") as tmp:
         psk = os.path.join(tmp, "lockstep-device.psk")
-        fd = os.open(psk, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.write(fd, os.urandom(32))
-        os.close(fd)
-        fd = os.open(os.path.join(tmp, "lockstep-device.seed"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.write(fd, os.urandom(32))
-        os.close(fd)
+        write_private(psk, os.urandom(32))
+        write_private(os.path.join(tmp, "lockstep-device.seed"), os.urandom(32))
+        certs = cert_credentials(lockstep, tmp) if mode.startswith("cert") else []
 
         server = subprocess.Popen(
             [lockstep, "serve", "--udp", "0", "--bind", "127.0.0.1", "--psk", psk, "--psk-id", "device-1",
-             "--mode", mode, "--source", "sensor:5", "--trace"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             "--mode", mode, "--source", "sensor:5", "--trace", *certs],
+            cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         qemu_p = None
         stalled = None
         try:
@@ -129,7 +162,10 @@ def main():
         print("relay log:\n" + "\n".join(log))
         if stalled:
             fail(stalled)
-        hellos = len(re.findall(r"\] (?:rcv|snd) hello +seq=", trace))
+        # Distinct HELLOs (by sequence number): in cert+psk the HELLO ACK is more than
+        # three times the HELLO, so the server answers the first HELLO with a COOKIE
+        # (amplification limit, PROTOCOL.md §6.8) and its trace shows that HELLO twice.
+        hellos = len(set(re.findall(r"\] (?:rcv|snd) hello +seq=(0x[0-9a-f]+)", trace)))
         if rc != 0:
             fail(f"device exit status {rc}")
         if not re.search(r"responses 25, re-keys 2, closed reason 0 acknowledged", out):

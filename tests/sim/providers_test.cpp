@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The simulations that exercise every primitive, run once per real provider
-// (OpenSSL, libsodium): every mode and suite the provider serves, re-keys after
+// (OpenSSL, libsodium, BearSSL): every mode and suite the provider serves, re-keys after
 // exactly N responses, a lossy datagram network, a tampered record. Both
 // endpoints use the same provider.
 #include <gtest/gtest.h>
@@ -17,16 +17,19 @@ const Mode kModes[] = {Mode::cert, Mode::psk, Mode::cert_psk, Mode::psk_only};
 
 // The suites `real` serves on this CPU (libsodium runs AES-256-GCM only with AES-NI).
 std::vector<Suite> suites_of(RealCrypto real) {
-    const bool aes = real == RealCrypto::openssl || crypto::sodium::SodiumProvider().aes_gcm_available();
+    const bool aes = real != RealCrypto::sodium || crypto::sodium::SodiumProvider().aes_gcm_available();
     if (!aes) return {Suite::chacha20poly1305};
     return {Suite::aes256gcm, Suite::chacha20poly1305, Suite::aes256gcm_hmac_sha512};
 }
 
 class WithProvider : public ::testing::TestWithParam<RealCrypto> {};
 
-INSTANTIATE_TEST_SUITE_P(Providers, WithProvider, ::testing::Values(RealCrypto::openssl, RealCrypto::sodium),
+INSTANTIATE_TEST_SUITE_P(Providers, WithProvider,
+                         ::testing::Values(RealCrypto::openssl, RealCrypto::sodium, RealCrypto::bearssl),
                          [](const ::testing::TestParamInfo<RealCrypto>& i) {
-                             return std::string(i.param == RealCrypto::sodium ? "Sodium" : "OpenSsl");
+                             return std::string(i.param == RealCrypto::sodium    ? "Sodium"
+                                                : i.param == RealCrypto::bearssl ? "BearSsl"
+                                                                                 : "OpenSsl");
                          });
 
 TEST_P(WithProvider, EveryModeAndSuiteHandshakesRekeysAndCloses) {

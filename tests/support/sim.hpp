@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/providers/bearssl/bearssl_provider.hpp"
 #include "crypto/providers/openssl/openssl_keys.hpp"
 #include "crypto/providers/openssl/openssl_provider.hpp"
 #include "crypto/providers/sodium/sodium_provider.hpp"
@@ -26,9 +27,10 @@ namespace lockstep::sim {
 using Buf = std::vector<std::uint8_t>;
 
 // The real provider under a simulation's seeded RNG.
-enum class RealCrypto { openssl, sodium };
+enum class RealCrypto { openssl, sodium, bearssl };
 
-// Test-only: a real provider (OpenSSL or libsodium) with its RNG replaced by a
+// Test-only: a real provider (OpenSSL, libsodium, or BearSSL with libsodium's
+// Ed25519 verification composed) with its RNG replaced by a
 // seeded generator, so runs are reproducible. INSECURE: never use outside tests.
 class InsecureSeededProvider final : public crypto::Provider {
 public:
@@ -36,6 +38,8 @@ public:
         : real_(make_real(real)), rng_(seed) {}
     static std::unique_ptr<crypto::Provider> make_real(RealCrypto real) {
         if (real == RealCrypto::sodium) return std::make_unique<crypto::sodium::SodiumProvider>();
+        if (real == RealCrypto::bearssl)
+            return std::make_unique<crypto::bearssl::BearSslProvider>(&crypto::sodium::ed25519_verify);
         return std::make_unique<crypto::openssl::OpenSslProvider>();
     }
     Status random(crypto::Bytes out) noexcept override;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Wycheproof vectors through every provider: one TEST_P per file, run for the
-// OpenSSL and the libsodium provider alike (RSA-PSS files: OpenSSL only, the
-// libsodium provider must refuse RSA with Err::unsupported). Every valid case
-// must pass, every invalid one must be rejected.
+// OpenSSL, libsodium and BearSSL providers alike (RSA-PSS files: OpenSSL only,
+// the libsodium and BearSSL providers must refuse RSA with Err::unsupported; the
+// BearSSL provider verifies Ed25519 through libsodium's, composed). Every valid
+// case must pass, every invalid one must be rejected.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "common/bytes.hpp"
+#include "crypto/providers/bearssl/bearssl_provider.hpp"
 #include "crypto/providers/openssl/openssl_provider.hpp"
 #include "crypto/providers/sodium/sodium_provider.hpp"
 #include "wycheproof.hpp"
@@ -22,6 +24,7 @@ namespace {
 using openssl::MdAlg;
 using openssl::OpenSslProvider;
 using openssl::rsa_pss_verify;
+using bearssl::BearSslProvider;
 using sodium::SodiumProvider;
 
 namespace wp = lockstep::test::wycheproof;
@@ -40,18 +43,21 @@ ByteVec concat(const ByteVec& a, const ByteVec& b) {
     return out;
 }
 
-enum class Impl { openssl, sodium };
+enum class Impl { openssl, sodium, bearssl };
 
 std::unique_ptr<Provider> make_provider(Impl impl) {
     if (impl == Impl::sodium) return std::make_unique<SodiumProvider>();
+    if (impl == Impl::bearssl) return std::make_unique<BearSslProvider>(&sodium::ed25519_verify);
     return std::make_unique<OpenSslProvider>();
 }
 
 class Wycheproof : public ::testing::TestWithParam<Impl> {};
 
-INSTANTIATE_TEST_SUITE_P(Providers, Wycheproof, ::testing::Values(Impl::openssl, Impl::sodium),
+INSTANTIATE_TEST_SUITE_P(Providers, Wycheproof, ::testing::Values(Impl::openssl, Impl::sodium, Impl::bearssl),
                          [](const ::testing::TestParamInfo<Impl>& i) {
-                             return std::string(i.param == Impl::sodium ? "Sodium" : "OpenSsl");
+                             return std::string(i.param == Impl::sodium    ? "Sodium"
+                                                : i.param == Impl::bearssl ? "BearSsl"
+                                                                           : "OpenSsl");
                          });
 
 // ---------------------------------------------------------------- AEAD
@@ -59,8 +65,10 @@ INSTANTIATE_TEST_SUITE_P(Providers, Wycheproof, ::testing::Values(Impl::openssl,
 // Cases a provider refuses by design, and how:
 //  OpenSSL: GCM nonces > 128 bytes (OpenSSL 3.0's limit), with invalid_argument;
 //  libsodium: AES-GCM other than 256-bit keys with 12-byte nonces, or all of
-//  AES-GCM on a CPU without AES-NI + PCLMUL, with unsupported.
+//  AES-GCM on a CPU without AES-NI + PCLMUL, with unsupported;
+//  BearSSL: none (any key size, any non-empty nonce).
 bool refused_by_design(Impl impl, Aead aead, Err e, std::size_t iv_len) {
+    if (impl == Impl::bearssl) return false;
     if (impl == Impl::openssl)
         return aead == Aead::aes_gcm && iv_len > OpenSslProvider::kMaxGcmNonceLen && e == Err::invalid_argument;
     return aead == Aead::aes_gcm && e == Err::unsupported;
@@ -120,6 +128,8 @@ TEST_P(Wycheproof, AesGcm) {
     if (GetParam() == Impl::openssl) {
         run_aead(Impl::openssl, "aes_gcm_test.json", Aead::aes_gcm, 316, 3,
                  "unsupported = GCM nonces > 128 bytes (OpenSSL 3.0 limit), refused with invalid_argument");
+    } else if (GetParam() == Impl::bearssl) {
+        run_aead(Impl::bearssl, "aes_gcm_test.json", Aead::aes_gcm, 316, 0, "");
     } else if (SodiumProvider().aes_gcm_available()) {
         // 316 cases: 6 cannot be opened (no tag, empty nonce), 66 are AES-256 with
         // 12-byte nonces, the 244 others use other key or nonce sizes.
@@ -259,16 +269,26 @@ TEST_P(Wycheproof, HmacSha256) { run_hmac(GetParam(), "hmac_sha256_test.json", H
 TEST_P(Wycheproof, HmacSha512) { run_hmac(GetParam(), "hmac_sha512_test.json", Hash::sha512, 174); }
 
 // ---------------------------------------------------------------- RSA-PSS
-// OpenSSL only: libsodium has no RSA, and its provider says so.
+// OpenSSL only: libsodium has no RSA, BearSSL 0.6 no RSA-PSS, and their providers say so.
 
 TEST(WycheproofSodium, RsaPssUnsupported) {
-    SodiumProvider p;
+    SodiumProvider sodium;
+    BearSslProvider bearssl(&sodium::ed25519_verify);
     const std::uint8_t msg[1] = {0};
-    for (const SigAlg alg : {SigAlg::rsa_pss_2048_sha256, SigAlg::rsa_pss_3072_sha256}) {
-        const ByteVec key(pubkey_len(alg), 0x80);
-        const ByteVec sig(sig_len(alg), 0x01);
-        EXPECT_EQ(p.verify(alg, key, msg, sig).error(), Err::unsupported);
-    }
+    for (Provider* p : {static_cast<Provider*>(&sodium), static_cast<Provider*>(&bearssl)})
+        for (const SigAlg alg : {SigAlg::rsa_pss_2048_sha256, SigAlg::rsa_pss_3072_sha256}) {
+            const ByteVec key(pubkey_len(alg), 0x80);
+            const ByteVec sig(sig_len(alg), 0x01);
+            EXPECT_EQ(p->verify(alg, key, msg, sig).error(), Err::unsupported);
+        }
+}
+
+// Without a composed Ed25519 verifier the BearSSL provider refuses Ed25519 (it has none).
+TEST(WycheproofBearSsl, Ed25519WithoutVerifierUnsupported) {
+    BearSslProvider p;
+    const ByteVec key(32, 0x01), sig(64, 0x02);
+    const std::uint8_t msg[1] = {0};
+    EXPECT_EQ(p.verify(SigAlg::ed25519, key, msg, sig).error(), Err::unsupported);
 }
 
 MdAlg md_alg(const std::string& name) {

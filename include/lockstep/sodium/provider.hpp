@@ -18,7 +18,7 @@
 // Entropy: random() calls the entropy source given at construction. The default
 // constructor (sodium_system.cpp, hosts only) runs sodium_init() and uses
 // libsodium's randombytes_buf (the OS CSPRNG). A device passes its own source,
-// the hook its TRNG fills (mcu/ shows one seeded through semihosting), and
+// the hook its TRNG fills (mcu/ shows one, given to the BearSSL provider), and
 // needs neither sodium_init() nor libsodium's randombytes: with no CPU
 // features to pick, libsodium runs its portable reference code.
 //
@@ -37,9 +37,14 @@
 
 namespace lockstep::crypto::sodium {
 
-// Fills out[0..len) with unpredictable bytes; false when no entropy is available
-// (random() then returns Err::rng_failure). Called from the thread using the provider.
-using EntropyFn = bool (*)(void* ctx, std::uint8_t* out, std::size_t len) noexcept;
+// The entropy source (lockstep/crypto.hpp).
+using EntropyFn = crypto::EntropyFn;
+
+// Ed25519 verification alone (libsodium's crypto_sign_ed25519_verify_detached),
+// what SodiumProvider::verify runs; other providers compose it (the BearSSL
+// provider, which has no Ed25519). Ok, Err::bad_signature, or Err::invalid_argument
+// when the key is not 32 or the signature not 64 bytes.
+LOCKSTEP_API Status ed25519_verify(ConstBytes pubkey, ConstBytes msg, ConstBytes sig) noexcept;
 
 class LOCKSTEP_API SodiumProvider final : public Provider {
 public:

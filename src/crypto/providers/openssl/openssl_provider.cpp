@@ -14,7 +14,6 @@
 #include <array>
 #include <climits>
 #include <cstring>
-#include <functional>
 #include <memory>
 
 #include "common/bytes.hpp"
@@ -63,18 +62,6 @@ const EVP_MD* md_of(MdAlg m) noexcept {
         case MdAlg::sha512: return EVP_sha512();
     }
     return nullptr;
-}
-
-// True when the two ranges share at least one byte.
-bool overlaps(const std::uint8_t* a, std::size_t an, const std::uint8_t* b, std::size_t bn) noexcept {
-    if (an == 0 || bn == 0) return false;
-    const std::less<const std::uint8_t*> lt;
-    return lt(a, b + bn) && lt(b, a + an);
-}
-
-// The in-place rule: `out` is either disjoint from `in` or starts at the same byte.
-bool alias_ok(ConstBytes in, Bytes out) noexcept {
-    return out.data() == in.data() || !overlaps(in.data(), in.size(), out.data(), out.size());
 }
 
 bool nonce_ok(Aead a, std::size_t n) noexcept {

@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 
 #include "common/bytes.hpp"
 #include "crypto/provider_util.hpp"
@@ -40,13 +39,6 @@ constexpr bool kSmall = LOCKSTEP_SODIUM_SMALL != 0;
 
 // libsodium wants non-null pointers even for zero-length inputs (provider_util.hpp).
 const unsigned char* ptr(ConstBytes b) noexcept { return nonnull(b); }
-
-// In place means exactly in place: a partial overlap is refused.
-bool alias_ok(ConstBytes in, Bytes out) noexcept {
-    if (in.empty() || out.empty() || in.data() == out.data()) return true;
-    const std::less<const std::uint8_t*> lt;
-    return !(lt(in.data(), out.data() + out.size()) && lt(out.data(), in.data() + in.size()));
-}
 
 // HMAC-SHA-256 or -512 through libsodium's streaming API (any key length).
 // The state holds the key's pads: wiped before returning.
@@ -235,16 +227,20 @@ Status SodiumProvider::verify(SigAlg alg, ConstBytes pubkey, ConstBytes msg, Con
     switch (alg) {
         case SigAlg::ed25519:
             if (!features::kCertModes) return Err::unsupported;  // no certificates in this build
-            if (pubkey.size() != crypto_sign_ed25519_PUBLICKEYBYTES || sig.size() != crypto_sign_ed25519_BYTES)
-                return Err::invalid_argument;
-            return crypto_sign_ed25519_verify_detached(sig.data(), ptr(msg), msg.size(), pubkey.data()) == 0
-                       ? Status{}
-                       : Status{Err::bad_signature};
+            return ed25519_verify(pubkey, msg, sig);
         case SigAlg::rsa_pss_2048_sha256:
         case SigAlg::rsa_pss_3072_sha256:
             return Err::unsupported;  // libsodium has no RSA
     }
     return Err::invalid_argument;
+}
+
+Status ed25519_verify(ConstBytes pubkey, ConstBytes msg, ConstBytes sig) noexcept {
+    if (pubkey.size() != crypto_sign_ed25519_PUBLICKEYBYTES || sig.size() != crypto_sign_ed25519_BYTES)
+        return Err::invalid_argument;
+    return crypto_sign_ed25519_verify_detached(sig.data(), ptr(msg), msg.size(), pubkey.data()) == 0
+               ? Status{}
+               : Status{Err::bad_signature};
 }
 
 SodiumEd25519Signer::SodiumEd25519Signer(ConstBytes seed32) noexcept {

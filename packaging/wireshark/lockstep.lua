@@ -17,7 +17,9 @@
 -- OpenSSL through luaossl (Debian: lua-luaossl): SHA-256, HKDF-Expand, HMAC-SHA-512
 -- and the AEAD ciphers. luaossl takes no AAD, so the AEAD tag of suites 1 and 2 is
 -- not checked (a wrong key shows as a malformed plaintext, which is refused);
--- suite 3's HMAC-SHA-512 covers the whole record and is checked.
+-- suite 3's HMAC-SHA-512 covers the whole record and is checked. Connections are
+-- told apart by addresses and ports: a UDP client that moved to another address
+-- (§6.9) is not followed there.
 local p = Proto("lockstep", "lockstep secure channel")
 
 local ossl = nil

@@ -259,5 +259,45 @@ TEST(NoFallback, AFailedHandshakeIsFinal) {
     EXPECT_FALSE(sim.ce().start(sim.now()));
 }
 
+// The received RESEND LAST count (2 * max_resends, up to 510) is wider than a
+// byte: with max_resends 200 the 400 in a row a peer may send (here forged
+// with its stolen key, acknowledging what we hold) are all taken, silently,
+// and the 401st closes with resend_exhausted.
+TEST(ResendLimit, ReceivedResendLastsCountPast255AndStopAtTwiceTheLimit) {
+    Log log;
+    Sim sim({.policy = Policy::tolerant});
+    for (Config* c : {&sim.client_cfg(), &sim.server_cfg()}) c->timers.max_resends = 200;
+    sim.client_cfg().insecure_key_log = &log;
+    sim.build();
+    ASSERT_TRUE(sim.handshake());
+    ASSERT_EQ(sim.exchange(1), 1);
+    sim.run_until([] { return false; }, 50);
+    ASSERT_EQ(sim.se().state(), State::idle);
+    const Stats before = sim.se().stats();
+    wire::Inner m;
+    m.type = MsgType::resend_last;
+    m.seq = sim.server().received.back().seq;  // nothing of the client's missing
+    m.ack = sim.server().sent.back().seq;      // nothing of the server's missing
+    m.ttl = sim.server().received.back().ttl;
+    ASSERT_EQ(log.items.count("c ap traffic"), 1u);
+    const Buf secret = log.items.find("c ap traffic")->second;
+    auto send = [&](std::uint32_t from, std::uint32_t n) {
+        for (std::uint32_t i = 0; i < n; ++i) sim.inject(Dir::c2s, seal_with_secret(secret, 1, 1000 + from + i, m));
+        sim.run_until([] { return false; }, 1);
+    };
+    send(0, 300);
+    EXPECT_FALSE(sim.server().closed);
+    EXPECT_FALSE(has_fault(sim.server(), Err::resend_exhausted));
+    send(300, 100);  // 400 = 2 * max_resends
+    EXPECT_FALSE(sim.server().closed);
+    EXPECT_FALSE(has_fault(sim.server(), Err::resend_exhausted));
+    EXPECT_EQ(sim.se().state(), State::idle);
+    EXPECT_EQ(sim.se().stats().resend_lasts_sent, before.resend_lasts_sent);
+    EXPECT_EQ(sim.se().stats().retransmissions, before.retransmissions);
+    send(400, 1);
+    EXPECT_TRUE(has_fault(sim.server(), Err::resend_exhausted));
+    EXPECT_NE(sim.se().state(), State::idle);
+}
+
 }  // namespace
 }  // namespace lockstep::sim

@@ -179,6 +179,83 @@ TEST(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
     EXPECT_EQ(sim.server().requests, requests);
 }
 
+// Healing, the one exception: the request outstanding at the re-key (sealed
+// just before the client's re-key HELLO ACK) is held back. The HELLO ACK that
+// overtakes it is out of sequence (dropped, not fatal); the client re-sends
+// both and the server serves the request once and switches. The held original
+// arriving after the switch is the one record the previous key still opens
+// (record number below the HELLO ACK's): a late copy, executed no second time.
+// The next previous-key record (a stolen key's) finds the key gone.
+TEST(HealingRekey, TheRequestOutstandingAtTheRekeyIsServedOnceAndNothingAfterIt) {
+    Log log;
+    Sim sim({.policy = Policy::tolerant});
+    sim.client_cfg().insecure_key_log = &log;
+    sim.server_cfg().rekey.after_responses = 1;
+    sim.build();
+    ASSERT_TRUE(sim.handshake());
+    ASSERT_EQ(sim.exchange(1), 1);
+    std::vector<Buf> held_s2c, held_c2s;
+    bool hold = true;
+    sim.hook = [&](Dir d, Buf& msg) {
+        if (!hold) return Verdict::deliver;
+        (d == Dir::s2c ? held_s2c : held_c2s).push_back(msg);
+        return Verdict::drop;
+    };
+    // The server's re-key HELLO is held while the client's next request leaves.
+    sim.run_until([&] { return !held_s2c.empty(); });
+    ASSERT_EQ(held_s2c.size(), 1u);
+    held_c2s.clear();
+    ASSERT_TRUE(sim.ce().can_send_request());
+    const Buf body = {'c', 'r', 'o', 's', 's'};
+    ASSERT_TRUE(sim.ce().send_request(body, sim.now()));
+    sim.run_until([&] { return !held_c2s.empty(); });
+    ASSERT_EQ(held_c2s.size(), 1u);
+    const Buf request = held_c2s.front();
+    const std::size_t sent_before = sim.wire_log.size();
+    hold = false;
+    sim.inject(Dir::s2c, held_s2c.front());
+    ASSERT_TRUE(sim.run_until([&] { return sim.server().rekeys == 1 && sim.client().responses == 2; }, 5'000));
+    EXPECT_EQ(sim.server().requests, 2);
+    EXPECT_EQ(sim.client().last_response, Buf({'r', 'e', ':', 'c', 'r', 'o', 's', 's'}));
+
+    // The held request was sealed just before the client's first HELLO ACK.
+    const Buf* hello_ack = nullptr;
+    for (std::size_t i = sent_before; i < sim.wire_log.size() && hello_ack == nullptr; ++i)
+        if (sim.wire_log[i].dir == Dir::c2s) hello_ack = &sim.wire_log[i].bytes;
+    ASSERT_NE(hello_ack, nullptr);
+    auto req_rec = wire::decode_record(request, 0);
+    auto ack_rec = wire::decode_record(*hello_ack, 0);
+    ASSERT_TRUE(req_rec && ack_rec);
+    EXPECT_EQ(req_rec->header.epoch, 1);
+    EXPECT_EQ(ack_rec->header.epoch, 1);
+    EXPECT_EQ(req_rec->header.rn + 1, ack_rec->header.rn);
+
+    // The held original now: opened under the previous key, not executed again.
+    std::size_t faults = sim.server().faults.size();
+    sim.inject(Dir::c2s, request);
+    sim.run_until([] { return false; }, 100);
+    EXPECT_EQ(sim.server().requests, 2);
+    EXPECT_FALSE(sim.server().closed);
+    ASSERT_GT(sim.server().faults.size(), faults);
+    EXPECT_EQ(sim.server().faults.back(), Err::replay);
+
+    // Another previous-key record after it: the key is gone.
+    wire::Inner m;
+    m.type = MsgType::data_request;
+    m.seq = sim.server().received.back().seq + 1;
+    m.ack = sim.server().sent.back().seq;
+    m.ttl = sim.server().received.back().ttl;
+    const Buf evil = {'o', 'p', 'e', 'n'};
+    m.body = evil;
+    faults = sim.server().faults.size();
+    sim.inject(Dir::c2s, seal_with_secret(log.first("c ap traffic"), 1, req_rec->header.rn - 1, m));
+    sim.run_until([] { return false; }, 100);
+    EXPECT_EQ(sim.server().requests, 2);
+    ASSERT_GT(sim.server().faults.size(), faults);
+    EXPECT_EQ(sim.server().faults.back(), Err::old_epoch);
+    EXPECT_FALSE(sim.server().closed);
+}
+
 // A PSK store that hands out a key shorter than 16 bytes: refused like an
 // unknown identity (a PSK carries >= 128 bits, spec §6.7).
 TEST(PskEntropy, AStoresShortKeyCountsAsNone) {

@@ -61,6 +61,7 @@ Config client_config(Mode m, crypto::Provider& p) {
     k.provider = &p;
     k.modes = {m};
     k.ca_certificate = c.ca_cert;
+    k.server_names = kBenchServerNames;
     k.signer = c.client_key.get();
     k.certificate = c.client_cert;
     k.psk = psks().key;

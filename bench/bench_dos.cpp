@@ -19,6 +19,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <map>
+#include <string>
 #include <thread>
 
 #include "common.hpp"
@@ -77,7 +79,10 @@ struct Running {
               return n;
           }) {
         if (!server.bind()) die("bind");
-        thread = std::thread([this] { (void)server.run(); });
+        thread = std::thread([this] {
+            ::pthread_setname_np(::pthread_self(), "dos-server");  // for profilers (perf report --sort comm)
+            (void)server.run();
+        });
         while (!server_thread_known()) std::this_thread::yield();
     }
     ~Running() {
@@ -99,6 +104,7 @@ struct Running {
 struct Legit {
     int ok = 0, total = 0;
     std::vector<double> ms;
+    std::map<std::string, int> failed, slow;  // "udp/cert connect timeout" -> count; slow: > 100 ms
 };
 
 // n exchanges (connect, one request, close), alternating TCP / UDP and cert / psk.
@@ -110,17 +116,30 @@ Legit legitimate(Running& r, int n) {
         const Mode m = (i / 2) % 2 ? Mode::psk : Mode::cert;
         const auto t0 = Clock::now();
         net::Client c(client_config(m, p), t);
+        const std::string what = std::string(t == Transport::tcp ? "tcp/" : "udp/") + mode_name(m);
         bool good = false;
-        if (c.connect("127.0.0.1", t == Transport::tcp ? r.server.tcp_port() : r.server.udp_port(),
-                      std::chrono::seconds(5))) {
+        std::string why;
+        auto st = c.connect("127.0.0.1", t == Transport::tcp ? r.server.tcp_port() : r.server.udp_port(),
+                            std::chrono::seconds(5));
+        const double connect_ms = seconds_since(t0) * 1e3;
+        if (st) {
             const Buf body{'b', static_cast<std::uint8_t>(i)};
             auto resp = c.request(body, std::chrono::seconds(5));
             good = resp && *resp == body;
+            if (!good) why = " request " + std::string(resp ? "wrong" : err_name(resp.error()));
+        } else {
+            why = " connect " + std::string(err_name(st.error()));
         }
         ++out.total;
         if (good) {
             ++out.ok;
             out.ms.push_back(seconds_since(t0) * 1e3);
+            if (std::getenv("DOS_TRACE") && out.ms.back() > 50) std::printf("      #%d %s %.1f ms (connect %.1f)\n", i, what.c_str(), out.ms.back(), connect_ms);
+            if (out.ms.back() > 100)
+                ++out.slow[what + (connect_ms > 100 ? " connect" : " request") + " " +
+                           std::to_string(static_cast<int>(out.ms.back() / 100) * 100) + "+ ms"];
+        } else {
+            ++out.failed[what + why];
         }
     }
     return out;
@@ -142,6 +161,7 @@ Buf make_hello(Mode m) {
 struct Flood {
     Flood(std::uint16_t port, std::vector<Buf> payloads) {
         thread = std::thread([this, port, payloads] {
+            ::pthread_setname_np(::pthread_self(), "dos-flood");
             std::vector<int> socks;
             for (int i = 0; i < 250; ++i) {
                 const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -185,6 +205,8 @@ void print_row(const Row& r, double anchor_p99) {
     std::printf("%-34s %5d/%-5d %7.1f %%  %8.2f  %8.2f  %6.2fx  %10.2f  %8ld\n", r.name.c_str(), r.legit.ok,
                 r.legit.total, 100.0 * r.legit.ok / std::max(1, r.legit.total), p50, p99, p99 / anchor_p99,
                 r.cpu_us_per_datagram, r.rss_kib);
+    for (const auto& [what, n] : r.legit.failed) std::printf("    failed: %s x%d\n", what.c_str(), n);
+    for (const auto& [what, n] : r.legit.slow) std::printf("    slow: %s x%d\n", what.c_str(), n);
 }
 
 }  // namespace

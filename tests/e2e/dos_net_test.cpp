@@ -263,9 +263,7 @@ TEST(Dos, DroppedDatagramsLeaveAReasonInTheLog) {
 // Many idle TCP sockets (as many as the fd limit allows, up to 5,000) and a
 // UDP HELLO flood from other source prefixes at once: legitimate TCP and UDP
 // clients still complete every exchange.
-// Disabled: with cookies rate-limited (200 per 100 ms) some legitimate UDP
-// handshakes under this flood do not complete within 5 s (see docs/SECURITY.md).
-TEST(Dos, DISABLED_IdleTcpSocketsAndHelloFloodDoNotLockOutClients) {
+TEST(Dos, IdleTcpSocketsAndHelloFloodDoNotLockOutClients) {
     rlimit rl{};
     ::getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;

@@ -106,7 +106,8 @@ void Loop::from_stranger(std::span<const std::uint8_t> msg, const Address& from,
     const bool busy = threshold == 0 ||
                       (threshold != SIZE_MAX && (s_.half_open[index(Transport::udp)].load() >= threshold ||
                                                  budget_.size(p) >= std::max<std::size_t>(1, threshold / kPrefixCookieShare)));
-    if (!proved && busy) return send_cookie(from, p, hello, h->seq, now);
+    if (!proved && (busy || too_small_for_certificate(*h, msg.size())))
+        return send_cookie(from, p, hello, h->seq, now);
     if (!strangers_.take(p, kConnectionCost, now.mono)) return dropped("its prefix is over its rate");
     if (!admit(Transport::udp, p, now)) return;
     const std::uint64_t id = next_id_++;
@@ -126,6 +127,19 @@ void Loop::from_stranger(std::span<const std::uint8_t> msg, const Address& from,
     }
     pump(c, now);
     settle(c);
+}
+
+// The mode the engine would choose (the client's first that we accept) puts
+// our certificate in the HELLO ACK, and 3x the datagram's bytes cannot pay for
+// it (spec §8.6): the engine would hold its answer back after the public-key
+// work, so the COOKIE goes first.
+bool Loop::too_small_for_certificate(const wire::Hello& h, std::size_t received) const noexcept {
+    for (std::uint8_t i = 0; i < h.modes.n; ++i) {
+        const auto m = static_cast<Mode>(h.modes.v[i]);
+        if (cfg_udp_.modes.contains(m))
+            return mode_uses_cert(m) && std::size_t{kAmplificationLimit} * received < cfg_udp_.certificate.size();
+    }
+    return false;
 }
 
 void Loop::send_cookie(const Address& to, const PrefixKey& p, std::span<const std::uint8_t> hello, std::uint32_t c0,

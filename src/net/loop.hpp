@@ -31,6 +31,10 @@
 #include "net/metrics.hpp"
 #include "net/roam.hpp"
 
+namespace lockstep::wire {
+struct Hello;
+}
+
 namespace lockstep::net::detail {
 
 inline std::atomic<int> g_signal_fd{-1};  // process-wide stop eventfd, written by the signal handler
@@ -259,6 +263,8 @@ private:
     // connection; anything else from a stranger, or a HELLO that does not
     // decode, is dropped and leaves nothing behind.
     void from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now);
+
+    bool too_small_for_certificate(const wire::Hello& h, std::size_t received) const noexcept;
 
     // A COOKIE for `hello`, if prefix p can pay for it (PrefixBuckets).
     void send_cookie(const Address& to, const PrefixKey& p, std::span<const std::uint8_t> hello, std::uint32_t c0,

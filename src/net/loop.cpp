@@ -31,6 +31,7 @@ void Loop::run() {
     for (;;) {
         Now now = clock_now();
         if (stopping_ && (conns_.empty() || now.mono >= stop_deadline_)) break;
+        if (conns_.empty()) pool_.discard_hot();  // no connection: no workspace pages
         const int n = ::epoll_wait(ep_.get(), evs, kMaxEvents, wait_ms(now));
         if (n < 0 && errno != EINTR) break;
         now = clock_now();

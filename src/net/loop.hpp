@@ -216,8 +216,8 @@ private:
     Conn& add(Transport t, std::uint64_t id, std::string address, const PrefixKey& prefix, Now now);
 
     // A slot for one more half-open connection of transport t from prefix p:
-    // evicts the oldest half-open one (of that prefix, or of the transport)
-    // when a budget is full; refuses only when nothing can be evicted.
+    // evicts the oldest half-open one of the lowest rank (of that prefix, or
+    // of the transport) when a budget is full; refuses only when nothing can be evicted.
     bool admit(Transport t, const PrefixKey& p, Now now);
 
     void log(RateLimitedLog& which, const std::string& what, Now now);

@@ -180,7 +180,8 @@ struct GarbageCertAcks : Attacker {
                 }
             };
             auto begin = [&](Slot& s) {
-                s.ws.assign(Engine::workspace_size(c.max_data), 0);
+                s.e.reset();
+                s.ws.resize(Engine::workspace_size(c.max_data));  // one per slot, reused
                 s.e = std::make_unique<Engine>(c, s.ws);
                 s.began = Clock::now();
                 (void)s.e->start(net::clock_now());

@@ -11,6 +11,10 @@
 // byte they sent (amplification), and the process's RSS before the attack,
 // while it runs, and after it stopped and the server dropped its half-open
 // connections; then the amplification toward one silent address.
+// The last case aims the garbage-certificate attack at a second server in this
+// process: the attacker's and that server's CPU load this machine as before,
+// but the measured server gets nothing — what the legitimate exchanges lose
+// then is the bench's own contention for the CPUs, not the server's doing.
 // Each case has its own server (half-open connections live 3 s here, 10 s by
 // default, so the RSS after an attack is taken within seconds). Legitimate
 // exchanges (connect, one request; TCP/UDP x cert/psk in turn, from
@@ -150,7 +154,7 @@ Buf make_hello(Mode m) {
     return out;
 }
 
-enum class Kind { none, idle_tcp, flood_cookies, flood_no_cookies, garbage, cert_acks };
+enum class Kind { none, idle_tcp, flood_cookies, flood_no_cookies, garbage, cert_acks, cert_acks_elsewhere };
 struct Case {
     std::string name;
     Kind kind;
@@ -185,6 +189,7 @@ Sample run_case(const Case& k, int exchanges, int idle_n) {
     s.rss_before = static_cast<double>(vmrss_kib());
     const long drops0 = udp_socket_drops(r.server.udp_port());
     const double cpu0 = r.cpu_seconds();
+    std::unique_ptr<Running> decoy;
     std::unique_ptr<IdleTcp> idle;
     std::unique_ptr<Attacker> attack;
     crypto::openssl::OpenSslProvider p;
@@ -201,6 +206,10 @@ Sample run_case(const Case& k, int exchanges, int idle_n) {
             break;
         case Kind::cert_acks:
             attack = std::make_unique<GarbageCertAcks>(r.server.udp_port(), client_config(Mode::cert, p));
+            break;
+        case Kind::cert_acks_elsewhere:  // the control: the same work on this machine, none for this server
+            decoy = std::make_unique<Running>(o);
+            attack = std::make_unique<GarbageCertAcks>(decoy->server.udp_port(), client_config(Mode::cert, p));
             break;
     }
     Tally nothing;
@@ -311,6 +320,7 @@ int main(int argc, char** argv) {
         {"HELLO flood, no cookies", Kind::flood_no_cookies},
         {"garbage / spoofed records", Kind::garbage},
         {"garbage-certificate ACKs", Kind::cert_acks},
+        {"  the same at another server", Kind::cert_acks_elsewhere},
     };
     std::vector<std::vector<Sample>> samples(cases.size());
     std::printf("\nbench_dos: legitimate exchanges (connect + 1 request, TCP/UDP, cert/psk) under attack\n");

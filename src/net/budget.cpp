@@ -85,6 +85,13 @@ double PrefixBuckets::refill(Bucket& b, Instant now) const noexcept {
     return b.tokens;
 }
 
+void PrefixBuckets::refund(const PrefixKey& p, double cost, Instant now) {
+    auto it = index_.find(p);
+    if (it == index_.end()) return;  // gone: a new bucket starts full anyway
+    Bucket& b = it->second->second;
+    b.tokens = std::min(burst_, refill(b, now) + cost);
+}
+
 bool PrefixBuckets::take(const PrefixKey& p, double cost, Instant now) {
     Bucket* b = nullptr;
     if (auto it = index_.find(p); it != index_.end()) {

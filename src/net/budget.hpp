@@ -20,6 +20,9 @@
 // PrefixBuckets: the work a loop does for strangers over UDP (a COOKIE, a new
 // connection) is paid from a token bucket per source prefix, so a flood from
 // one prefix empties only its own bucket and the others are served as before.
+// A handshake that completes (the peer authenticated) is refunded: what a
+// prefix pays for is work that led to no one, so legitimate clients behind
+// one address (a NAT, a load test) are not held to the strangers' rate.
 #pragma once
 
 #include <array>
@@ -80,6 +83,8 @@ public:
         : burst_(burst), rate_(per_second / 1000.0), max_(max_prefixes), overflow_{burst, {}} {}
     // Takes `cost` tokens from p's bucket; false (nothing taken) if it holds fewer.
     bool take(const PrefixKey& p, double cost, Instant now);
+    // Gives `cost` tokens back to p's bucket (up to the burst), if it still has one.
+    void refund(const PrefixKey& p, double cost, Instant now);
     std::size_t size() const noexcept { return lru_.size(); }
 
 private:

@@ -214,7 +214,10 @@ void Loop::pump(Conn& c, Now now) {
 void Loop::on_event(Conn& c, const Event& ev, Now now) {
     s_.tally.on_event(ev, c.engine.mode());
     switch (ev.kind) {
-        case EventKind::handshake_done: ++s_.established; break;
+        case EventKind::handshake_done:
+            ++s_.established;
+            if (c.t == Transport::udp) strangers_.refund(c.prefix, kConnectionCost, now.mono);  // not a stranger's work
+            break;
         case EventKind::rekeyed:
             ++s_.rekeys;
             recheck(c, now);

@@ -57,7 +57,8 @@ constexpr std::size_t kTrimAbove = 256;                      // connections: a f
 // a new connection (the public-key work of a HELLO ACK) 8; a bucket holds 256
 // and gains 1,600 a second. A HELLO its prefix cannot pay for is dropped
 // unanswered (its client resends it), so a flood from one prefix costs the
-// loop a bounded share and every other prefix is served as before.
+// loop a bounded share and every other prefix is served as before. A
+// connection whose handshake completes gets its 8 tokens back.
 constexpr double kStrangerBurst = 256, kStrangerPerSecond = 1600, kCookieCost = 1, kConnectionCost = 8;
 constexpr std::size_t kStrangerPrefixes = 4096;  // buckets kept per loop (then one shared overflow bucket)
 // A prefix holding this share of cookie_threshold half-open UDP connections

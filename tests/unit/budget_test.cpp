@@ -78,6 +78,27 @@ TEST(PrefixBuckets, AFloodFromOnePrefixEmptiesOnlyItsOwnBucket) {
     EXPECT_FALSE(b.take(legit, 1, at(100)));
 }
 
+// A completed handshake gives its tokens back: a prefix pays only for work
+// that led to no authenticated peer, up to the burst.
+TEST(PrefixBuckets, RefundsCompletedHandshakes) {
+    PrefixBuckets b(16, 1, 16);  // 16 tokens, hardly any refill
+    const PrefixKey legit = v4("10.0.0.1");
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_TRUE(b.take(legit, 8, at(0)));
+        b.refund(legit, 8, at(0));
+    }
+    EXPECT_TRUE(b.take(legit, 8, at(0)));
+    EXPECT_TRUE(b.take(legit, 8, at(0)));
+    EXPECT_FALSE(b.take(legit, 8, at(0)));
+    b.refund(legit, 8, at(0));
+    b.refund(legit, 8, at(0));
+    b.refund(legit, 8, at(0));  // not beyond the burst
+    EXPECT_TRUE(b.take(legit, 16, at(0)));
+    EXPECT_FALSE(b.take(legit, 1, at(0)));
+    b.refund(v4("10.9.9.9"), 8, at(0));  // no bucket: nothing happens
+    EXPECT_EQ(b.size(), 1u);
+}
+
 // The table of buckets is bounded: a new prefix takes the least recently used
 // bucket once that one is full again; while every bucket is in use it shares
 // the overflow bucket, so prefixes spread over the table cannot grow memory.

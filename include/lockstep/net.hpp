@@ -95,12 +95,14 @@ struct ServerOptions {
     // then does it count as established.
     // max_connections: over all loops and both transports. max_handshakes:
     // half-open connections per transport, over all loops. A new connection
-    // that finds the budget of its transport full evicts the oldest half-open
-    // one of that transport (counted as `evicted`); one whose source prefix
-    // already holds max_handshakes_per_prefix half-open connections (per loop)
-    // evicts that prefix's oldest. Only when nothing can be evicted (every slot
-    // holds an established connection) is it refused (`rejected`): TCP closed
-    // right after accept, a UDP HELLO dropped.
+    // that finds the budget of its transport full evicts a half-open one of
+    // that transport (counted as `evicted`); one whose source prefix already
+    // holds max_handshakes_per_prefix half-open connections (per loop) evicts
+    // one of that prefix. The victim is the oldest of the first kind there is:
+    // TCP connections whose first frame has not arrived, UDP handshakes from
+    // an address not proved, then the rest. Only when nothing can be evicted
+    // (every slot holds an established connection) is it refused
+    // (`rejected`): TCP closed right after accept, a UDP HELLO dropped.
     std::size_t max_connections = 20000;
     std::size_t max_handshakes = 512;
     std::size_t max_handshakes_per_prefix = 256;  // half a transport's budget: NAT and load tests share one
@@ -111,8 +113,12 @@ struct ServerOptions {
     std::chrono::milliseconds handshake_timeout{10'000};
     std::chrono::milliseconds first_frame_timeout{3'000};
     // UDP: answer HELLOs with a stateless cookie (spec §6.8) when this many
-    // half-open UDP connections exist (0: always); the connection is created
-    // only when the HELLO returns with a valid cookie. SIZE_MAX: never.
+    // half-open UDP connections exist, or the HELLO's source prefix holds an
+    // eighth of this many (0: always); the connection is created only when
+    // the HELLO returns with a valid cookie. SIZE_MAX: never (a HELLO too
+    // small to pay for a HELLO ACK with the certificate still gets one, as
+    // the amplification limit requires). Work for strangers (cookies, new
+    // connections) is also rate-limited per source prefix (spec §11.13).
     std::size_t cookie_threshold = 256;
     std::chrono::milliseconds shutdown_grace{3000};
     // Revocation of live connections (optional): every established connection

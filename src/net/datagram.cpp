@@ -81,26 +81,40 @@ void Loop::move(Conn& c, const Address& to, std::string key) {
 // decode, is dropped and leaves nothing behind.
 void Loop::from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now) {
     auto dropped = [&](const char* why) {
+        if (!s_.opts.log) return;  // (no string built per dropped datagram)
         log(log_drops_, "udp " + from.str() + ": dropped a datagram from an unknown address (" + why + ")", now);
     };
     if (msg.empty()) return dropped("empty");
-    std::span<const std::uint8_t> hello = msg;
-    bool proved = false;
+    std::span<const std::uint8_t> hello = msg, cookie;
     if (msg[0] == static_cast<std::uint8_t>(wire::Frame::cookie_hello)) {
         auto env = wire::decode_cookie_hello(msg);
         if (!env) return dropped(err_name(env.error()));
         hello = env->hello;
-        proved = !env->cookie.empty() && cookies_.verify(from, hello, env->cookie, now.mono);
+        cookie = env->cookie;
     } else if (msg[0] != static_cast<std::uint8_t>(wire::Frame::hello)) {
         return dropped("not a HELLO");
     }
     auto h = wire::decode_hello(hello);
     if (!h) return dropped(err_name(h.error()));
-    const bool busy = s_.half_open[index(Transport::udp)].load() >= s_.opts.cookie_threshold;
-    if (!proved && (busy || s_.opts.cookie_threshold == 0)) return send_cookie(from, hello, h->seq, now);
+    // Every step that costs more than this is paid by the sender's prefix.
     const PrefixKey p = prefix(from);
+    bool proved = false;
+    if (!cookie.empty()) {
+        if (!strangers_.take(p, kCookieCost, now.mono)) return dropped("its prefix is over its rate");
+        proved = cookies_.verify(from, hello, cookie, now.mono);
+    }
+    const std::size_t threshold = s_.opts.cookie_threshold;
+    const bool busy = threshold == 0 ||
+                      (threshold != SIZE_MAX && (s_.half_open[index(Transport::udp)].load() >= threshold ||
+                                                 budget_.size(p) >= std::max<std::size_t>(1, threshold / kPrefixCookieShare)));
+    if (!proved && (busy || too_small_for_certificate(*h, msg.size())))
+        return send_cookie(from, p, hello, h->seq, now);
+    if (!strangers_.take(p, kConnectionCost, now.mono)) return dropped("its prefix is over its rate");
     if (!admit(Transport::udp, p, now)) return;
-    Conn& c = add(Transport::udp, key, p, now);
+    const std::uint64_t id = next_id_++;
+    budget_.add(id, Transport::udp, p, proved ? HalfOpenBudget::proved : HalfOpenBudget::unproved);
+    ++s_.accepted;
+    Conn& c = add(Transport::udp, id, key, p, now);
     c.peer = from;
     udp_peers_.emplace(std::move(key), c.id);
     if (proved) c.engine.set_address_validated();
@@ -108,7 +122,7 @@ void Loop::from_stranger(std::span<const std::uint8_t> msg, const Address& from,
     if (!proved && c.engine.stats().amplification_held > 0 && c.engine.state() == State::wait_ack) {
         // Its HELLO ACK would send more than 3x what this address sent:
         // ask it to prove the address first, and keep nothing.
-        send_cookie(from, hello, h->seq, now);
+        send_cookie(from, p, hello, h->seq, now);
         c.dead = true;
         return settle(c);
     }
@@ -116,13 +130,25 @@ void Loop::from_stranger(std::span<const std::uint8_t> msg, const Address& from,
     settle(c);
 }
 
-void Loop::send_cookie(const Address& to, std::span<const std::uint8_t> hello, std::uint32_t c0, Now now) {
-    if (now.mono >= cookie_window_ + kCookieWindow) {
-        cookie_window_ = now.mono;
-        cookies_in_window_ = 0;
+// The mode the engine would choose (the client's first that we accept) puts
+// our certificate in the HELLO ACK, and 3x the datagram's bytes cannot pay for
+// it (spec §8.6): the engine would hold its answer back after the public-key
+// work, so the COOKIE goes first.
+bool Loop::too_small_for_certificate(const wire::Hello& h, std::size_t received) const noexcept {
+    for (std::uint8_t i = 0; i < h.modes.n; ++i) {
+        const auto m = static_cast<Mode>(h.modes.v[i]);
+        if (cfg_udp_.modes.contains(m))
+            return mode_uses_cert(m) && std::size_t{kAmplificationLimit} * received < cfg_udp_.certificate.size();
     }
-    if (cookies_in_window_ >= kCookiesPerWindow) return;
-    ++cookies_in_window_;
+    return false;
+}
+
+void Loop::send_cookie(const Address& to, const PrefixKey& p, std::span<const std::uint8_t> hello, std::uint32_t c0,
+                       Now now) {
+    if (!strangers_.take(p, kCookieCost, now.mono)) {
+        if (s_.opts.log) log(log_drops_, "udp " + to.str() + ": dropped a HELLO (its prefix is over its rate)", now);
+        return;
+    }
     auto cookie = cookies_.make(to, hello, now.mono);
     if (!cookie) return;
     std::uint8_t out[1 + 4 + 1 + CookieJar::kLen];

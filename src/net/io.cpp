@@ -129,6 +129,11 @@ WorkspacePool::~WorkspacePool() {
 }
 
 std::span<std::uint8_t> WorkspacePool::take() {
+    if (!hot_.empty()) {
+        std::uint8_t* s = hot_.back();
+        hot_.pop_back();
+        return {s, slot_};
+    }
     if (free_.empty()) {
         // A run of slots per mapping: few mappings (vm.max_map_count), nothing resident yet.
         constexpr std::size_t kSlotsPerMap = 64;
@@ -137,6 +142,7 @@ std::span<std::uint8_t> WorkspacePool::take() {
         if (p == MAP_FAILED) throw std::bad_alloc();
         maps_.emplace_back(p, len);
         free_.reserve(free_.size() + kSlotsPerMap);
+        hot_.reserve(kHot);
         for (std::size_t i = kSlotsPerMap; i-- > 0;) free_.push_back(static_cast<std::uint8_t*>(p) + i * slot_);
     }
     std::uint8_t* s = free_.back();
@@ -149,8 +155,17 @@ void WorkspacePool::discard(std::span<std::uint8_t> slot) noexcept {
 }
 
 void WorkspacePool::give(std::span<std::uint8_t> slot) noexcept {
+    if (hot_.size() < kHot) return hot_.push_back(slot.data());  // capacity reserved in take()
     discard(slot);
     free_.push_back(slot.data());  // capacity reserved in take(): cannot throw
+}
+
+void WorkspacePool::discard_hot() noexcept {
+    for (std::uint8_t* s : hot_) {
+        discard({s, slot_});
+        free_.push_back(s);
+    }
+    hot_.clear();
 }
 
 // The most unsent output a connection may hold: far above what the lock-step

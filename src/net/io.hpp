@@ -72,13 +72,18 @@ public:
     WorkspacePool(const WorkspacePool&) = delete;
     WorkspacePool& operator=(const WorkspacePool&) = delete;
     std::span<std::uint8_t> take();  // throws std::bad_alloc
+    // The last kHot slots given back keep their pages (the engine wiped them),
+    // so a churn of short-lived connections (a flood) neither faults pages in
+    // nor gives them back (madvise, a TLB shootdown) per connection.
     void give(std::span<std::uint8_t> slot) noexcept;
     void discard(std::span<std::uint8_t> slot) noexcept;  // pages back, slot still in use
+    void discard_hot() noexcept;                           // every kept slot's pages back
+    static constexpr std::size_t kHot = 16;
 
 private:
     std::size_t slot_;
     std::vector<std::pair<void*, std::size_t>> maps_;
-    std::vector<std::uint8_t*> free_;
+    std::vector<std::uint8_t*> free_, hot_;  // hot_: resident, taken first
 };
 
 // One TCP connection's framing buffers: partial frames in, unsent bytes out.

@@ -31,6 +31,7 @@ void Loop::run() {
     for (;;) {
         Now now = clock_now();
         if (stopping_ && (conns_.empty() || now.mono >= stop_deadline_)) break;
+        if (conns_.empty()) pool_.discard_hot();  // no connection: no workspace pages
         const int n = ::epoll_wait(ep_.get(), evs, kMaxEvents, wait_ms(now));
         if (n < 0 && errno != EINTR) break;
         now = clock_now();
@@ -53,6 +54,10 @@ Status Loop::open(const Address& where, Transport t, std::uint16_t& port, Fd& ou
     int one = 1;
     (void)::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return Err::internal;
+    if (t == Transport::udp) {  // room for a burst while the loop is busy (capped by net.core.rmem_max)
+        int bytes = kUdpReceiveBuffer;
+        (void)::setsockopt(fd->get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    }
     Address a = where;
     if (a.ss.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&a.ss)->sin6_port = htons(port);
     else reinterpret_cast<sockaddr_in*>(&a.ss)->sin_port = htons(port);
@@ -97,37 +102,34 @@ void Loop::dispatch(const epoll_event& ev, Now now) {
         default: break;
     }
     auto it = conns_.find(id);
-    if (it == conns_.end()) return;
+    if (it == conns_.end()) {
+        if (auto p = pending_.find(id); p != pending_.end()) on_first_frame(p, ev.events, now);
+        return;
+    }
     Conn& c = wake(*it->second, now);
     if (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) read_stream(c, now);
     settle(c);
 }
 
 // ------------------------------------------------------------ accepting
-Conn& Loop::add(Transport t, std::string address, const PrefixKey& prefix, Now now) {
-    const std::uint64_t id = next_id_++;
+Conn& Loop::add(Transport t, std::uint64_t id, std::string address, const PrefixKey& prefix, Now now) {
     auto c = std::make_unique<Conn>(t == Transport::tcp ? cfg_tcp_ : cfg_udp_, t, id, std::move(address),
                                     now.mono, static_cast<bool>(s_.opts.still_allowed), pool_, tx_);
     c->prefix = prefix;
-    budget_.add(id, t, prefix);  // admit() reserved its slot
     if (s_.tracers) c->tracer = s_.tracers(c->address);
     c->engine.set_tracer(c->tracer.get());
     (void)c->engine.start(now);
-    ++s_.accepted;
     return *conns_.emplace(id, std::move(c)).first->second;
 }
 
 // A slot for one more half-open connection of transport t from prefix p:
-// evicts the oldest half-open one (of that prefix, or of the transport)
-// when a budget is full; refuses only when nothing can be evicted.
+// evicts the oldest half-open one of the lowest rank (of that prefix, or of
+// the transport) when a budget is full; refuses only when nothing can be evicted.
 bool Loop::admit(Transport t, const PrefixKey& p, Now now) {
     auto& half_open = s_.half_open[index(t)];
     const bool full = half_open.load() >= s_.opts.max_handshakes || s_.live.load() >= s_.opts.max_connections;
     if (auto victim = budget_.victim(t, p, full)) {
-        Conn& v = *conns_.at(*victim);
-        v.failed = v.dead = true;
-        ++s_.evicted;
-        remove(v);
+        evict(*victim);
         log(log_budget_, "half-open budget full: evicting the oldest half-open connections", now);
     }
     if (!ServerState::reserve(s_.live, s_.opts.max_connections)) {
@@ -144,6 +146,14 @@ bool Loop::admit(Transport t, const PrefixKey& p, Now now) {
     return true;
 }
 
+void Loop::evict(std::uint64_t id) {
+    ++s_.evicted;
+    if (auto it = pending_.find(id); it != pending_.end()) return drop_pending(it);
+    Conn& v = *conns_.at(id);
+    v.failed = v.dead = true;
+    remove(v);
+}
+
 void Loop::log(RateLimitedLog& which, const std::string& what, Now now) {
     if (!s_.opts.log) return;
     if (auto line = which.note(what, now.mono)) s_.opts.log(*line);
@@ -153,62 +163,17 @@ PrefixKey Loop::prefix(const Address& a) const noexcept {
     return prefix_of(a, s_.opts.prefix_v4_bits, s_.opts.prefix_v6_bits);
 }
 
-// Out of file descriptors: accept with the reserve fd and close at once,
-// so waiting clients learn it and the listener stops being readable;
-// without a reserve, stop watching the listener for a moment.
-// Returns whether to try accepting again.
-bool Loop::shed_at_fd_limit(Now now) {
-    ++s_.rejected;
-    log(log_fds_, "out of file descriptors: closing new TCP connections", now);
-    if (reserve_fd_) {
-        reserve_fd_.reset();
-        Fd shed(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        shed.reset();
-        reserve_fd_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        if (shed && reserve_fd_) return true;
-    }
-    (void)::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, listener_.get(), nullptr);
-    accept_paused_until_ = now.mono + kAcceptPause;
-    return false;
-}
-
-void Loop::resume_accepting(Now now) {
-    if (!accept_paused_until_ || now.mono < *accept_paused_until_) return;
-    accept_paused_until_.reset();
-    if (!reserve_fd_) reserve_fd_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (listener_) watch(listener_.get(), kListenerId, EPOLLIN);
-}
-
 // After a flood, give the freed heap back (RSS falls back near its level before).
 void Loop::trim_after_flood() {
     peak_ = std::max(peak_, conns_.size());
     if (peak_ < kTrimAbove || conns_.size() > peak_ / 4) return;
     conns_.rehash(0);
     udp_peers_.rehash(0);
+    pending_.rehash(0);
     cids_.shrink();
+    pool_.discard_hot();
     (void)::malloc_trim(0);
     peak_ = conns_.size();
-}
-
-void Loop::accept_all(Now now) {
-    for (;;) {
-        Address peer;
-        peer.len = sizeof peer.ss;
-        Fd fd(::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer.ss), &peer.len,
-                        SOCK_NONBLOCK | SOCK_CLOEXEC));
-        if (!fd) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if ((errno == EMFILE || errno == ENFILE) && shed_at_fd_limit(now)) continue;
-            return;  // EAGAIN (or paused): the next wake-up
-        }
-        const PrefixKey p = prefix(peer);
-        if (stopping_ || !admit(Transport::tcp, p, now)) continue;  // fd closes here: refused
-        set_nodelay(fd.get());
-        Conn& c = add(Transport::tcp, peer.str(), p, now);
-        c.fd = std::move(fd);
-        watch(c.fd.get(), c.id, kConnEvents);
-        settle(c);
-    }
 }
 
 // ------------------------------------------------------------ per connection
@@ -250,7 +215,10 @@ void Loop::pump(Conn& c, Now now) {
 void Loop::on_event(Conn& c, const Event& ev, Now now) {
     s_.tally.on_event(ev, c.engine.mode());
     switch (ev.kind) {
-        case EventKind::handshake_done: ++s_.established; break;
+        case EventKind::handshake_done:
+            ++s_.established;
+            if (c.t == Transport::udp) strangers_.refund(c.prefix, kConnectionCost, now.mono);  // not a stranger's work
+            break;
         case EventKind::rekeyed:
             ++s_.rekeys;
             recheck(c, now);
@@ -349,7 +317,12 @@ void Loop::trim_idle(Now now) {
 
 void Loop::fire_timers(Now now) {
     while (!timers_.empty() && timers_.begin()->first <= now.mono.since_origin.count()) {
-        Conn& c = wake(*conns_.at(timers_.begin()->second), now);
+        const std::uint64_t id = timers_.begin()->second;
+        if (auto p = pending_.find(id); p != pending_.end()) {  // no first frame in time
+            drop_pending(p);
+            continue;
+        }
+        Conn& c = wake(*conns_.at(id), now);
         timers_.erase(timers_.begin());
         c.timer.reset();
         if (c.half_open && now.mono >= half_open_end(c)) {
@@ -415,6 +388,7 @@ void Loop::begin_stop(Now now) {
     (void)::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, s_.stop_fd.get(), nullptr);
     if (g_signal_fd.load() >= 0) (void)::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, g_signal_fd.load(), nullptr);
     listener_.reset();
+    while (!pending_.empty()) drop_pending(pending_.begin(), false);
     std::vector<std::uint64_t> ids;
     for (auto& [id, c] : conns_) ids.push_back(id);
     for (std::uint64_t id : ids) {

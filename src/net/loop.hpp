@@ -31,6 +31,10 @@
 #include "net/metrics.hpp"
 #include "net/roam.hpp"
 
+namespace lockstep::wire {
+struct Hello;
+}
+
 namespace lockstep::net::detail {
 
 inline std::atomic<int> g_signal_fd{-1};  // process-wide stop eventfd, written by the signal handler
@@ -48,11 +52,24 @@ constexpr std::size_t kCertCacheEntries = 1024;  // client certificates per loop
 constexpr std::chrono::milliseconds kLogEvery{10'000};       // one line per kind of limit
 constexpr std::chrono::milliseconds kAcceptPause{100};       // out of fds and no reserve left
 constexpr std::size_t kTrimAbove = 256;                      // connections: a flood worth trimming after
-// COOKIEs per loop per 100 ms: beyond, a HELLO is dropped unanswered (its client
-// resends it), so a flood cannot make the loop spend its time on cookies.
-constexpr int kCookiesPerWindow = 200;
+// Work for UDP strangers is paid from a token bucket per source prefix and
+// loop (PrefixBuckets, spec §11.13): a COOKIE (or checking one) costs 1 token,
+// a new connection (the public-key work of a HELLO ACK) 8; a bucket holds 256
+// and gains 1,600 a second. A HELLO its prefix cannot pay for is dropped
+// unanswered (its client resends it), so a flood from one prefix costs the
+// loop a bounded share and every other prefix is served as before. A
+// connection whose handshake completes gets its 8 tokens back.
+constexpr double kStrangerBurst = 256, kStrangerPerSecond = 1600, kCookieCost = 1, kConnectionCost = 8;
+constexpr std::size_t kStrangerPrefixes = 4096;  // buckets kept per loop (then one shared overflow bucket)
+// A prefix holding this share of cookie_threshold half-open UDP connections
+// gets COOKIEs for its further HELLOs, whatever the other prefixes do.
+constexpr std::size_t kPrefixCookieShare = 8;
 constexpr int kDatagramsPerWake = 64;
-constexpr std::chrono::milliseconds kCookieWindow{100};
+// The UDP socket's receive buffer: a flood's datagrams queue here while the
+// loop does a handshake's public-key work; too small, and a legitimate
+// datagram behind them is lost (a 1 s resend for its client).
+constexpr int kUdpReceiveBuffer = 4 << 20;
+constexpr int kAcceptsPerWake = 64;  // the rest wakes epoll_wait again (the listener is level-triggered)
 
 inline std::size_t index(Transport t) noexcept { return t == Transport::tcp ? 0 : 1; }
 
@@ -131,6 +148,16 @@ struct Conn {
     bool failed = false;  // ended badly (Counters::errors)
 };
 
+// A TCP connection from accept until its first complete frame is in the
+// socket: an fd and a budget entry, no engine, no workspace (accept.cpp).
+struct Pending {
+    Fd fd;
+    std::string address;
+    PrefixKey prefix{};
+    Instant created;
+    std::int64_t deadline = 0;  // key in Loop::timers_ (first_frame_timeout)
+};
+
 class Loop;
 
 // What the loops share: options, caps, counters, the stop eventfd.
@@ -186,11 +213,12 @@ private:
     void dispatch(const epoll_event& ev, Now now);
 
     // ------------------------------------------------------------ accepting
-    Conn& add(Transport t, std::string address, const PrefixKey& prefix, Now now);
+    // The connection `id` (its budget entry and admit()'s slots are taken).
+    Conn& add(Transport t, std::uint64_t id, std::string address, const PrefixKey& prefix, Now now);
 
     // A slot for one more half-open connection of transport t from prefix p:
-    // evicts the oldest half-open one (of that prefix, or of the transport)
-    // when a budget is full; refuses only when nothing can be evicted.
+    // evicts the oldest half-open one of the lowest rank (of that prefix, or
+    // of the transport) when a budget is full; refuses only when nothing can be evicted.
     bool admit(Transport t, const PrefixKey& p, Now now);
 
     void log(RateLimitedLog& which, const std::string& what, Now now);
@@ -208,7 +236,18 @@ private:
     // After a flood, give the freed heap back (RSS falls back near its level before).
     void trim_after_flood();
 
+    // At most kAcceptsPerWake connections, each Pending until its first frame.
     void accept_all(Now now);
+
+    // A Pending connection is readable: once its first frame is complete it
+    // becomes a Conn (engine, workspace); EOF or an oversized frame closes it.
+    void on_first_frame(std::unordered_map<std::uint64_t, Pending>::iterator it, std::uint32_t events, Now now);
+
+    // Closes a Pending connection (evicted, timed out, gone, stopping).
+    void drop_pending(std::unordered_map<std::uint64_t, Pending>::iterator it, bool failed = true);
+
+    // Evicts half-open connection `id` (Pending or Conn) for a newer one.
+    void evict(std::uint64_t id);
 
     // Batches of datagrams (recvmmsg) until a batch comes back short.
     void receive_datagrams(Now now);
@@ -226,7 +265,11 @@ private:
     // decode, is dropped and leaves nothing behind.
     void from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now);
 
-    void send_cookie(const Address& to, std::span<const std::uint8_t> hello, std::uint32_t c0, Now now);
+    bool too_small_for_certificate(const wire::Hello& h, std::size_t received) const noexcept;
+
+    // A COOKIE for `hello`, if prefix p can pay for it (PrefixBuckets).
+    void send_cookie(const Address& to, const PrefixKey& p, std::span<const std::uint8_t> hello, std::uint32_t c0,
+                     Now now);
 
     // ------------------------------------------------------------ per connection
     // Reads until a read leaves room in the buffer (level-triggered: anything
@@ -287,8 +330,7 @@ private:
     CookieJar cookies_{provider_};
     RateLimitedLog log_budget_{kLogEvery}, log_fds_{kLogEvery}, log_drops_{kLogEvery};
     std::size_t peak_ = 0;  // most connections since the last trim
-    Instant cookie_window_{};
-    int cookies_in_window_ = 0;
+    PrefixBuckets strangers_{kStrangerBurst, kStrangerPerSecond, kStrangerPrefixes};
     WorkspacePool pool_;             // before conns_: they give their workspaces back
     std::vector<std::uint8_t> tx_;   // TCP output, framed (Stream's shared buffer)
     std::vector<std::uint8_t> resp_;  // the handler's response body (max_data)
@@ -298,6 +340,7 @@ private:
     std::size_t out_used_ = 0, out_n_ = 0;
     std::deque<std::pair<std::int64_t, std::uint64_t>> idle_;  // (last wake-up ms, connection id), for idle_trim
     std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;
+    std::unordered_map<std::uint64_t, Pending> pending_;  // TCP, before the first frame
     std::unordered_map<std::string, std::uint64_t> udp_peers_;
     CidTable cids_;  // UDP: connection ids -> connection (spec §6.9)
     std::set<std::pair<std::int64_t, std::uint64_t>> timers_;  // (deadline ms, connection id)

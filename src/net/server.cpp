@@ -8,16 +8,20 @@
 // into an engine the loop `pump`s it (events out, messages onto the wire) and
 // `settle`s the connection (write, cap bookkeeping, remove when closed, re-arm
 // the timer).
-// Connection sockets are level-triggered: a read that did not fill the buffer
-// has taken everything there was, so the loop goes back to epoll_wait instead
-// of reading again for EAGAIN; writability (EPOLLOUT) is watched only while
-// output is waiting in the Stream.
+// Connection sockets are level-triggered (a Pending one edge-triggered): a
+// read that did not fill the buffer has taken everything there was, so the
+// loop goes back to epoll_wait instead of reading again for EAGAIN;
+// writability (EPOLLOUT) is watched only while output is waiting in the Stream.
 // Budgets (spec: PROTOCOL.md §11.13): half-open connections are entries of a
 // HalfOpenBudget (budget.hpp) per loop, with a short lifetime of their own; a
-// new one evicts the oldest instead of being refused. A UDP HELLO is answered
-// with a stateless COOKIE (cookie.hpp, spec §6.8) when many handshakes are
-// half-open, or when its HELLO ACK would break the amplification limit; only a
-// HELLO that returns with a valid cookie then gets an engine. At the fd limit
+// new one evicts the oldest of the lowest rank instead of being refused. A TCP
+// connection is Pending (an fd, no engine) until its first frame is complete
+// (accept.cpp). A UDP HELLO is answered with a stateless COOKIE (cookie.hpp,
+// spec §6.8) when many handshakes are half-open (in all, or from its source
+// prefix), or when its HELLO ACK would break the amplification limit; only a
+// HELLO that returns with a valid cookie then gets an engine. What a stranger
+// costs (a COOKIE, a new connection) is paid from its source prefix's token
+// bucket (PrefixBuckets), so one prefix's flood cannot starve the others. At the fd limit
 // a reserve descriptor lets the loop accept and close what waits instead of
 // spinning. After a flood, freed memory goes back to the system (malloc_trim).
 // Memory: workspaces come from the loop's WorkspacePool (pages untouched by

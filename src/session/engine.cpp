@@ -287,15 +287,27 @@ Status Conn::on_timeout(const Now& now) noexcept {
         return handshake::start_rekey(*this, now);
     if (awaiting_reply_ && cfg_.policy == Policy::tolerant) {
         // Before keys exist the handshake message itself is resent; afterwards RESEND LAST.
+        const std::uint64_t held = stats_.amplification_held;
+        Status st;
         if (state_ == State::wait_hello_ack || state_ == State::wait_ack) {
             // Out of retries: if the peer's answers were dropped, say why.
             if (resends_ >= t.max_resends)
                 return I::fail(*this, hs_dropped_ != Err::ok ? hs_dropped_ : Err::resend_exhausted, now);
             ++resends_;
             ++stats_.retransmissions;
-            return I::retransmit(*this, kept_[1], now);
+            st = I::retransmit(*this, kept_[1], now);
+        } else {
+            st = I::send_resend_last(*this, now);
         }
-        return I::send_resend_last(*this, now);
+        if (st && stats_.amplification_held != held && state_ != State::closed) {
+            // Held back by the amplification limit (spec §8.6): not a resend.
+            // Wait a period for the peer (a HELLO copy raises the allowance),
+            // within receive_timeout of the last message received.
+            --resends_;
+            last_send_ = now.mono;
+            if (now.mono >= last_recv_ + t.receive_timeout) return I::fail(*this, Err::timeout, now);
+        }
+        return st;
     }
     return I::fail(*this, Err::timeout, now);
 }

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../support/net_support.hpp"
 #include "../support/sim.hpp"
 #include "lockstep/net.hpp"
 
@@ -33,56 +34,11 @@ using namespace std::chrono_literals;
 using Buf = std::vector<std::uint8_t>;
 using Clock = std::chrono::steady_clock;
 
-const sim::OnePsk& psk_store() {
-    static const sim::OnePsk store;
-    return store;
-}
-
-Config server_config() {
-    const auto& cr = sim::Credentials::get();
-    Config c;
-    c.role = Role::server;
-    c.modes = {Mode::cert, Mode::psk};
-    c.ca_certificate = cr.ca_cert;
-    c.signer = cr.server_key.get();
-    c.certificate = cr.server_cert;
-    c.psk_store = &psk_store();
-    return c;
-}
-
-Config client_config(Mode m, crypto::Provider& p) {
-    const auto& cr = sim::Credentials::get();
-    Config c;
-    c.provider = &p;
-    c.modes = {m};
-    c.ca_certificate = cr.ca_cert;
-    c.server_names = sim::kTestServerNames;
-    if (mode_uses_cert(m)) {
-        c.signer = cr.client_key.get();
-        c.certificate = cr.client_cert;
-    }
-    if (mode_uses_psk(m)) {
-        c.psk = sim::test_psk();
-        c.psk_id = sim::test_psk_id();
-    }
-    return c;
-}
-
-std::size_t echo(std::span<const std::uint8_t> req, const PeerInfo&, std::span<std::uint8_t> resp) {
-    const std::size_t n = std::min(req.size(), resp.size());
-    std::copy_n(req.begin(), n, resp.begin());
-    return n;
-}
-
-template <class F>
-bool wait_until(F&& done, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!done()) {
-        if (Clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);  // polling interval of a bounded condition wait
-    }
-    return true;
-}
+using test::client_config;
+using test::echo;
+using test::loopback;
+using test::server_config;
+using test::wait_until;
 
 struct Running {
     Running(ServerOptions o, TracerFactory tracers = nullptr) : server(server_config(), o, echo, std::move(tracers)) {
@@ -97,14 +53,6 @@ struct Running {
     bool bound = false;
     std::thread thread;
 };
-
-sockaddr_in loopback(const char* ip, std::uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    ::inet_pton(AF_INET, ip, &a.sin_addr);
-    a.sin_port = htons(port);
-    return a;
-}
 
 // One legitimate exchange: connect, a request, close. True if it all worked.
 bool exchange_once(Transport t, std::uint16_t port, Mode m) {
@@ -263,9 +211,7 @@ TEST(Dos, DroppedDatagramsLeaveAReasonInTheLog) {
 // Many idle TCP sockets (as many as the fd limit allows, up to 5,000) and a
 // UDP HELLO flood from other source prefixes at once: legitimate TCP and UDP
 // clients still complete every exchange.
-// Disabled: with cookies rate-limited (200 per 100 ms) some legitimate UDP
-// handshakes under this flood do not complete within 5 s (see docs/SECURITY.md).
-TEST(Dos, DISABLED_IdleTcpSocketsAndHelloFloodDoNotLockOutClients) {
+TEST(Dos, IdleTcpSocketsAndHelloFloodDoNotLockOutClients) {
     rlimit rl{};
     ::getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;

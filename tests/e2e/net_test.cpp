@@ -19,6 +19,7 @@
 #include <random>
 #include <thread>
 
+#include "../support/net_support.hpp"
 #include "../support/sim.hpp"
 #include "lockstep/net.hpp"
 
@@ -31,40 +32,9 @@ using Clock = std::chrono::steady_clock;
 
 const Mode kModes[] = {Mode::cert, Mode::psk, Mode::cert_psk, Mode::psk_only};
 
-const sim::OnePsk& psk_store() {
-    static const sim::OnePsk store;
-    return store;
-}
-
-Config server_config() {
-    const auto& cr = sim::Credentials::get();
-    Config c;
-    c.role = Role::server;
-    c.modes = {Mode::cert, Mode::psk, Mode::cert_psk, Mode::psk_only};
-    c.ca_certificate = cr.ca_cert;
-    c.signer = cr.server_key.get();
-    c.certificate = cr.server_cert;
-    c.psk_store = &psk_store();
-    return c;  // provider: the server gives each loop its own
-}
-
-Config client_config(Mode m, crypto::Provider& p) {
-    const auto& cr = sim::Credentials::get();
-    Config c;
-    c.provider = &p;
-    c.modes = {m};
-    c.ca_certificate = cr.ca_cert;
-    c.server_names = sim::kTestServerNames;
-    if (mode_uses_cert(m)) {
-        c.signer = cr.client_key.get();
-        c.certificate = cr.client_cert;
-    }
-    if (mode_uses_psk(m)) {
-        c.psk = sim::test_psk();
-        c.psk_id = sim::test_psk_id();
-    }
-    return c;
-}
+using test::client_config;
+using test::server_config;
+using test::wait_until;
 
 Buf echo(std::span<const std::uint8_t> req, const PeerInfo&) {
     Buf r(3 + req.size());
@@ -88,15 +58,6 @@ Buf body_of(int i) {
     return Buf(s.begin(), s.end());
 }
 
-template <class F>
-bool wait_until(F&& done, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!done()) {
-        if (Clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);  // polling interval of a bounded condition wait
-    }
-    return true;
-}
 
 // A Server running on its own thread; stopped and joined on destruction.
 struct Running {
@@ -281,32 +242,10 @@ INSTANTIATE_TEST_SUITE_P(Net, Concurrent, ::testing::Values(Transport::tcp, Tran
 // ---------------------------------------------------------------- lossy UDP
 // A UDP relay between one client and the server that drops, duplicates and
 // reorders (holds back until the next datagram) 10% of datagrams each way.
-class LossyProxy {
+class LossyProxy : public test::UdpRelay {
 public:
-    explicit LossyProxy(std::uint16_t server_port) : rng_(7) {
-        front_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-        back_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(front_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t len = sizeof a;
-        ::getsockname(front_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
-        a.sin_port = htons(server_port);
-        ::connect(back_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        stop_ = ::eventfd(0, 0);
-        thread_ = std::thread([this] { run(); });
-    }
-    ~LossyProxy() {
-        const std::uint64_t one = 1;
-        (void)!::write(stop_, &one, sizeof one);
-        thread_.join();
-        ::close(front_);
-        ::close(back_);
-        ::close(stop_);
-    }
-    std::uint16_t port() const { return port_; }
+    explicit LossyProxy(std::uint16_t server_port) : UdpRelay(server_port), rng_(7) { start(); }
+    ~LossyProxy() override { stop(); }
     std::atomic<int> dropped{0}, duplicated{0}, reordered{0}, forwarded{0};
 
 private:
@@ -314,61 +253,44 @@ private:
         Buf bytes;
         Clock::time_point until;
     };
-    void send(bool to_server, const Buf& b) {
-        if (to_server) (void)::send(back_, b.data(), b.size(), 0);
-        else (void)::sendto(front_, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&client_), sizeof client_);
+    void send(bool server, const Buf& b) {
+        if (server) to_server(b);
+        else to_client(b);
         ++forwarded;
     }
-    void relay(bool to_server, Buf b) {
-        auto& held = held_[to_server];
+    void relay(bool server, Buf b) {
+        auto& held = held_[server];
         const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
         if (r < 0.1) {
             ++dropped;
         } else if (r < 0.2) {
             ++duplicated;
-            send(to_server, b);
-            send(to_server, b);
+            send(server, b);
+            send(server, b);
         } else if (r < 0.3 && !held) {
             ++reordered;
             held = Held{std::move(b), Clock::now() + 30ms};
             return;
         } else {
-            send(to_server, b);
+            send(server, b);
         }
         if (held) {  // the held datagram goes after this one
-            send(to_server, held->bytes);
+            send(server, held->bytes);
             held.reset();
         }
     }
-    void run() {
-        Buf buf(65536);
-        for (;;) {
-            pollfd fds[3] = {{front_, POLLIN, 0}, {back_, POLLIN, 0}, {stop_, POLLIN, 0}};
-            ::poll(fds, 3, 10);
-            if (fds[2].revents) return;
-            if (fds[0].revents & POLLIN) {
-                socklen_t len = sizeof client_;
-                const ssize_t n = ::recvfrom(front_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&client_), &len);
-                if (n >= 0) relay(true, Buf(buf.begin(), buf.begin() + n));
+    void from_client(Buf b) override { relay(true, std::move(b)); }
+    void from_server(Buf b) override { relay(false, std::move(b)); }
+    void tick() override {
+        for (bool dir : {false, true})  // nothing followed in time: release
+            if (held_[dir] && Clock::now() >= held_[dir]->until) {
+                send(dir, held_[dir]->bytes);
+                held_[dir].reset();
             }
-            if (fds[1].revents & POLLIN) {
-                const ssize_t n = ::recv(back_, buf.data(), buf.size(), 0);
-                if (n >= 0) relay(false, Buf(buf.begin(), buf.begin() + n));
-            }
-            for (bool dir : {false, true})  // nothing followed in time: release
-                if (held_[dir] && Clock::now() >= held_[dir]->until) {
-                    send(dir, held_[dir]->bytes);
-                    held_[dir].reset();
-                }
-        }
     }
 
-    int front_ = -1, back_ = -1, stop_ = -1;
-    std::uint16_t port_ = 0;
-    sockaddr_in client_{};
     std::optional<Held> held_[2];
     std::mt19937_64 rng_;
-    std::thread thread_;
 };
 
 TEST(LossyUdp, EveryRequestAnsweredThroughDropDuplicateReorder) {

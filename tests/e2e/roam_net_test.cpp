@@ -8,8 +8,6 @@
 // Waits are bounded condition polls; nothing asserts on wall-clock speed.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "../support/net_support.hpp"
 #include "../support/sim.hpp"
 #include "lockstep/net.hpp"
 
@@ -51,11 +50,9 @@ Config client_config(crypto::Provider& p) {
     return c;
 }
 
-std::size_t echo(std::span<const std::uint8_t> req, const PeerInfo&, std::span<std::uint8_t> resp) {
-    const std::size_t n = std::min(req.size(), resp.size());
-    std::copy_n(req.begin(), n, resp.begin());
-    return n;
-}
+using test::echo;
+using test::loopback;
+using test::wait_until;
 
 std::size_t big(std::span<const std::uint8_t>, const PeerInfo&, std::span<std::uint8_t> resp) {
     const std::size_t n = std::min<std::size_t>(2000, resp.size());
@@ -83,14 +80,6 @@ struct Running {
     std::thread thread;
 };
 
-sockaddr_in loopback(const char* ip, std::uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    ::inet_pton(AF_INET, ip, &a.sin_addr);
-    a.sin_port = htons(port);
-    return a;
-}
-
 int udp_socket(const char* ip) {
     const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     const sockaddr_in a = loopback(ip, 0);
@@ -98,34 +87,19 @@ int udp_socket(const char* ip) {
     return fd;
 }
 
-// A UDP proxy: the client talks to front_, the server sees back_ (127.0.4.1).
-// Before forwarding the client's datagram number k (counted from 1) for each
-// k in `switch_at`, back_ is replaced by a new socket: a new source port, and
-// the old one is closed (what the server sends there is lost). With
-// `blackhole`, what the server sends to a new socket is counted, not forwarded
-// (an address that does not answer).
-class RebindingProxy {
+// A UDP proxy: the client talks to it, the server sees its back socket
+// (127.0.4.1). Before forwarding the client's datagram number k (counted from
+// 1) for each k in `switch_at`, the back socket is replaced by a new one: a
+// new source port, and the old one is closed (what the server sends there is
+// lost). With `blackhole`, what the server sends to a new socket is counted,
+// not forwarded (an address that does not answer).
+class RebindingProxy : public test::UdpRelay {
 public:
     RebindingProxy(std::uint16_t server_port, std::set<int> switch_at, bool blackhole = false)
-        : server_(loopback("127.0.0.1", server_port)), switch_at_(std::move(switch_at)), blackhole_(blackhole) {
-        front_ = udp_socket("127.0.0.1");
-        sockaddr_in a{};
-        socklen_t len = sizeof a;
-        ::getsockname(front_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
-        back_ = udp_socket("127.0.4.1");
-        stop_ = ::eventfd(0, 0);
-        thread_ = std::thread([this] { run(); });
+        : UdpRelay(server_port, "127.0.4.1"), switch_at_(std::move(switch_at)), blackhole_(blackhole) {
+        start();
     }
-    ~RebindingProxy() {
-        const std::uint64_t one = 1;
-        (void)!::write(stop_, &one, sizeof one);
-        thread_.join();
-        ::close(front_);
-        ::close(back_);
-        ::close(stop_);
-    }
-    std::uint16_t port() const { return port_; }
+    ~RebindingProxy() override { stop(); }
     std::atomic<int> switches{0};
     std::atomic<std::size_t> to_new{0}, from_new{0};  // bytes to / from the server since the last switch
     Buf last_from_client() {
@@ -134,65 +108,31 @@ public:
     }
 
 private:
-    void run() {
-        Buf buf(65536);
-        int count = 0;
-        for (;;) {
-            pollfd fds[3] = {{front_, POLLIN, 0}, {back_, POLLIN, 0}, {stop_, POLLIN, 0}};
-            ::poll(fds, 3, 100);
-            if (fds[2].revents) return;
-            if (fds[0].revents & POLLIN) {
-                socklen_t len = sizeof client_;
-                const ssize_t n =
-                    ::recvfrom(front_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&client_), &len);
-                if (n >= 0) {
-                    if (switch_at_.count(++count)) {
-                        ::close(back_);
-                        back_ = udp_socket("127.0.4.1");
-                        to_new = from_new = 0;
-                        ++switches;
-                    }
-                    {
-                        std::lock_guard<std::mutex> g(m_);
-                        last_.assign(buf.begin(), buf.begin() + n);
-                    }
-                    to_new += static_cast<std::size_t>(n);
-                    (void)::sendto(back_, buf.data(), static_cast<std::size_t>(n), 0,
-                                   reinterpret_cast<const sockaddr*>(&server_), sizeof server_);
-                }
-            }
-            if (fds[1].revents & POLLIN) {
-                const ssize_t n = ::recv(back_, buf.data(), buf.size(), 0);
-                if (n >= 0) {
-                    from_new += static_cast<std::size_t>(n);
-                    if (!(blackhole_ && switches > 0))
-                        (void)::sendto(front_, buf.data(), static_cast<std::size_t>(n), 0,
-                                       reinterpret_cast<const sockaddr*>(&client_), sizeof client_);
-                }
-            }
+    void from_client(Buf b) override {
+        if (switch_at_.count(++count_)) {
+            rebind();
+            to_new = from_new = 0;
+            ++switches;
         }
+        {
+            std::lock_guard<std::mutex> g(m_);
+            last_ = b;
+        }
+        to_new += b.size();
+        to_server(b);
+    }
+    void from_server(Buf b) override {
+        from_new += b.size();
+        if (!(blackhole_ && switches > 0)) to_client(b);
     }
 
-    sockaddr_in server_;
     std::set<int> switch_at_;
     bool blackhole_;
-    int front_ = -1, back_ = -1, stop_ = -1;
-    std::uint16_t port_ = 0;
-    sockaddr_in client_{};
+    int count_ = 0;
     std::mutex m_;
     Buf last_;
-    std::thread thread_;
 };
 
-template <class F>
-bool wait_until(F&& done, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);  // polling interval of a bounded condition wait
-    }
-    return true;
-}
 
 // 30 requests; the source port changes twice (before and after the first
 // re-key, which comes after 10 responses): every request is answered, the

@@ -194,6 +194,25 @@ TEST(Amplification, PaddedHelloIsAnsweredAtOnce) {
     }
 }
 
+// A retransmission the amplification limit holds back is not a resend: the
+// server neither counts it toward resend_exhausted nor retries at once, and
+// waits for the client's next copy of its HELLO (which raises the allowance).
+TEST(Amplification, HeldRetransmissionsDoNotCount) {
+    Sim sim({.policy = Policy::tolerant});
+    sim.server_cfg().amplification_limit = 3;
+    sim.server_cfg().timers.resend_timeout = std::chrono::milliseconds(200);
+    sim.client_cfg().hello_pad_to = 0;  // its HELLO ACK does not fit at first
+    sim.client_cfg().timers.resend_timeout = std::chrono::milliseconds(1500);
+    sim.build();
+    ASSERT_TRUE(sim.handshake()) << "server closed: " << sim.server().closed << " "
+                                 << err_name(sim.server().closed_event.error) << ", held "
+                                 << sim.se().stats().amplification_held;
+    EXPECT_GT(sim.se().stats().amplification_held, 0u);
+    EXPECT_LE(sim.se().stats().amplification_held, 10u);  // one per timer period, no spinning
+    EXPECT_FALSE(sim.server().closed);
+    EXPECT_EQ(sim.exchange(2), 2);
+}
+
 // A COOKIE answering our HELLO makes the client send it again at once behind
 // the cookie; one answering another c0 is dropped.
 TEST(Cookie, ClientAnswersOnlyACookieForItsHello) {

@@ -266,12 +266,15 @@ struct Client::Impl {
     }
 
     // Sets the receive timeout for a wait of `ms` (rounded down to 100 ms, or
-    // 10 ms below a second, so successive waits of about the same length need
-    // no call); false when the wait is too short for that (then poll).
+    // 10 ms below a second); false when the wait is too short for that (then
+    // poll). A timeout already set is kept while it is no longer than the wait
+    // and at least half of it: a recv that times out early only goes round the
+    // pump loop once more, and successive waits of about the same length (each
+    // request's timeout counted from its start) need no call.
     bool wait_in_recv(std::int64_t ms) {
         const std::int64_t step = ms > 1000 ? 100 : 10, t = std::min<std::int64_t>(ms, 60'000) / step * step;
         if (t <= 0) return false;
-        if (t != rcvtimeo_ms) {
+        if (rcvtimeo_ms <= 0 || rcvtimeo_ms > t || 2 * rcvtimeo_ms < t) {
             timeval tv{static_cast<time_t>(t / 1000), static_cast<suseconds_t>(t % 1000 * 1000)};
             if (::setsockopt(a.fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return false;
             rcvtimeo_ms = t;

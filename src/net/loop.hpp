@@ -124,7 +124,8 @@ struct Conn {
     Address peer;  // UDP: where its datagrams go (moves with the client, spec §6.9)
     CidTable::Ids cids;  // UDP: its connection ids in Loop::cids_
     Stream stream;  // TCP
-    std::optional<std::int64_t> timer;  // key in Loop::timers_
+    std::optional<std::int64_t> timer;     // key in Loop::timers_ (never later than deadline)
+    std::optional<std::int64_t> deadline;  // when the engine (or the half-open budget) wants a call
     bool watching_out = false;          // EPOLLOUT in the epoll set (TCP output waiting)
     bool half_open = true;
     bool dead = false;    // transport gone: remove now
@@ -259,6 +260,11 @@ private:
     // the network; the engines' timers recover.
     void flush_datagrams() noexcept;
 
+    // (Re)arms a connection's timer at `at` (ms).
+    void arm(Conn& c, std::int64_t at);
+
+    // Calls the engines whose deadline passed; a timer armed before its
+    // connection's deadline moved later is only re-armed (no engine call).
     void fire_timers(Now now);
 
     Instant half_open_end(const Conn& c) const noexcept;

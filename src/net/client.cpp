@@ -9,12 +9,14 @@
 // datagram. The AsyncClient reads until EAGAIN, as an edge-triggered caller
 // needs; the blocking Client stops after a read that did not fill the buffer,
 // saving the read that would only say EAGAIN.
-// The blocking Client over TCP, once connected, waits in a blocking recv with
-// a receive timeout (SO_RCVTIMEO, set only when the wait changes) instead of
-// poll + recv, and holds the DATA ACK of a response until its next call, so an
-// ACK and the next DATA REQUEST (or CLOSE) leave in one write. Holding it is
-// safe on TCP, where the strict policy does not resend: the server waits for
-// the ACK as long as it would wait idle (receive_timeout).
+// The blocking Client, once connected, waits in a blocking recv with a receive
+// timeout (SO_RCVTIMEO, set only when the wait changes much) instead of poll +
+// recv; over UDP it reads one datagram per wake-up (no recv that would say
+// EAGAIN). Over TCP it holds the DATA ACK of a response until its next call,
+// so an ACK and the next DATA REQUEST (or CLOSE) leave in one write. Holding
+// it is safe on TCP, where the strict policy does not resend: the server waits
+// for the ACK as long as it would wait idle (receive_timeout). Over UDP the
+// tolerant server would resend its response meanwhile: the ACK leaves at once.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -160,6 +162,7 @@ struct Channel {
             if (t == Transport::udp) {
                 if (n < 0) continue;  // an ICMP error: the datagram was lost
                 feed({scratch.data(), static_cast<std::size_t>(n)}, clock_now());
+                if (!drain) break;  // the caller comes back while it waits for more
                 continue;
             }
             if (n <= 0) return lose();  // EOF or reset
@@ -222,7 +225,7 @@ struct Client::Impl {
     Impl(const Config& cfg, Transport t) : a(cfg, t) {}
     Channel a;
     bool connected = false;
-    bool blocking = false;          // TCP, connected: the socket blocks (recv with SO_RCVTIMEO)
+    bool blocking = false;          // connected: the socket blocks (recv with SO_RCVTIMEO)
     std::int64_t rcvtimeo_ms = -1;  // the SO_RCVTIMEO set last
     std::optional<Event> closed;
     std::optional<std::vector<std::uint8_t>> response;
@@ -282,12 +285,13 @@ struct Client::Impl {
         return true;
     }
 
-    // Connected over TCP: the socket blocks for recv (sends pass MSG_DONTWAIT).
+    // Connected: the socket blocks for recv (sends pass MSG_DONTWAIT). Over
+    // TCP the DATA ACK waits for the next call; over UDP it leaves at once.
     void go_blocking() {
-        if (a.t != Transport::tcp || !a.fd) return;
+        if (!a.fd) return;
         const int fl = ::fcntl(a.fd.get(), F_GETFL);
         blocking = fl >= 0 && ::fcntl(a.fd.get(), F_SETFL, fl & ~O_NONBLOCK) == 0;
-        a.hold_acks = blocking;
+        a.hold_acks = blocking && a.t == Transport::tcp;
     }
 
     // Before each call that sends: what a response left waiting goes with it.

@@ -526,19 +526,8 @@ struct Extra {
 };
 // Takes this program's own options out of argv (the rest goes to parse_args).
 Extra take_extra(int& argc, char** argv) {
-    Extra x;
-    int out = 1;
-    for (int i = 1; i < argc; ++i) {
-        const std::string s = argv[i];
-        if ((s == "--only" || s == "--threads") && i + 1 < argc) {
-            const std::string v = argv[++i];
-            if (s == "--only") x.only = v;
-            else x.threads = std::max(1, std::atoi(v.c_str()));
-        } else {
-            argv[out++] = argv[i];
-        }
-    }
-    argc = out;
+    auto opt = take_options(argc, argv, {"--only", "--threads"});
+    Extra x{opt["--only"], std::max(1, std::atoi(opt["--threads"].c_str()))};
     if (!x.only.empty() && x.only != "tcp" && x.only != "tcp64" && x.only != "udp") die("--only: tcp, tcp64 or udp");
     return x;
 }

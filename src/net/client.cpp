@@ -6,7 +6,7 @@
 // until a condition holds or a deadline passes.
 // Reading: over TCP into a buffer of one largest frame (complete frames go
 // from it to the engine without another copy), over UDP into one of the largest
-// datagram. The AsyncClient reads until EAGAIN, as an edge-triggered caller
+// message (a longer datagram arrives cut short and is dropped by the engine). The AsyncClient reads until EAGAIN, as an edge-triggered caller
 // needs; the blocking Client stops after a read that did not fill the buffer,
 // saving the read that would only say EAGAIN.
 // The blocking Client, once connected, waits in a blocking recv with a receive
@@ -26,6 +26,7 @@
 #include <deque>
 
 #include "net/io.hpp"
+#include "wire/wire.hpp"
 
 namespace lockstep::net {
 
@@ -36,9 +37,13 @@ Config client_config(Config c, Transport t) {
     c.role = Role::client;
     return with_transport_defaults(c, t);
 }
-constexpr std::size_t kDatagramMax = 65536;
+// TCP: one largest frame. UDP: one largest message behind a connection id
+// (the buffer also sends), plus a byte so that a longer datagram, which the
+// engine would refuse, never looks like one that fits. Not 64 KiB: a fleet of
+// clients in one process holds one each.
 std::size_t read_buffer_size(const Config& c, Transport t) {
-    return t == Transport::udp ? kDatagramMax : kFrameHeader + Engine::max_message_size(c.max_data);
+    return t == Transport::udp ? wire::kCidHeadLen + Engine::max_message_size(c.max_data) + 1
+                               : kFrameHeader + Engine::max_message_size(c.max_data);
 }
 }  // namespace
 

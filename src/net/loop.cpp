@@ -53,6 +53,13 @@ Status Loop::open(const Address& where, Transport t, std::uint16_t& port, Fd& ou
     int one = 1;
     (void)::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return Err::internal;
+    if (t == Transport::udp) {
+        // One socket for every UDP client of the loop: room for a burst of
+        // handshakes (the kernel caps it at net.core.rmem_max / wmem_max).
+        int bytes = static_cast<int>(kUdpSocketBuffer);
+        (void)::setsockopt(fd->get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+        (void)::setsockopt(fd->get(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    }
     Address a = where;
     if (a.ss.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&a.ss)->sin6_port = htons(port);
     else reinterpret_cast<sockaddr_in*>(&a.ss)->sin_port = htons(port);

@@ -44,6 +44,10 @@ constexpr int kMaxEvents = 64;
 constexpr std::size_t kDatagramMax = 65536;  // the read buffer: TCP reads, UDP batches
 constexpr std::size_t kDatagramBatch = 8;     // recvmmsg slots, each one largest message + 1
 constexpr std::size_t kOutboxDatagrams = 64, kOutboxBytes = 128 * 1024;
+// SO_RCVBUF / SO_SNDBUF of a loop's UDP socket. The default (~208 KiB) holds
+// only ~90 datagrams on loopback (each counts with its buffer overhead), so a
+// burst of a few hundred HELLOs lost most of them, each to a 1 s resend.
+constexpr std::size_t kUdpSocketBuffer = 4 * 1024 * 1024;
 constexpr std::size_t kCertCacheEntries = 1024;  // client certificates per loop (32 KiB)
 constexpr std::chrono::milliseconds kLogEvery{10'000};       // one line per kind of limit
 constexpr std::chrono::milliseconds kAcceptPause{100};       // out of fds and no reserve left

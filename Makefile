@@ -64,6 +64,7 @@ bench: deps
 	mkdir -p $(BUILD)/bench && rm -f $(BUILD)/bench/summary.json
 	set -e; for b in $(BENCH_PROGRAMS); do \
 	  build-bench/bench/$$b $(if $(QUICK),--quick,) --json $(BUILD)/bench/summary.json; done
+	build-bench/bench/bench_concurrency --udp $(if $(QUICK),--quick,) --json $(BUILD)/bench/summary.json
 	@echo "summary: $(BUILD)/bench/summary.json"
 
 # Sanitizers and fuzzing (tests/fuzz/CMakeLists.txt), one clang-14 build in $(SAN_BUILD):

@@ -29,7 +29,6 @@
 // Counters::errors and Counters::rejected. The target is zero.
 #include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,10 +38,10 @@
 #include <set>
 #include <thread>
 
-#include "common.hpp"
-#include "lockstep/net.hpp"
+#include "concurrency.hpp"
 
 using namespace bench;
+using namespace bench::concurrency;
 
 namespace {
 
@@ -60,40 +59,6 @@ constexpr int kMaxEvents = 256;
 // their re-keys spread evenly over time, as on a long-running server, instead of
 // all N falling into the same second.
 constexpr int kRekeyEvery = 10;
-
-using TimePoint = Clock::time_point;
-
-// steady_clock in ms, the unit of the engine's Instant. A due time rounds up and
-// now rounds down (as net::clock_now() does), so a timer never fires early.
-std::int64_t ms_of(TimePoint due) {
-    return std::chrono::ceil<std::chrono::milliseconds>(due.time_since_epoch()).count();
-}
-std::int64_t ms_of(Instant i) { return i.since_origin.count(); }
-std::int64_t now_ms() { return ms_of(net::clock_now().mono); }
-
-double cpu_seconds(int who) {
-    rusage u{};
-    (void)::getrusage(who, &u);
-    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-    return s(u.ru_utime) + s(u.ru_stime);
-}
-
-void raise_fd_limit(long want) {
-    rlimit r{};
-    if (::getrlimit(RLIMIT_NOFILE, &r) != 0) die("getrlimit");
-    if (r.rlim_cur >= static_cast<rlim_t>(want)) return;
-    if (r.rlim_max < static_cast<rlim_t>(want)) r.rlim_max = static_cast<rlim_t>(want);  // needs root
-    r.rlim_cur = static_cast<rlim_t>(want);
-    if (::setrlimit(RLIMIT_NOFILE, &r) != 0) {
-        std::fprintf(stderr, "bench: cannot raise RLIMIT_NOFILE to %ld (raise ulimit -n, or run as root)\n", want);
-        std::exit(1);
-    }
-}
-
-// Messages between the two processes over pipes; the other one gone is fatal.
-void write_all(int fd, const void* p, std::size_t n) {
-    if (!write_full(fd, p, n)) die("the other process is gone");
-}
 
 // What the client process reports (plain data through the pipe).
 struct ClientReport {
@@ -309,11 +274,7 @@ private:
             arm(c);
         }
     }
-    int wait_ms() const {
-        if (next_ < n_ && connecting_ < kMaxConnecting) return 0;
-        if (timers_.empty()) return 100;
-        return static_cast<int>(std::clamp<std::int64_t>(timers_.begin()->first - now_ms(), 0, 100));
-    }
+    int wait_ms() const { return concurrency::wait_ms(timers_, next_ < n_ && connecting_ < kMaxConnecting); }
 
     const Config& cfg_;
     std::uint16_t port_;
@@ -342,7 +303,7 @@ struct RunResult {
     bool child_ok = false;
 };
 
-RunResult one_run(long n, int requests) {
+RunResult one_run(long n, int requests, int threads) {
     OnePsk store;
     crypto::openssl::OpenSslProvider provider;
     const ModeCase& psk = mode_cases()[2];
@@ -370,6 +331,7 @@ RunResult one_run(long n, int requests) {
 
     net::ServerOptions opts;
     opts.max_connections = static_cast<std::size_t>(n) + 64;
+    opts.threads = threads;
     net::Server server(cfg.s, opts,
                        [](std::span<const std::uint8_t>, const net::PeerInfo&, std::span<std::uint8_t> resp) {
                            return fill_response(resp, kBody);
@@ -414,9 +376,20 @@ RunResult one_run(long n, int requests) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    Args a = parse_args(argc, argv, "  (--n: connections)", 3);
+    // --udp: the UDP run; --threads N: the server's loops.
+    auto opt = take_options(argc, argv, {"--threads"}, {"--udp"});
+    const int threads = std::max(1, std::atoi(opt["--threads"].c_str()));
+    Args a = parse_args(argc, argv, "  (--n: connections) [--udp] [--threads N]", 3);
     (void)std::signal(SIGPIPE, SIG_IGN);
-    const long n = a.n > 0 ? a.n : (a.quick ? 1000 : 100000);
+    if (opt.count("--udp")) return run_udp(a, a.n > 0 ? a.n : (a.quick ? 2000 : 100000), threads);
+    // Over TCP the server holds one descriptor per connection: without --n, N is
+    // 100 000 where the hard RLIMIT_NOFILE allows it, else as many as it allows.
+    long n = a.n > 0 ? a.n : (a.quick ? 1000 : 100000);
+    if (a.n <= 0 && n + 1024 > hard_fd_limit()) {
+        n = (hard_fd_limit() - 1024) / 1000 * 1000;
+        std::printf("bench_concurrency: the hard RLIMIT_NOFILE (%ld) allows %ld TCP connections, not 100000 "
+                    "(the UDP run, --udp, has 100000)\n", hard_fd_limit(), n);
+    }
     // Full: one per 10 s for 60 s. Quick: one per second, 11, so each connection re-keys
     // once (at 10) before it closes.
     g_interval = std::chrono::seconds(a.quick ? 1 : 10);
@@ -424,17 +397,17 @@ int main(int argc, char** argv) {
     raise_fd_limit(n + 1024);
 
     std::vector<RunResult> runs;
-    for (int r = 0; r < a.runs; ++r) runs.push_back(one_run(n, requests));
+    for (int r = 0; r < a.runs; ++r) runs.push_back(one_run(n, requests, threads));
 
     std::printf("\nbench_concurrency: %ld concurrent connections on loopback TCP, 1 request per %lld s each for %lld s, "
                 "then CLOSE\n",
                 n, static_cast<long long>(g_interval.count()), static_cast<long long>(requests * g_interval.count()));
     note_noise(a);
     std::printf("mode psk (PSK + X25519), suite aes256gcm, max_data %u, %zu B requests and responses, re-key every 10\n"
-                "responses (default policy); server: one net::Server loop in its own process; clients: net::AsyncClient\n"
+                "responses (default policy); server: %d net::Server loop(s) in its own process; clients: net::AsyncClient\n"
                 "on one epoll loop in a forked process, at most %d handshakes in flight, from %d source addresses\n"
                 "127.0.0.2.. (the server: idle_trim 1 s, its default)\n\n",
-                kMaxData, kBody, kMaxConnecting, kSources);
+                kMaxData, kBody, threads, kMaxConnecting, kSources);
 
     auto col = [&](auto get) {
         std::vector<double> v;

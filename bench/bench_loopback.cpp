@@ -204,9 +204,9 @@ private:
 class LockstepLink {
 public:
     LockstepLink(const ModeCase& m, std::uint32_t rekey_after, net::Transport t = net::Transport::tcp,
-                 int clients = 1)
+                 int clients = 1, int threads = 1)
         : cfg_(configs(m, rekey_after)),
-          server_(cfg_.s, options(t),
+          server_(cfg_.s, options(t, threads),
                   [](std::span<const std::uint8_t> req, const net::PeerInfo&, std::span<std::uint8_t> resp) {
                       return fill_response(resp, std::min(wanted_size(req), kChunk));
                   }) {
@@ -235,8 +235,9 @@ public:
     net::Server::Counters counters() const { return server_.counters(); }
 
 private:
-    static net::ServerOptions options(net::Transport t) {
+    static net::ServerOptions options(net::Transport t, int threads) {
         net::ServerOptions o;
+        o.threads = threads;
         o.tcp = t == net::Transport::tcp;
         o.udp = !o.tcp;
         return o;
@@ -516,22 +517,45 @@ const char* const kUdpName[kUdpVariants] = {"lockstep cert-ed25519", "DTLS 1.2",
 const char* const kUdpKey[kUdpVariants] = {"lockstep-cert-ed25519", "openssl-dtls12", "lockstep-cert-ed25519",
                                            "lockstep-psk", "openssl-dtls12-reconnect10"};
 
+// Options of this program beyond parse_args': --only tcp|tcp64|udp (a part of
+// the run), --threads N (the server's loops).
+constexpr const char* kUsageExtra = " [--only tcp|tcp64|udp] [--threads N]";
+struct Extra {
+    std::string only;  // empty: everything
+    int threads = 1;
+};
+// Takes this program's own options out of argv (the rest goes to parse_args).
+Extra take_extra(int& argc, char** argv) {
+    auto opt = take_options(argc, argv, {"--only", "--threads"});
+    Extra x{opt["--only"], std::max(1, std::atoi(opt["--threads"].c_str()))};
+    if (!x.only.empty() && x.only != "tcp" && x.only != "tcp64" && x.only != "udp") die("--only: tcp, tcp64 or udp");
+    return x;
+}
+
+void report_tcp(const Args& a, const Extra& opt, int S, const SizeCase* sizes, const Series (*res)[kVariants],
+                std::uint64_t rekeys, std::uint64_t server_errors);
+void run_udp(const Args& a, const Extra& opt, double secs, const ModeCase& cert, const ModeCase& psk,
+             std::uint64_t& rekeys, std::uint64_t& server_errors);
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    Args a = parse_args(argc, argv);
+    const Extra x = take_extra(argc, argv);
+    Args a = parse_args(argc, argv, kUsageExtra);
     (void)std::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error return, not a signal
     const double secs = a.quick ? 0.05 : 0.5;
     const SizeCase sizes[] = {{"64 B", "64B", 64}, {"16 KiB", "16KiB", 16384}, {"1 MiB", "1MiB", 1u << 20}};
-    constexpr int S = 3;
+    constexpr int kSizes = 3;
+    const bool tcp = x.only != "udp", udp = x.only.empty() || x.only == "udp", all_tcp = x.only.empty() || x.only == "tcp";
+    const int S = all_tcp ? kSizes : 1;  // tcp64: the 64 B row only
     const ModeCase& cert = mode_cases()[0];
     const ModeCase& psk = mode_cases()[2];
     TlsWorld tls;
 
-    Series res[S][kVariants];
+    Series res[kSizes][kVariants];
     std::uint64_t rekeys = 0, server_errors = 0;
     auto lockstep = [&](const ModeCase& m, std::uint32_t rekey_after, std::size_t size) {
-        LockstepLink link(m, rekey_after);
+        LockstepLink link(m, rekey_after, net::Transport::tcp, 1, x.threads);
         Sample s = measure(secs, size, [&](const Buf& req, std::size_t n) { return link.exchange(req, n); });
         rekeys += link.counters().rekeys;
         server_errors += link.counters().errors;
@@ -543,24 +567,37 @@ int main(int argc, char** argv) {
         return measure(secs, size, [&](const Buf& req, std::size_t n) { return cl.exchange(req, n); });
     };
     // Interleaved, so that the machine's load changes hit every variant alike.
-    for (int r = 0; r < a.runs; ++r) {
+    for (int r = 0; tcp && r < a.runs; ++r) {
         for (int i = 0; i < S; ++i) {
             const std::size_t z = sizes[i].bytes;
-            res[i][kLsRekeyCert].add(lockstep(cert, kFreshKeysEvery, z));
-            res[i][kLsRekeyPsk].add(lockstep(psk, kFreshKeysEvery, z));
-            res[i][kTlsReconnect].add(baseline(&tls, kFreshKeysEvery, z));
+            if (all_tcp) {
+                res[i][kLsRekeyCert].add(lockstep(cert, kFreshKeysEvery, z));
+                res[i][kLsRekeyPsk].add(lockstep(psk, kFreshKeysEvery, z));
+                res[i][kTlsReconnect].add(baseline(&tls, kFreshKeysEvery, z));
+            }
             res[i][kLsCert].add(lockstep(cert, 0, z));
             res[i][kTls].add(baseline(&tls, 0, z));
             res[i][kPlain].add(baseline(nullptr, 0, z));
         }
     }
 
+    if (tcp) report_tcp(a, x, S, sizes, res, rekeys, server_errors);
+    if (udp) run_udp(a, x, secs, cert, psk, rekeys, server_errors);
+    std::printf("server errors (TCP and UDP): %llu\n", static_cast<unsigned long long>(server_errors));
+    return server_errors == 0 ? 0 : 1;
+}
+
+namespace {
+
+void report_tcp(const Args& a, const Extra& opt, int S, const SizeCase* sizes, const Series (*res)[kVariants],
+                std::uint64_t rekeys, std::uint64_t server_errors) {
+    const bool all_tcp = S > 1;
     std::printf("\nbench_loopback: request/response/ack over loopback TCP, one connection, client and server threads\n");
     note_noise(a);
     std::printf("64 B requests; responses of 64 B / 16 KiB / 1 MiB (1 MiB = 64 exchanges of 16 KiB on every transport);\n"
                 "TLS: OpenSSL %s TLS 1.3 mutual auth, Ed25519 certs, X25519, TLS_AES_256_GCM_SHA384, no tickets;\n"
-                "lockstep: suite aes256gcm, max_data 16384, net::Server (1 loop) + blocking net::Client\n",
-                OpenSSL_version(OPENSSL_VERSION_STRING));
+                "lockstep: suite aes256gcm, max_data 16384, net::Server (%d loop%s) + blocking net::Client\n",
+                OpenSSL_version(OPENSSL_VERSION_STRING), opt.threads, opt.threads == 1 ? "" : "s");
 
     auto table = [&](const char* title, std::initializer_list<int> variants, std::initializer_list<int> baselines) {
         std::printf("\n%s\n", title);
@@ -600,8 +637,9 @@ int main(int argc, char** argv) {
             }
         }
     };
-    table("fresh keys every 10 responses (lockstep re-keys in place; TLS reconnects with a full handshake):",
-          {kLsRekeyCert, kLsRekeyPsk, kTlsReconnect}, {kTlsReconnect});
+    if (all_tcp)
+        table("fresh keys every 10 responses (lockstep re-keys in place; TLS reconnects with a full handshake):",
+              {kLsRekeyCert, kLsRekeyPsk, kTlsReconnect}, {kTlsReconnect});
     table("no re-keys (one connection throughout):", {kLsCert, kTls, kPlain}, {kTls, kPlain});
     std::printf("\nexch/s: logical exchanges (one per response size) per second, medians of %d runs; MB/s of response\n"
                 "payload (1 MB = 1e6 B); latency per logical exchange, incl. any re-key/reconnect before it;\n"
@@ -611,22 +649,28 @@ int main(int argc, char** argv) {
     auto ratio = [&](int i, int v, int b) { return stat_of(res[i][v].rate).median / stat_of(res[i][b].rate).median; };
     auto verdict = [](double r, double target) { return r >= target ? "MET" : "MISSED"; };
     std::printf("\ntargets:\n");
-    for (int i = 0; i < S; ++i) {
+    for (int i = 0; all_tcp && i < S; ++i) {
         const double r = ratio(i, kLsRekeyCert, kTlsReconnect);
         std::printf("  fresh keys every 10, %-6s: lockstep cert-ed25519 >= 2.5x TLS 1.3: %.2fx -> %s  (psk: %.2fx -> %s)\n",
                     sizes[i].label, r, verdict(r, 2.5), ratio(i, kLsRekeyPsk, kTlsReconnect),
                     verdict(ratio(i, kLsRekeyPsk, kTlsReconnect), 2.5));
     }
-    const double r64 = ratio(0, kLsCert, kPlain), r1m = ratio(2, kLsCert, kTls);
-    std::printf("  no re-keys, 64 B exchanges >= 0.9x plain TCP: %.2fx -> %s\n", r64, verdict(r64, 0.9));
+    const double r64 = ratio(0, kLsCert, kPlain), t64 = ratio(0, kLsCert, kTls);
+    std::printf("  no re-keys, 64 B exchanges >= 1.1x TLS 1.3:   %.2fx -> %s\n", t64, verdict(t64, 1.1));
+    std::printf("  no re-keys, 64 B exchanges >= 0.85x plain TCP: %.2fx -> %s\n", r64, verdict(r64, 0.85));
+    if (!all_tcp) return;
+    const double r1m = ratio(2, kLsCert, kTls);
     std::printf("  no re-keys, 1 MiB responses >= 1.3x TLS 1.3:  %.2fx -> %s\n", r1m, verdict(r1m, 1.3));
+}
 
-    // ------------------------------------------------------------ UDP against DTLS 1.2
+void run_udp(const Args& a, const Extra& opt, double secs, const ModeCase& cert, const ModeCase& psk,
+             std::uint64_t& rekeys, std::uint64_t& server_errors) {
+    auto verdict = [](double r, double target) { return r >= target ? "MET" : "MISSED"; };
     DtlsWorld dtls;
     const int counts[2] = {1, a.quick ? 10 : 100};
     Series ures[2][kUdpVariants];
     auto lockstep_udp = [&](const ModeCase& m, std::uint32_t rekey_after, int k) {
-        LockstepLink link(m, rekey_after, net::Transport::udp, k);
+        LockstepLink link(m, rekey_after, net::Transport::udp, k, opt.threads);
         Sample s = measure_many(secs, k, [&](int i, const Buf& req, std::size_t n) {
             return link.exchange(req, n, static_cast<std::size_t>(i));
         });
@@ -654,8 +698,8 @@ int main(int argc, char** argv) {
                 "DTLS: OpenSSL %s DTLS 1.2, mutual auth, ECDSA P-256 certs (its DTLS 1.2 takes no Ed25519), X25519,\n"
                 "ECDHE-ECDSA-AES256-GCM-SHA384, no "
                 "tickets, no cookie exchange; one blocking server thread per client on its own connected socket;\n"
-                "lockstep: net::Server (1 loop, recvmmsg/sendmmsg) + blocking net::Client per client thread\n",
-                OpenSSL_version(OPENSSL_VERSION_STRING));
+                "lockstep: net::Server (%d loop%s, recvmmsg/sendmmsg) + blocking net::Client per client thread\n",
+                OpenSSL_version(OPENSSL_VERSION_STRING), opt.threads, opt.threads == 1 ? "" : "s");
     std::printf("%-8s %-34s %9s %17s %9s %9s  %-9s\n", "clients", "variant", "exch/s", "[min..max]", "p50 us", "p99 us",
                 "vs DTLS");
     rule(104);
@@ -686,6 +730,6 @@ int main(int argc, char** argv) {
             std::printf("  %3d client(s), %-34s vs %-24s %.2fx -> %s\n", counts[i], kUdpName[v], kUdpName[b], r,
                         verdict(r, 2.0));
         }
-    std::printf("server errors (TCP and UDP): %llu\n", static_cast<unsigned long long>(server_errors));
-    return server_errors == 0 ? 0 : 1;
 }
+
+}  // namespace

@@ -23,9 +23,11 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/providers/openssl/openssl_keys.hpp"
@@ -93,6 +95,26 @@ inline Args parse_args(int argc, char** argv, const char* usage_extra = "", int 
     if (a.quick && !runs_set) a.runs = 2;
     if (a.runs < 1) a.runs = 1;
     return a;
+}
+
+// A program's own options, taken out of argv before parse_args: `--name value`
+// for the names in with_value, a bare `--name` (value "1") for those in flags.
+inline std::map<std::string, std::string> take_options(int& argc, char** argv,
+                                                       std::initializer_list<std::string_view> with_value,
+                                                       std::initializer_list<std::string_view> flags = {}) {
+    std::map<std::string, std::string> got;
+    auto in = [](std::initializer_list<std::string_view> l, std::string_view s) {
+        return std::find(l.begin(), l.end(), s) != l.end();
+    };
+    int out = 1;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view s = argv[i];
+        if (in(with_value, s) && i + 1 < argc) got[std::string(s)] = argv[++i];
+        else if (in(flags, s)) got.insert_or_assign(std::string(s), std::string(1, '1'));
+        else argv[out++] = argv[i];
+    }
+    argc = out;
+    return got;
 }
 
 // A request handler's answer in the bench programs: n bytes of 0x5a (at most

@@ -6,15 +6,17 @@
 // until a condition holds or a deadline passes.
 // Reading: over TCP into a buffer of one largest frame (complete frames go
 // from it to the engine without another copy), over UDP into one of the largest
-// datagram. The AsyncClient reads until EAGAIN, as an edge-triggered caller
+// message (a longer datagram arrives cut short and is dropped by the engine). The AsyncClient reads until EAGAIN, as an edge-triggered caller
 // needs; the blocking Client stops after a read that did not fill the buffer,
 // saving the read that would only say EAGAIN.
-// The blocking Client over TCP, once connected, waits in a blocking recv with
-// a receive timeout (SO_RCVTIMEO, set only when the wait changes) instead of
-// poll + recv, and holds the DATA ACK of a response until its next call, so an
-// ACK and the next DATA REQUEST (or CLOSE) leave in one write. Holding it is
-// safe on TCP, where the strict policy does not resend: the server waits for
-// the ACK as long as it would wait idle (receive_timeout).
+// The blocking Client, once connected, waits in a blocking recv with a receive
+// timeout (SO_RCVTIMEO, set only when the wait changes much) instead of poll +
+// recv; over UDP it reads one datagram per wake-up (no recv that would say
+// EAGAIN). Over TCP it holds the DATA ACK of a response until its next call,
+// so an ACK and the next DATA REQUEST (or CLOSE) leave in one write. Holding
+// it is safe on TCP, where the strict policy does not resend: the server waits
+// for the ACK as long as it would wait idle (receive_timeout). Over UDP the
+// tolerant server would resend its response meanwhile: the ACK leaves at once.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -24,6 +26,7 @@
 #include <deque>
 
 #include "net/io.hpp"
+#include "wire/wire.hpp"
 
 namespace lockstep::net {
 
@@ -34,9 +37,13 @@ Config client_config(Config c, Transport t) {
     c.role = Role::client;
     return with_transport_defaults(c, t);
 }
-constexpr std::size_t kDatagramMax = 65536;
+// TCP: one largest frame. UDP: one largest message behind a connection id
+// (the buffer also sends), plus a byte so that a longer datagram, which the
+// engine would refuse, never looks like one that fits. Not 64 KiB: a fleet of
+// clients in one process holds one each.
 std::size_t read_buffer_size(const Config& c, Transport t) {
-    return t == Transport::udp ? kDatagramMax : kFrameHeader + Engine::max_message_size(c.max_data);
+    return t == Transport::udp ? wire::kCidHeadLen + Engine::max_message_size(c.max_data) + 1
+                               : kFrameHeader + Engine::max_message_size(c.max_data);
 }
 }  // namespace
 
@@ -160,6 +167,7 @@ struct Channel {
             if (t == Transport::udp) {
                 if (n < 0) continue;  // an ICMP error: the datagram was lost
                 feed({scratch.data(), static_cast<std::size_t>(n)}, clock_now());
+                if (!drain) break;  // the caller comes back while it waits for more
                 continue;
             }
             if (n <= 0) return lose();  // EOF or reset
@@ -222,7 +230,7 @@ struct Client::Impl {
     Impl(const Config& cfg, Transport t) : a(cfg, t) {}
     Channel a;
     bool connected = false;
-    bool blocking = false;          // TCP, connected: the socket blocks (recv with SO_RCVTIMEO)
+    bool blocking = false;          // connected: the socket blocks (recv with SO_RCVTIMEO)
     std::int64_t rcvtimeo_ms = -1;  // the SO_RCVTIMEO set last
     std::optional<Event> closed;
     std::optional<std::vector<std::uint8_t>> response;
@@ -266,12 +274,15 @@ struct Client::Impl {
     }
 
     // Sets the receive timeout for a wait of `ms` (rounded down to 100 ms, or
-    // 10 ms below a second, so successive waits of about the same length need
-    // no call); false when the wait is too short for that (then poll).
+    // 10 ms below a second); false when the wait is too short for that (then
+    // poll). A timeout already set is kept while it is no longer than the wait
+    // and at least half of it: a recv that times out early only goes round the
+    // pump loop once more, and successive waits of about the same length (each
+    // request's timeout counted from its start) need no call.
     bool wait_in_recv(std::int64_t ms) {
         const std::int64_t step = ms > 1000 ? 100 : 10, t = std::min<std::int64_t>(ms, 60'000) / step * step;
         if (t <= 0) return false;
-        if (t != rcvtimeo_ms) {
+        if (rcvtimeo_ms <= 0 || rcvtimeo_ms > t || 2 * rcvtimeo_ms < t) {
             timeval tv{static_cast<time_t>(t / 1000), static_cast<suseconds_t>(t % 1000 * 1000)};
             if (::setsockopt(a.fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return false;
             rcvtimeo_ms = t;
@@ -279,12 +290,13 @@ struct Client::Impl {
         return true;
     }
 
-    // Connected over TCP: the socket blocks for recv (sends pass MSG_DONTWAIT).
+    // Connected: the socket blocks for recv (sends pass MSG_DONTWAIT). Over
+    // TCP the DATA ACK waits for the next call; over UDP it leaves at once.
     void go_blocking() {
-        if (a.t != Transport::tcp || !a.fd) return;
+        if (!a.fd) return;
         const int fl = ::fcntl(a.fd.get(), F_GETFL);
         blocking = fl >= 0 && ::fcntl(a.fd.get(), F_SETFL, fl & ~O_NONBLOCK) == 0;
-        a.hold_acks = blocking;
+        a.hold_acks = blocking && a.t == Transport::tcp;
     }
 
     // Before each call that sends: what a response left waiting goes with it.

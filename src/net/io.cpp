@@ -115,7 +115,7 @@ Status send_datagrams(Engine& e, int fd, const Address* to, std::span<std::uint8
             d = scratch.first(wire::kCidHeadLen + *n);
         }
         // Errors mean the datagram is lost; the engine's timers cover that.
-        (void)::sendto(fd, d.data(), d.size(), MSG_NOSIGNAL, to ? to->sa() : nullptr, to ? to->len : 0);
+        (void)::sendto(fd, d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT, to ? to->sa() : nullptr, to ? to->len : 0);
     }
 }
 

@@ -41,7 +41,7 @@ void Loop::run() {
         resume_accepting(now);
         trim_after_flood();
         trim_idle(now);
-        flush_datagrams();
+        if (out_n_ != 0) flush_datagrams();
     }
     for (auto& [id, c] : conns_) c->failed = true;  // still open after the grace period
     while (!conns_.empty()) remove(*conns_.begin()->second);
@@ -54,9 +54,12 @@ Status Loop::open(const Address& where, Transport t, std::uint16_t& port, Fd& ou
     int one = 1;
     (void)::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return Err::internal;
-    if (t == Transport::udp) {  // room for a burst while the loop is busy (capped by net.core.rmem_max)
-        int bytes = kUdpReceiveBuffer;
+    if (t == Transport::udp) {
+        // One socket for every UDP client of the loop: room for a burst of
+        // handshakes (the kernel caps it at net.core.rmem_max / wmem_max).
+        int bytes = static_cast<int>(kUdpSocketBuffer);
         (void)::setsockopt(fd->get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+        (void)::setsockopt(fd->get(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
     }
     Address a = where;
     if (a.ss.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&a.ss)->sin6_port = htons(port);
@@ -267,12 +270,10 @@ void Loop::settle(Conn& c) {
     // whatever its engine's timers say (the engine has none before HELLO).
     auto d = c.engine.next_deadline();
     if (c.half_open) d = d ? std::min(*d, half_open_end(c)) : half_open_end(c);
-    const std::optional<std::int64_t> timer = d ? std::optional(d->since_origin.count()) : std::nullopt;
-    if (timer != c.timer) {  // most exchanges leave the deadline where it was
-        if (c.timer) timers_.erase({*c.timer, c.id});
-        c.timer = timer;
-        if (c.timer) timers_.emplace(*c.timer, c.id);
-    }
+    c.deadline = d ? std::optional(d->since_origin.count()) : std::nullopt;
+    // An armed timer at or before the deadline stays: most exchanges push the
+    // deadline back a little, and an early timer only re-arms (fire_timers).
+    if (c.deadline && (!c.timer || *c.timer > *c.deadline)) arm(c, *c.deadline);
     if (s_.opts.idle_trim.count() == 0) return trim(c);
     if (!c.idle_queued && !c.ws.trimmed) {
         idle_.emplace_back(c.active.since_origin.count(), c.id);
@@ -315,14 +316,28 @@ void Loop::trim_idle(Now now) {
     }
 }
 
+void Loop::arm(Conn& c, std::int64_t at) {
+    if (c.timer) timers_.erase({*c.timer, c.id});
+    c.timer = at;
+    timers_.emplace(at, c.id);
+}
+
 void Loop::fire_timers(Now now) {
-    while (!timers_.empty() && timers_.begin()->first <= now.mono.since_origin.count()) {
+    const std::int64_t t = now.mono.since_origin.count();
+    while (!timers_.empty() && timers_.begin()->first <= t) {
         const std::uint64_t id = timers_.begin()->second;
         if (auto p = pending_.find(id); p != pending_.end()) {  // no first frame in time
             drop_pending(p);
             continue;
         }
-        Conn& c = wake(*conns_.at(id), now);
+        Conn& early = *conns_.at(id);
+        if (!early.deadline || *early.deadline > t) {  // armed before the deadline moved: not due
+            timers_.erase(timers_.begin());
+            early.timer.reset();
+            if (early.deadline) arm(early, *early.deadline);
+            continue;
+        }
+        Conn& c = wake(early, now);
         timers_.erase(timers_.begin());
         c.timer.reset();
         if (c.half_open && now.mono >= half_open_end(c)) {

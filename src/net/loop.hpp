@@ -48,6 +48,10 @@ constexpr int kMaxEvents = 64;
 constexpr std::size_t kDatagramMax = 65536;  // the read buffer: TCP reads, UDP batches
 constexpr std::size_t kDatagramBatch = 8;     // recvmmsg slots, each one largest message + 1
 constexpr std::size_t kOutboxDatagrams = 64, kOutboxBytes = 128 * 1024;
+// SO_RCVBUF / SO_SNDBUF of a loop's UDP socket. The default (~208 KiB) holds
+// only ~90 datagrams on loopback (each counts with its buffer overhead), so a
+// burst of a few hundred HELLOs lost most of them, each to a 1 s resend.
+constexpr std::size_t kUdpSocketBuffer = 4 * 1024 * 1024;
 constexpr std::size_t kCertCacheEntries = 1024;  // client certificates per loop (32 KiB)
 constexpr std::chrono::milliseconds kLogEvery{10'000};       // one line per kind of limit
 constexpr std::chrono::milliseconds kAcceptPause{100};       // out of fds and no reserve left
@@ -65,10 +69,6 @@ constexpr std::size_t kStrangerPrefixes = 4096;  // buckets kept per loop (then 
 // gets COOKIEs for its further HELLOs, whatever the other prefixes do.
 constexpr std::size_t kPrefixCookieShare = 8;
 constexpr int kDatagramsPerWake = 64;
-// The UDP socket's receive buffer: a flood's datagrams queue here while the
-// loop does a handshake's public-key work; too small, and a legitimate
-// datagram behind them is lost (a 1 s resend for its client).
-constexpr int kUdpReceiveBuffer = 4 << 20;
 constexpr int kAcceptsPerWake = 64;  // the rest wakes epoll_wait again (the listener is level-triggered)
 
 inline std::size_t index(Transport t) noexcept { return t == Transport::tcp ? 0 : 1; }
@@ -141,7 +141,8 @@ struct Conn {
     Address peer;  // UDP: where its datagrams go (moves with the client, spec §6.9)
     CidTable::Ids cids;  // UDP: its connection ids in Loop::cids_
     Stream stream;  // TCP
-    std::optional<std::int64_t> timer;  // key in Loop::timers_
+    std::optional<std::int64_t> timer;     // key in Loop::timers_ (never later than deadline)
+    std::optional<std::int64_t> deadline;  // when the engine (or the half-open budget) wants a call
     bool watching_out = false;          // EPOLLOUT in the epoll set (TCP output waiting)
     bool half_open = true;
     bool dead = false;    // transport gone: remove now
@@ -302,6 +303,11 @@ private:
     // the network; the engines' timers recover.
     void flush_datagrams() noexcept;
 
+    // (Re)arms a connection's timer at `at` (ms).
+    void arm(Conn& c, std::int64_t at);
+
+    // Calls the engines whose deadline passed; a timer armed before its
+    // connection's deadline moved later is only re-armed (no engine call).
     void fire_timers(Now now);
 
     Instant half_open_end(const Conn& c) const noexcept;

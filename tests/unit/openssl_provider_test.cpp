@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -289,6 +290,57 @@ TEST(OpenSslProvider, RandomFillsAndDiffers) {
     ASSERT_TRUE(p.random(b));
     EXPECT_NE(a, b);
     EXPECT_TRUE(p.random(Bytes{}));
+}
+
+// Small requests come from a pool (random_pool.hpp): successive ones differ,
+// and a forked child does not hand out the bytes its parent's pool still holds.
+TEST(OpenSslProvider, SmallRandomsComeFromAPoolThatAForkDoesNotShare) {
+    OpenSslProvider p;
+    std::array<std::uint8_t, 4> warm{};
+    ASSERT_TRUE(p.random(warm));  // the pool now holds bytes drawn before the fork
+    std::array<std::uint8_t, 4 * 16> mine{}, child{};
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        bool ok = true;
+        for (std::size_t i = 0; i < child.size(); i += 4) ok = ok && p.random(Bytes(child.data() + i, 4));
+        ok = ok && ::write(fds[1], child.data(), child.size()) == static_cast<ssize_t>(child.size());
+        ::_exit(ok ? 0 : 1);
+    }
+    ::close(fds[1]);
+    for (std::size_t i = 0; i < mine.size(); i += 4) ASSERT_TRUE(p.random(Bytes(mine.data() + i, 4)));
+    std::size_t got = 0;
+    while (got < child.size()) {
+        const ssize_t n = ::read(fds[0], child.data() + got, child.size() - got);
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    ::close(fds[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ASSERT_EQ(got, child.size());
+    EXPECT_NE(mine, child);
+    // No 4-byte draw of the child equals one of the parent's (2^-32 each by chance).
+    for (std::size_t i = 0; i < mine.size(); i += 4)
+        for (std::size_t j = 0; j < child.size(); j += 4)
+            EXPECT_FALSE(std::equal(mine.begin() + i, mine.begin() + i + 4, child.begin() + j)) << i << " " << j;
+    // Draws of every size up to the pool's request limit, and above it, all differ.
+    std::array<std::uint8_t, 32> a{}, b{};
+    ASSERT_TRUE(p.random(a));
+    ASSERT_TRUE(p.random(b));
+    EXPECT_NE(a, b);
+    for (std::size_t n = 1; n <= 40; ++n) {
+        ByteVec x(n), y(n);
+        ASSERT_TRUE(p.random(x));
+        ASSERT_TRUE(p.random(y));
+        if (n >= 4) {
+            EXPECT_NE(x, y) << n;
+        }
+    }
 }
 
 // ---------------------------------------------------------------- X25519

@@ -15,8 +15,10 @@
 // and keeps one context per algorithm. Each call (re)keys its context and
 // wipes it again before returning (EVP_CIPHER_CTX_reset; HMAC and HKDF are
 // re-set to a one-byte zero key), so no key, key schedule or HMAC pad outlives
-// the call that used it. The contexts make the object stateful: one thread at
-// a time (crypto.hpp).
+// the call that used it. Random requests of up to 32 bytes come from a pool of
+// 256 bytes drawn by one RAND_bytes call, in a page of its own that a fork
+// zeroes in the child (random_pool.hpp); each byte is wiped once handed out.
+// The contexts make the object stateful: one thread at a time (crypto.hpp).
 //
 // Size rules (crypto.hpp): an output span shorter than required gives
 // Err::buffer_too_small, any other size mismatch Err::invalid_argument.
@@ -127,6 +129,7 @@ private:
     evp_mac_ctx_st* hmac_ctx_[kHashes] = {};  // digest set once; keyed per call
     evp_kdf_ctx_st* hkdf_ctx_[kHashes] = {};  // digest set once; keyed per call
     evp_pkey_ctx_st* x25519_import_ = nullptr;  // EVP_PKEY_fromdata for X25519 key pairs
+    std::uint8_t* random_pool_ = nullptr;  // small random requests (a page wiped on fork); null: none
 };
 
 }  // namespace lockstep::crypto::openssl

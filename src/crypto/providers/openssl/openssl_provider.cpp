@@ -18,6 +18,7 @@
 
 #include "common/bytes.hpp"
 #include "crypto/provider_util.hpp"
+#include "random_pool.hpp"
 
 namespace lockstep::crypto::openssl {
 namespace {
@@ -211,6 +212,7 @@ OpenSslProvider::OpenSslProvider() noexcept
         hkdf_ctx_[i] = new_hkdf_ctx(hkdf_, h).release();
     }
     x25519_import_ = EVP_PKEY_CTX_new_from_name(nullptr, "X25519", nullptr);
+    random_pool_ = detail::random_pool_open();
     ERR_clear_error();
 }
 
@@ -228,6 +230,7 @@ OpenSslProvider::~OpenSslProvider() {
     EVP_MAC_free(hmac_);
     EVP_KDF_free(hkdf_);
     EVP_PKEY_CTX_free(x25519_import_);
+    detail::random_pool_close(random_pool_);
 }
 
 // The cached cipher for an AEAD call, after the argument checks the slots need.
@@ -246,6 +249,11 @@ Result<OpenSslProvider::CipherSlot*> OpenSslProvider::aead_slot(Aead a, std::siz
 }
 
 Status OpenSslProvider::random(Bytes out) noexcept {
+    if (random_pool_ != nullptr && !out.empty() && out.size() <= detail::kPoolRequest) {
+        if (detail::random_pool_take(random_pool_, out)) return {};
+        OPENSSL_cleanse(out.data(), out.size());
+        return fail(Err::rng_failure);
+    }
     std::size_t done = 0;
     while (done < out.size()) {
         const std::size_t chunk = out.size() - done < static_cast<std::size_t>(INT_MAX)

@@ -147,22 +147,6 @@ struct Conn final : handshake::Link {
     bool can_send_request() const noexcept;
     std::size_t live_workspace(std::span<Engine::WorkspaceRange, Engine::kLiveRanges> out) const noexcept;
 
-    // ---- handshake::Link services
-    Status fail(Err err, const Now& now) noexcept override { return fail(*this, err, now); }
-    std::uint8_t* new_slot() noexcept override { return keep_slot(*this).buf; }
-    Status send_kept(const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
-                     const Now& now) noexcept override {
-        return send_raw(*this, meta, len, nonce, awaits, now);
-    }
-    wire::Inner next_inner(MsgType t, const Now& now) noexcept override { return next_inner(*this, t, now); }
-    std::uint32_t make_ttl(const Now& now) noexcept override { return make_ttl(*this, now); }
-    Status check_ttl(std::uint32_t ttl, const Now& now) noexcept override { return check_ttl(*this, ttl, now); }
-    void accept_rx(std::uint32_t seq, MsgType t, std::uint32_t nonce) noexcept override { commit_rx(seq, t, nonce); }
-    void push_event(const Event& ev) noexcept override { push_event(*this, ev); }
-    Bytes scratch() noexcept override { return {stash_, inner_cap_}; }
-    Status serve_stashed(const Now& now) noexcept override { return process_stash(*this, now); }
-    void trace_in(const wire::Inner& m, std::size_t wire_len) noexcept override { trace(*this, false, m, wire_len, false); }
-
     // ---- session internals
     // A rejected message, for the tracer (fatal: the connection closes).
     static void note_fault(const Conn& e, Err err, bool fatal) noexcept {

@@ -78,8 +78,10 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
             // A HELLO behind a cookie and padding (spec §6.8). The transport
             // checked the cookie (and then called set_address_validated); here
             // it is only unwrapped, and the HELLO inside is what counts.
+            // A client takes none (it is the client's frame): not even decoded.
+            if (!server()) return I::drop(*this, Err::unexpected_message, now);
             auto env = wire::decode_cookie_hello(msg);
-            if (!env || !server()) return I::drop(*this, env ? Err::unexpected_message : env.error(), now);
+            if (!env) return I::drop(*this, env.error(), now);
             msg = env->hello;
             [[fallthrough]];
         }

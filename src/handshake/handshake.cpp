@@ -99,28 +99,43 @@ Result<Choice> negotiate(const wire::IdList& cv, const wire::IdList& cs, const w
     return c;
 }
 
-// Handshake secret and the epoch-0 traffic keys, once th2 is known (spec §5.1, §5.3).
+// Handshake secret and the epoch-0 traffic keys, once th2 is known (spec §5.1,
+// §5.3): computed into a Pending, which the handler commits to the KeyState at
+// one point, once the peer's message passed every check that could drop it.
 namespace {
 
-Result<keys::HandshakeSecret> handshake_keys(Link& e, keys::EarlySecret&& early, keys::Secret32& shared) noexcept {
+struct Pending {
+    keys::Secret32 rekey_psk, c_hs, s_hs;
+    record::DirectionKeys tx, rx;
+    void commit(KeyState& k) noexcept {
+        k.rekey_psk = std::move(rekey_psk);
+        k.c_hs = std::move(c_hs);
+        k.s_hs = std::move(s_hs);
+        k.tx = std::move(tx);
+        k.rx = std::move(rx);
+    }
+};
+
+Result<keys::HandshakeSecret> handshake_keys(Link& e, Mode mode, Suite suite, ConstBytes th2,
+                                             keys::EarlySecret&& early, keys::Secret32& shared,
+                                             Pending& out) noexcept {
     crypto::Provider& p = e.provider();
-    KeyState& k = e.keys_;
     // psk-only has no ECDHE: th2, which covers both parties' randoms, takes its
     // place, so hs and everything below it are per connection (spec §5.1).
-    if (features::uses_psk(e.mode_)) LS_TRY(keys::expand_label(p, early.s.span(), "rekey psk", {}, k.rekey_psk.span()));
-    const ConstBytes ikm = features::uses_ecdhe(e.mode_) ? shared.span() : k.th.span();
+    if (features::uses_psk(mode)) LS_TRY(keys::expand_label(p, early.s.span(), "rekey psk", {}, out.rekey_psk.span()));
+    const ConstBytes ikm = features::uses_ecdhe(mode) ? shared.span() : th2;
     auto hs = keys::handshake_secret(p, std::move(early), ikm);
     shared.wipe();
     if (!hs) return hs.error();
-    LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
-    LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
-    e.keylog("th2", k.th.span());
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", th2, out.c_hs));
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", th2, out.s_hs));
+    e.keylog("th2", th2);
     e.keylog("handshake secret", hs->s.span());
-    e.keylog("c hs traffic", k.c_hs.span());
-    e.keylog("s hs traffic", k.s_hs.span());
+    e.keylog("c hs traffic", out.c_hs.span());
+    e.keylog("s hs traffic", out.s_hs.span());
     const bool client = e.client();
-    LS_TRY(record::derive(p, e.suite_, 0, (client ? k.c_hs : k.s_hs).span(), k.tx));
-    LS_TRY(record::derive(p, e.suite_, 0, (client ? k.s_hs : k.c_hs).span(), k.rx));
+    LS_TRY(record::derive(p, suite, 0, (client ? out.c_hs : out.s_hs).span(), out.tx));
+    LS_TRY(record::derive(p, suite, 0, (client ? out.s_hs : out.c_hs).span(), out.rx));
     return hs;
 }
 
@@ -195,28 +210,21 @@ Status client_start(Link& e, const Now& now) noexcept {
 }
 
 // ---------------------------------------------------------------- server: HELLO -> HELLO ACK
-Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
+Status on_hello(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer_seq) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = e.provider();
     KeyState& k = e.keys_;
     auto h = wire::decode_hello(msg);
     if (!h) return h.error();
     e.trace_received(wire::Inner{MsgType::hello, h->seq, 0, h->ttl, {}, {}}, msg.size());
-    // A clear CLOSE refusing this HELLO answers its c0 (spec §6.6); restored if the HELLO is dropped.
-    e.rx_seq_ = h->seq;
+    peer_seq = h->seq;  // a clear CLOSE refusing this HELLO answers its c0 (spec §6.6)
     const wire::IdList sv = to_list(c.versions), ss = to_list(c.suites), sm = to_list(c.modes);
     auto choice = negotiate(h->versions, h->suites, h->modes, sv, ss, sm, !h->psk_id.empty(), h->kx == Kx::x25519);
     if (!choice) return choice.error();
-    e.relative_ttl_ = (h->flags & wire::kFlagRelativeTtl) != 0;
-    if (!e.relative_ttl_) LS_TRY(e.check_ttl(h->ttl, now));  // relative: HELLO is the origin
+    const bool relative = (h->flags & wire::kFlagRelativeTtl) != 0;
+    if (!relative) LS_TRY(e.check_ttl(h->ttl, now));  // relative: HELLO is the origin
     LS_TRY(check_credentials(c, choice->mode));
-    e.mode_ = choice->mode;
-    e.suite_ = choice->suite;
-    e.accept_rx(h->seq, MsgType::hello, 0);
-    k.peer_versions = h->versions;
-    k.peer_suites = h->suites;
-    k.peer_modes = h->modes;
-    LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));
+    const Mode mode = choice->mode;
 
     // PSK: find it and check the s0 MAC before any public-key work (property 8).
     // An unknown identity costs the same HKDF and HMAC work as a known one
@@ -224,28 +232,47 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
     ConstBytes psk;
     static constexpr std::uint8_t kNoPsk[32] = {};
     bool known = true;
-    if (features::uses_psk(e.mode_)) {
+    if (features::uses_psk(mode)) {
         if (c.psk_store != nullptr) psk = c.psk_store->find(h->psk_id);
         known = psk.size() >= 16 && psk.size() <= 64;  // a store's short key counts as none (spec §6.7)
         if (!known) psk = kNoPsk;
     }
     auto early = keys::early_secret(p, psk);
     if (!early) return early.error();
-    LS_TRY(k.th.append(p, h->body));  // T1
-    if (features::uses_psk(e.mode_)) {
+    keys::Transcript th = k.th;
+    LS_TRY(th.append(p, h->body));  // T1
+    if (features::uses_psk(mode)) {
         keys::Secret32 mk;
         LS_TRY(keys::hello_mac_key(p, *early, Role::client, mk));
-        const Status mac_ok = hmac_check(p, mk, k.th.span(), h->mac);
+        const Status mac_ok = hmac_check(p, mk, th.span(), h->mac);
         if (!known) return Err::unknown_psk;
         LS_TRY(mac_ok);
-        // cert+psk: remember psk_id; the client certificate's subject must equal it (spec §7.4).
-        if (e.mode_ == Mode::cert_psk) {
-            std::memcpy(e.peer_subject_, h->psk_id.data(), h->psk_id.size());
-            e.peer_subject_len_ = h->psk_id.size();
-        }
+    }
+    keys::Secret32 shared;
+    if (features::uses_ecdhe(mode)) {
+        LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
+        if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // a share equal to ours (spec §4.4)
+        LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
+        k.x_priv.wipe();
+        e.keylog("ecdhe", shared.span());
     }
 
-    keys::Secret32 shared;
+    // Commit: the HELLO passed every check that drops it; what follows fails only on our side.
+    e.relative_ttl_ = relative;
+    e.mode_ = mode;
+    e.suite_ = choice->suite;
+    e.accept_rx(h->seq, MsgType::hello, 0);
+    k.th = th;
+    k.peer_versions = h->versions;
+    k.peer_suites = h->suites;
+    k.peer_modes = h->modes;
+    // cert+psk: remember psk_id; the client certificate's subject must equal it (spec §7.4).
+    if (features::uses_psk(mode) && mode == Mode::cert_psk) {
+        std::memcpy(e.peer_subject_, h->psk_id.data(), h->psk_id.size());
+        e.peer_subject_len_ = h->psk_id.size();
+    }
+    LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));
+
     wire::HelloAck a;
     a.version = choice->version;
     a.suite = e.suite_;
@@ -254,17 +281,8 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
     a.versions = sv;
     a.suites = ss;
     a.modes = sm;
-    if (features::uses_ecdhe(e.mode_)) {
-        LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
-        if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // a share equal to ours (spec §4.4)
-        LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
-        k.x_priv.wipe();
-        e.keylog("ecdhe", shared.span());
-        a.kx = Kx::x25519;
-        a.share = k.x_pub;
-    } else {
-        a.kx = Kx::none;
-    }
+    a.kx = features::uses_ecdhe(mode) ? Kx::x25519 : Kx::none;
+    if (features::uses_ecdhe(mode)) a.share = k.x_pub;
     auto isn = random_u32(p);
     if (!isn || (a.share.empty() && !p.random(a.random))) return Err::rng_failure;
     a.seq = *isn;
@@ -283,8 +301,10 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
         LS_TRY(w.status());
         LS_TRY(keys::mac(p, mk.span(), k.th.span(), mac));
     }
-    auto hs = handshake_keys(e, std::move(*early), shared);
+    Pending pk;
+    auto hs = handshake_keys(e, e.mode_, e.suite_, k.th.span(), std::move(*early), shared, pk);
     if (!hs) return hs.error();
+    pk.commit(k);
 
     // Sealed part: vec16 cert, vec16 sig, finished — written in place, then sealed.
     const bool cert = features::uses_cert(e.mode_);
@@ -318,8 +338,8 @@ namespace {
 
 // Cert modes carry a certificate and a signature, PSK modes neither. A peer
 // certificate is verified against the CA and its key and subject remembered.
-Status accept_peer_cert(Link& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept {
-    const bool want = features::uses_cert(e.mode_);
+Status accept_peer_cert(Link& e, Mode mode, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept {
+    const bool want = features::uses_cert(mode);
     if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
     if (!want) return {};
     const Config& c = e.cfg_;
@@ -333,7 +353,7 @@ Status accept_peer_cert(Link& e, ConstBytes cert, ConstBytes sig, CertRole role,
         if (c.cert_policy->revoked(pc->serial, *kid, pc->subject)) return Err::bad_certificate;
     }
     // cert+psk (server): one identity, not two: the subject is the psk_id the HELLO named.
-    if (role == CertRole::client && e.mode_ == Mode::cert_psk &&
+    if (role == CertRole::client && mode == Mode::cert_psk &&
         (pc->subject.size() != e.peer_subject_len_ ||
          std::memcmp(pc->subject.data(), e.peer_subject_, e.peer_subject_len_) != 0))
         return Err::bad_certificate;
@@ -348,8 +368,8 @@ Status accept_peer_cert(Link& e, ConstBytes cert, ConstBytes sig, CertRole role,
 
 // The peer certificate's CA signature (through the cache), checked only
 // after the transcript signature verified under its key (spec §7.4).
-Status peer_cert_signed(Link& e, ConstBytes cert) noexcept {
-    if (!features::uses_cert(e.mode_)) return {};
+Status peer_cert_signed(Link& e, Mode mode, ConstBytes cert) noexcept {
+    if (!features::uses_cert(mode)) return {};
     return certs::check_ca_signature(e.provider(), cert, e.cfg_.ca_certificate, e.cfg_.cert_cache);
 }
 
@@ -361,7 +381,7 @@ PeerKey peer_key(const Link& e) noexcept {
 }
 
 // ---------------------------------------------------------------- client: HELLO ACK -> ACK
-Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
+Status on_hello_ack(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer_seq) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = e.provider();
     KeyState& k = e.keys_;
@@ -370,51 +390,51 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
     e.trace_received(wire::Inner{MsgType::hello_ack, h->seq, h->ack, h->ttl, {}, {}}, msg.size());
     // First: does it answer our HELLO? A blind sender does not know c0 (spec §6.3).
     if (h->ack != e.tx_seq_) return Err::bad_sequence;
-    e.rx_seq_ = h->seq;  // a clear CLOSE refusing it answers s0; restored if it is dropped
+    peer_seq = h->seq;  // a clear CLOSE refusing it answers s0
     // The server may only pick what we offered.
     if (!c.versions.contains(h->version) || !c.suites.contains(h->suite) || !c.modes.contains(h->mode))
         return Err::downgrade;
-    if (features::uses_ecdhe(h->mode) != (h->kx == Kx::x25519) || (features::uses_ecdhe(h->mode) && !k.have_x))
+    const Mode mode = h->mode;
+    if (features::uses_ecdhe(mode) != (h->kx == Kx::x25519) || (features::uses_ecdhe(mode) && !k.have_x))
         return Err::bad_value;
     if (((h->flags & wire::kFlagRelativeTtl) != 0) != e.relative_ttl_) return Err::downgrade;
     LS_TRY(e.check_ttl(h->ttl, now));
-    e.mode_ = h->mode;
-    e.suite_ = h->suite;
 
-    LS_TRY(k.th.append(p, h->clear));  // T2
-    auto early = keys::early_secret(p, features::uses_psk(e.mode_) ? c.psk : ConstBytes{});
+    keys::Transcript th = k.th;
+    LS_TRY(th.append(p, h->clear));  // T2
+    auto early = keys::early_secret(p, features::uses_psk(mode) ? c.psk : ConstBytes{});
     if (!early) return early.error();
-    if (features::uses_psk(e.mode_)) {
+    if (features::uses_psk(mode)) {
         keys::Secret32 mk;
         LS_TRY(keys::hello_mac_key(p, *early, Role::server, mk));
-        LS_TRY(hmac_check(p, mk, k.th.span(), h->mac));  // before the X25519 work
+        LS_TRY(hmac_check(p, mk, th.span(), h->mac));  // before the X25519 work
     }
     keys::Secret32 shared;
-    if (features::uses_ecdhe(e.mode_)) {
+    if (features::uses_ecdhe(mode)) {
         if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // our own share reflected (spec §4.4)
         LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
         e.keylog("ecdhe", shared.span());
     }
-    auto hs = handshake_keys(e, std::move(*early), shared);
+    Pending pk;
+    auto hs = handshake_keys(e, mode, h->suite, th.span(), std::move(*early), shared, pk);
     if (!hs) return hs.error();
 
-    const std::size_t over = record::suite_overhead(e.suite_);
+    const std::size_t over = record::suite_overhead(h->suite);
     if (h->sealed.size() < over || h->sealed.size() - over > e.inner_cap_) return Err::too_long;
     Bytes pt = e.scratch().first(h->sealed.size() - over);
-    LS_TRY(record::open_payload(p, k.rx, 0, h->aad, h->sealed, pt));
-    k.rx.window.mark(0);
-    k.rx.next_rn = 1;
+    LS_TRY(record::open_payload(p, pk.rx, 0, h->aad, h->sealed, pt));
+    pk.rx.window.mark(0);
+    pk.rx.next_rn = 1;
     auto auth = wire::decode_hello_ack_auth(pt);
     if (!auth) return auth.error();
 
-    const bool cert = features::uses_cert(e.mode_);
-    LS_TRY(accept_peer_cert(e, auth->cert, auth->sig, CertRole::server, now));
-    LS_TRY(k.th.append(p, pt.first(2 + auth->cert.size())));  // T3
+    const bool cert = features::uses_cert(mode);
+    LS_TRY(accept_peer_cert(e, mode, auth->cert, auth->sig, CertRole::server, now));
+    LS_TRY(th.append(p, pt.first(2 + auth->cert.size())));  // T3
     const PeerKey server_key = peer_key(e);
-    LS_TRY(check_auth(p, k.th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()),
-                                 cert ? &server_key : nullptr, keys::kServerSigContext, k.s_hs.span(),
-                                 auth->finished));  // T4, T5
-    LS_TRY(peer_cert_signed(e, auth->cert));
+    LS_TRY(check_auth(p, th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()), cert ? &server_key : nullptr,
+                      keys::kServerSigContext, pk.s_hs.span(), auth->finished));  // T4, T5
+    LS_TRY(peer_cert_signed(e, mode, auth->cert));
     e.peer_proved_ = true;  // from here on the server's word counts: failures are fatal
     // Downgrade check (S2): now that the server's lists are authenticated.
     auto best = negotiate(to_list(c.versions), to_list(c.suites), to_list(c.modes), h->versions, h->suites,
@@ -422,6 +442,12 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
                           k.have_x);
     if (!best || best->version != h->version || best->suite != h->suite || best->mode != h->mode)
         return Err::downgrade;
+
+    // Commit: the HELLO ACK is the server's, and what it chose stands.
+    e.mode_ = mode;
+    e.suite_ = h->suite;
+    k.th = th;
+    pk.commit(k);
     e.accept_rx(h->seq, MsgType::hello_ack, 0);
     LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));  // recognises a resent copy
 
@@ -506,14 +532,14 @@ Status on_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
     const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
     const ConstBytes t6{inner, t6_len}, t7{inner + t6_len, 2 + a->sig.size()};
     const keys::Transcript th5 = k.th;
-    Status checked = accept_peer_cert(e, a->cert, a->sig, CertRole::client, now);
+    Status checked = accept_peer_cert(e, e.mode_, a->cert, a->sig, CertRole::client, now);
     if (checked) checked = k.th.append(p, t6);  // T6
     if (checked) {
         const PeerKey client_key = peer_key(e);
         checked = check_auth(p, k.th, t7, cert ? &client_key : nullptr, keys::kClientSigContext,
                                         k.c_hs.span(), a->finished);  // T7, T8
     }
-    if (checked) checked = peer_cert_signed(e, a->cert);
+    if (checked) checked = peer_cert_signed(e, e.mode_, a->cert);
     if (!checked) {
         // Refused (certificate, signature or finished). The ACK opened under
         // c_hs, so its sender holds this handshake's keys and has entered

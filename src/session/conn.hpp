@@ -18,7 +18,6 @@
 #pragma once
 
 #include <new>
-#include <type_traits>
 
 #include "handshake/handshake.hpp"
 #include "handshake/link.hpp"
@@ -213,19 +212,9 @@ struct Conn final : handshake::Link {
     }
     static void trace_message(Conn& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept;
     static void trace_kept(Conn& e, const Kept& k, bool retrans) noexcept;
-    // A callable without allocation (the core has no std::function).
-    class FunctionRef {
-    public:
-        template <class F>
-        FunctionRef(F&& f) noexcept  // NOLINT: implicit by design
-            : obj_(&f), call_([](void* o) noexcept { return (*static_cast<std::remove_reference_t<F>*>(o))(); }) {}
-        Status operator()() const noexcept { return call_(obj_); }
-
-    private:
-        void* obj_;
-        Status (*call_)(void*) noexcept;
-    };
-    static Status handshake_step(Conn& e, const Now& now, FunctionRef step) noexcept;
+    // The outcome of a clear HELLO / HELLO ACK handler under the policy table:
+    // dropped (nothing changed) or fatal (a clear CLOSE answering peer_seq).
+    static Status handshake_step(Conn& e, Status st, std::uint32_t peer_seq, const Now& now) noexcept;
     static Status dispatch(Conn& e, const wire::Inner& m, const Now& now) noexcept;
     // The row's handler (run_action), then the check that the state it left is
     // one the row allows (handshake::allowed_after); otherwise Err::internal,

@@ -7,5 +7,5 @@ set(LOCKSTEP_KEYS_SOURCES keys/keys.cpp)
 set(LOCKSTEP_RECORD_SOURCES record/record.cpp)
 # The engine: handshake (tables, messages) and session (connection state, dispatch, timers).
 set(LOCKSTEP_ENGINE_SOURCES
-  handshake/table.cpp handshake/auth.cpp handshake/certs.cpp handshake/handshake.cpp handshake/rekey.cpp
+  handshake/table.cpp handshake/auth.cpp handshake/certs.cpp handshake/handshake.cpp handshake/server.cpp handshake/rekey.cpp
   session/api.cpp session/engine.cpp session/link.cpp session/send.cpp session/receive.cpp)

@@ -230,6 +230,34 @@ Status peer_cert_signed(Link& e, Mode mode, ConstBytes cert) noexcept {
     return certs::check_ca_signature(e.provider(), cert, e.cfg_.ca_certificate, e.cfg_.cert_cache);
 }
 
+Status enter_epoch1(Link& e, const Now& now) noexcept {
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
+    keys::Secret32 cap, sap;
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
+    e.keylog("th8", k.th.span());
+    e.keylog("master secret", k.master.s.span());
+    e.keylog("c ap traffic", cap.span());
+    e.keylog("s ap traffic", sap.span());
+    const bool client = e.client();
+    LS_TRY(record::derive(p, e.suite_, 1, (client ? cap : sap).span(), k.tx));
+    LS_TRY(record::derive(p, e.suite_, 1, (client ? sap : cap).span(), k.rx));
+    k.wipe_handshake();
+    e.epoch_ = 1;
+    e.epoch_start_ = now.mono;
+    e.state_ = State::idle;
+    return {};
+}
+
+void handshake_done(Link& e) noexcept {
+    ++e.stats_.handshakes;
+    Event ev;
+    ev.kind = EventKind::handshake_done;
+    ev.epoch = 1;
+    e.push_event(ev);
+}
+
 }  // namespace hello
 
 PeerKey peer_key(const Link& e) noexcept {
@@ -332,26 +360,10 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer
     auto master = keys::master_secret(p, std::move(*hs));
     if (!master) return master.error();
     k.master = std::move(*master);
-    keys::Secret32 cap, sap;
-    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
-    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
-    e.keylog("th8", k.th.span());
-    e.keylog("master secret", k.master.s.span());
-    e.keylog("c ap traffic", cap.span());
-    e.keylog("s ap traffic", sap.span());
     m.body = {inner + wire::kInnerHeaderLen, body_len};
     LS_TRY(e.send_kept(m, *len, *nonce, false, now));
-    LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.tx));
-    LS_TRY(record::derive(p, e.suite_, 1, sap.span(), k.rx));
-    k.wipe_handshake();
-    e.epoch_ = 1;
-    e.epoch_start_ = now.mono;
-    e.state_ = State::idle;
-    ++e.stats_.handshakes;
-    Event ev;
-    ev.kind = EventKind::handshake_done;
-    ev.epoch = 1;
-    e.push_event(ev);
+    LS_TRY(enter_epoch1(e, now));
+    handshake_done(e);
     return {};
 }
 

@@ -51,4 +51,10 @@ Status accept_peer_cert(Link& e, Mode mode, ConstBytes cert, ConstBytes sig, Cer
 // after the transcript signature verified under its key (spec §7.4).
 Status peer_cert_signed(Link& e, Mode mode, ConstBytes cert) noexcept;
 
+// Epoch 1 (spec §5.3): the application traffic keys from master and the whole
+// transcript (th8), the handshake secrets wiped; IDLE.
+Status enter_epoch1(Link& e, const Now& now) noexcept;
+// The handshake completed: counted, and the handshake_done event.
+void handshake_done(Link& e) noexcept;
+
 }  // namespace lockstep::handshake::hello

@@ -138,28 +138,6 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer_seq
 }
 
 // ---------------------------------------------------------------- server: ACK
-namespace {
-
-Status server_enter_epoch1(Link& e, const Now& now) noexcept {
-    crypto::Provider& p = e.provider();
-    KeyState& k = e.keys_;
-    keys::Secret32 cap, sap;
-    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
-    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
-    e.keylog("th8", k.th.span());
-    e.keylog("master secret", k.master.s.span());
-    e.keylog("c ap traffic", cap.span());
-    e.keylog("s ap traffic", sap.span());
-    LS_TRY(record::derive(p, e.suite_, 1, sap.span(), k.tx));
-    LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.rx));
-    k.wipe_handshake();
-    e.epoch_ = 1;
-    e.epoch_start_ = now.mono;
-    e.state_ = State::idle;
-    return {};
-}
-
-}  // namespace
 
 Status on_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
     crypto::Provider& p = e.provider();
@@ -189,19 +167,15 @@ Status on_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
         LS_TRY(k.th.append(p, t6));
         LS_TRY(k.th.append(p, t7));
         LS_TRY(k.th.append(p, a->finished));
-        LS_TRY(server_enter_epoch1(e, now));
+        LS_TRY(enter_epoch1(e, now));
         return checked;
     }
     // Downgrade (S2): the server chose by the published rule from the lists in
     // HELLO; the client's finished now authenticates exactly those lists, so a
     // tampered HELLO cannot reach this point (spec §5.5).
-    LS_TRY(server_enter_epoch1(e, now));
+    LS_TRY(enter_epoch1(e, now));
     e.awaiting_reply_ = false;
-    ++e.stats_.handshakes;
-    Event ev;
-    ev.kind = EventKind::handshake_done;
-    ev.epoch = 1;
-    e.push_event(ev);
+    handshake_done(e);
     return {};
 }
 

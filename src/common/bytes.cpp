@@ -46,48 +46,49 @@ std::uint64_t load_be64(const std::uint8_t* p) noexcept {
     return (static_cast<std::uint64_t>(load_be32(p)) << 32) | load_be32(p + 4);
 }
 
-Result<std::uint8_t> Reader::u8() noexcept {
-    if (remaining() < 1) return Err::truncated;
-    return in_[pos_++];
-}
-Result<std::uint16_t> Reader::u16() noexcept {
-    if (remaining() < 2) return Err::truncated;
-    auto v = load_be16(in_.data() + pos_);
-    pos_ += 2;
-    return v;
-}
-Result<std::uint32_t> Reader::u32() noexcept {
-    if (remaining() < 4) return Err::truncated;
-    auto v = load_be32(in_.data() + pos_);
-    pos_ += 4;
-    return v;
-}
-Result<std::uint64_t> Reader::u64() noexcept {
-    if (remaining() < 8) return Err::truncated;
-    auto v = load_be64(in_.data() + pos_);
-    pos_ += 8;
-    return v;
-}
-Result<ConstBytes> Reader::take(std::size_t n) noexcept {
-    if (remaining() < n) return Err::truncated;
-    ConstBytes v = in_.subspan(pos_, n);
+const std::uint8_t* Reader::need(std::size_t n) noexcept {
+    if (err_ != Err::ok) return nullptr;
+    if (remaining() < n) {
+        err_ = Err::truncated;
+        return nullptr;
+    }
+    const std::uint8_t* p = in_.data() + pos_;
     pos_ += n;
-    return v;
+    return p;
 }
-Result<ConstBytes> Reader::vec8(std::size_t max) noexcept {
-    auto n = u8();
-    if (!n) return n.error();
-    if (*n > max) return Err::too_long;
-    return take(*n);
+std::uint8_t Reader::u8() noexcept {
+    const std::uint8_t* p = need(1);
+    return p ? *p : 0;
 }
-Result<ConstBytes> Reader::vec16(std::size_t max) noexcept {
-    auto n = u16();
-    if (!n) return n.error();
-    if (*n > max) return Err::too_long;
-    return take(*n);
+std::uint16_t Reader::u16() noexcept {
+    const std::uint8_t* p = need(2);
+    return p ? load_be16(p) : 0;
 }
-Status Reader::finish() const noexcept {
-    return remaining() == 0 ? Status{} : Status{Err::trailing_bytes};
+std::uint32_t Reader::u32() noexcept {
+    const std::uint8_t* p = need(4);
+    return p ? load_be32(p) : 0;
+}
+std::uint64_t Reader::u64() noexcept {
+    const std::uint8_t* p = need(8);
+    return p ? load_be64(p) : 0;
+}
+ConstBytes Reader::take(std::size_t n) noexcept {
+    const std::uint8_t* p = need(n);
+    return p ? ConstBytes{p, n} : ConstBytes{};
+}
+ConstBytes Reader::vec8(std::size_t max) noexcept {
+    const std::size_t n = u8();
+    check(n <= max, Err::too_long);
+    return take(n);
+}
+ConstBytes Reader::vec16(std::size_t max) noexcept {
+    const std::size_t n = u16();
+    check(n <= max, Err::too_long);
+    return take(n);
+}
+Status Reader::finish() noexcept {
+    check(remaining() == 0, Err::trailing_bytes);
+    return err_;
 }
 
 bool Writer::room(std::size_t n) noexcept {

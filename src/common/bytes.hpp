@@ -55,8 +55,13 @@ private:
     std::array<std::uint8_t, N> bytes_;
 };
 
-// Bounded reader over received bytes. Every read checks the remaining length
-// first; a short buffer yields Err::truncated and never reads past the end.
+// Bounded reader over received bytes, with a sticky error (the Writer's
+// shape): every read checks the remaining length first; the first failure
+// (a short buffer: Err::truncated; a length over its maximum: Err::too_long;
+// a check of the decoder: fail()) is recorded, and from then on nothing
+// advances and every read yields 0 or an empty view. A decoder reads all its
+// fields and asks once at the end (finish() / error()), so it does not branch
+// after every field. Never reads past the end.
 class Reader {
 public:
     explicit Reader(ConstBytes in) noexcept : in_(in) {}
@@ -66,21 +71,33 @@ public:
     ConstBytes rest() const noexcept { return in_.subspan(pos_); }
     ConstBytes consumed() const noexcept { return in_.first(pos_); }
 
-    Result<std::uint8_t> u8() noexcept;
-    Result<std::uint16_t> u16() noexcept;
-    Result<std::uint32_t> u32() noexcept;
-    Result<std::uint64_t> u64() noexcept;
+    std::uint8_t u8() noexcept;
+    std::uint16_t u16() noexcept;
+    std::uint32_t u32() noexcept;
+    std::uint64_t u64() noexcept;
     // A view of the next n bytes (no copy).
-    Result<ConstBytes> take(std::size_t n) noexcept;
+    ConstBytes take(std::size_t n) noexcept;
     // Length-prefixed views; the length is checked against `max` before use.
-    Result<ConstBytes> vec8(std::size_t max) noexcept;
-    Result<ConstBytes> vec16(std::size_t max) noexcept;
-    // Err::trailing_bytes unless everything was consumed.
-    Status finish() const noexcept;
+    ConstBytes vec8(std::size_t max) noexcept;
+    ConstBytes vec16(std::size_t max) noexcept;
+    // Records e unless an earlier failure was recorded; reading stops.
+    void fail(Err e) noexcept {
+        if (err_ == Err::ok) err_ = e;
+    }
+    // fail(e) unless cond holds.
+    void check(bool cond, Err e) noexcept {
+        if (!cond) fail(e);
+    }
+    bool ok() const noexcept { return err_ == Err::ok; }
+    Err error() const noexcept { return err_; }
+    // The first failure; else Err::trailing_bytes unless everything was consumed.
+    Status finish() noexcept;
 
 private:
+    const std::uint8_t* need(std::size_t n) noexcept;  // null (and truncated) unless n bytes remain
     ConstBytes in_;
     std::size_t pos_ = 0;
+    Err err_ = Err::ok;
 };
 
 // Bounded writer into a caller-owned buffer. Once a write does not fit, the

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// lockstep — the initial three-message handshake: HELLO, HELLO ACK, ACK.
+// lockstep — the initial three-message handshake: HELLO, HELLO ACK, ACK;
+// the client's side and what both sides share (hello.hpp). The server's side: server.cpp.
 // spec: PROTOCOL.md §5 (key schedule), §6.2-6.5 (messages), §5.4 (transcript)
 //
 // Transcript items, in order (each appended as th = SHA-256(th || item)):
@@ -17,37 +18,19 @@
 #include "handshake/auth.hpp"
 #include "handshake/certs.hpp"
 #include "handshake/handshake.hpp"
+#include "handshake/hello.hpp"
 
 namespace lockstep::handshake {
 
+using namespace hello;
+
 
 namespace {
-
-wire::IdList to_list(const std::uint8_t* items, std::uint8_t n) noexcept {
-    wire::IdList l;
-    for (std::uint8_t i = 0; i < n; ++i) l.push(items[i]);
-    return l;
-}
-template <class T, std::size_t N>
-wire::IdList to_list(const Prefs<T, N>& p) noexcept {
-    std::uint8_t raw[N];
-    for (std::uint8_t i = 0; i < p.count; ++i) raw[i] = static_cast<std::uint8_t>(p.items[i]);
-    return to_list(raw, p.count);
-}
 
 bool any_mode(const Config& c, bool (*pred)(Mode)) noexcept {
     for (std::uint8_t i = 0; i < c.modes.count; ++i)
         if (pred(c.modes.items[i])) return true;
     return false;
-}
-
-Status check_credentials(const Config& c, Mode m) noexcept {
-    if (!features::uses_cert(m)) return {};
-    if (c.signer == nullptr || c.certificate.empty() || c.ca_certificate.empty()) return Err::invalid_argument;
-    // A client must know which server it wants (spec §7.4), or opt out loudly.
-    if (c.role == Role::client && c.server_names.empty() && !c.insecure_accept_any_server_name)
-        return Err::invalid_argument;
-    return {};
 }
 
 // The server certificate names one of the servers the client asked for.
@@ -56,6 +39,20 @@ bool expected_server(const Config& c, ConstBytes subject) noexcept {
     for (std::string_view n : c.server_names)
         if (n.size() == subject.size() && std::memcmp(n.data(), subject.data(), n.size()) == 0) return true;
     return false;
+}
+
+}  // namespace
+
+// ---- what both sides share (hello.hpp)
+namespace hello {
+
+Status check_credentials(const Config& c, Mode m) noexcept {
+    if (!features::uses_cert(m)) return {};
+    if (c.signer == nullptr || c.certificate.empty() || c.ca_certificate.empty()) return Err::invalid_argument;
+    // A client must know which server it wants (spec §7.4), or opt out loudly.
+    if (c.role == Role::client && c.server_names.empty() && !c.insecure_accept_any_server_name)
+        return Err::invalid_argument;
+    return {};
 }
 
 Result<std::uint32_t> random_u32(crypto::Provider& p) noexcept {
@@ -70,7 +67,7 @@ Status hmac_check(crypto::Provider& p, const keys::Secret32& key, ConstBytes th,
     return ct_equal(expect, mac) ? Status{} : Status{Err::bad_mac};
 }
 
-}  // namespace
+}  // namespace hello
 
 Result<Choice> negotiate(const wire::IdList& cv, const wire::IdList& cs, const wire::IdList& cm,
                          const wire::IdList& sv, const wire::IdList& ss, const wire::IdList& sm, bool psk_offered,
@@ -99,28 +96,28 @@ Result<Choice> negotiate(const wire::IdList& cv, const wire::IdList& cs, const w
     return c;
 }
 
-// Handshake secret and the epoch-0 traffic keys, once th2 is known (spec §5.1, §5.3).
-namespace {
+namespace hello {
 
-Result<keys::HandshakeSecret> handshake_keys(Link& e, keys::EarlySecret&& early, keys::Secret32& shared) noexcept {
+Result<keys::HandshakeSecret> handshake_keys(Link& e, Mode mode, Suite suite, ConstBytes th2,
+                                             keys::EarlySecret&& early, keys::Secret32& shared,
+                                             Pending& out) noexcept {
     crypto::Provider& p = e.provider();
-    KeyState& k = e.keys_;
     // psk-only has no ECDHE: th2, which covers both parties' randoms, takes its
     // place, so hs and everything below it are per connection (spec §5.1).
-    if (features::uses_psk(e.mode_)) LS_TRY(keys::expand_label(p, early.s.span(), "rekey psk", {}, k.rekey_psk.span()));
-    const ConstBytes ikm = features::uses_ecdhe(e.mode_) ? shared.span() : k.th.span();
+    if (features::uses_psk(mode)) LS_TRY(keys::expand_label(p, early.s.span(), "rekey psk", {}, out.rekey_psk.span()));
+    const ConstBytes ikm = features::uses_ecdhe(mode) ? shared.span() : th2;
     auto hs = keys::handshake_secret(p, std::move(early), ikm);
     shared.wipe();
     if (!hs) return hs.error();
-    LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", k.th.span(), k.c_hs));
-    LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", k.th.span(), k.s_hs));
-    e.keylog("th2", k.th.span());
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "c hs traffic", th2, out.c_hs));
+    LS_TRY(keys::derive_secret(p, hs->s.span(), "s hs traffic", th2, out.s_hs));
+    e.keylog("th2", th2);
     e.keylog("handshake secret", hs->s.span());
-    e.keylog("c hs traffic", k.c_hs.span());
-    e.keylog("s hs traffic", k.s_hs.span());
+    e.keylog("c hs traffic", out.c_hs.span());
+    e.keylog("s hs traffic", out.s_hs.span());
     const bool client = e.client();
-    LS_TRY(record::derive(p, e.suite_, 0, (client ? k.c_hs : k.s_hs).span(), k.tx));
-    LS_TRY(record::derive(p, e.suite_, 0, (client ? k.s_hs : k.c_hs).span(), k.rx));
+    LS_TRY(record::derive(p, suite, 0, (client ? out.c_hs : out.s_hs).span(), out.tx));
+    LS_TRY(record::derive(p, suite, 0, (client ? out.s_hs : out.c_hs).span(), out.rx));
     return hs;
 }
 
@@ -138,7 +135,7 @@ constexpr std::size_t kMaxPskHelloAck = 1 + 4 + kMaxIdLists + 1 + 2 + crypto::kX
 static_assert(kMaxPskHello + wire::kMaxCookie <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
 static_assert(kMaxPskHelloAck <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
 
-}  // namespace
+}  // namespace hello
 
 // ---------------------------------------------------------------- client: HELLO
 Status client_start(Link& e, const Now& now) noexcept {
@@ -194,132 +191,12 @@ Status client_start(Link& e, const Now& now) noexcept {
     return e.send_kept(meta, w.size(), 0, true, now);
 }
 
-// ---------------------------------------------------------------- server: HELLO -> HELLO ACK
-Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept {
-    const Config& c = e.cfg_;
-    crypto::Provider& p = e.provider();
-    KeyState& k = e.keys_;
-    auto h = wire::decode_hello(msg);
-    if (!h) return h.error();
-    e.trace_received(wire::Inner{MsgType::hello, h->seq, 0, h->ttl, {}, {}}, msg.size());
-    // A clear CLOSE refusing this HELLO answers its c0 (spec §6.6); restored if the HELLO is dropped.
-    e.rx_seq_ = h->seq;
-    const wire::IdList sv = to_list(c.versions), ss = to_list(c.suites), sm = to_list(c.modes);
-    auto choice = negotiate(h->versions, h->suites, h->modes, sv, ss, sm, !h->psk_id.empty(), h->kx == Kx::x25519);
-    if (!choice) return choice.error();
-    e.relative_ttl_ = (h->flags & wire::kFlagRelativeTtl) != 0;
-    if (!e.relative_ttl_) LS_TRY(e.check_ttl(h->ttl, now));  // relative: HELLO is the origin
-    LS_TRY(check_credentials(c, choice->mode));
-    e.mode_ = choice->mode;
-    e.suite_ = choice->suite;
-    e.accept_rx(h->seq, MsgType::hello, 0);
-    k.peer_versions = h->versions;
-    k.peer_suites = h->suites;
-    k.peer_modes = h->modes;
-    LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));
-
-    // PSK: find it and check the s0 MAC before any public-key work (property 8).
-    // An unknown identity costs the same HKDF and HMAC work as a known one
-    // (no probing for identities by timing, spec §11.8).
-    ConstBytes psk;
-    static constexpr std::uint8_t kNoPsk[32] = {};
-    bool known = true;
-    if (features::uses_psk(e.mode_)) {
-        if (c.psk_store != nullptr) psk = c.psk_store->find(h->psk_id);
-        known = psk.size() >= 16 && psk.size() <= 64;  // a store's short key counts as none (spec §6.7)
-        if (!known) psk = kNoPsk;
-    }
-    auto early = keys::early_secret(p, psk);
-    if (!early) return early.error();
-    LS_TRY(k.th.append(p, h->body));  // T1
-    if (features::uses_psk(e.mode_)) {
-        keys::Secret32 mk;
-        LS_TRY(keys::hello_mac_key(p, *early, Role::client, mk));
-        const Status mac_ok = hmac_check(p, mk, k.th.span(), h->mac);
-        if (!known) return Err::unknown_psk;
-        LS_TRY(mac_ok);
-        // cert+psk: remember psk_id; the client certificate's subject must equal it (spec §7.4).
-        if (e.mode_ == Mode::cert_psk) {
-            std::memcpy(e.peer_subject_, h->psk_id.data(), h->psk_id.size());
-            e.peer_subject_len_ = h->psk_id.size();
-        }
-    }
-
-    keys::Secret32 shared;
-    wire::HelloAck a;
-    a.version = choice->version;
-    a.suite = e.suite_;
-    a.mode = e.mode_;
-    a.flags = h->flags & wire::kFlagRelativeTtl;
-    a.versions = sv;
-    a.suites = ss;
-    a.modes = sm;
-    if (features::uses_ecdhe(e.mode_)) {
-        LS_TRY(p.x25519_keygen(k.x_priv.span(), k.x_pub));
-        if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // a share equal to ours (spec §4.4)
-        LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
-        k.x_priv.wipe();
-        e.keylog("ecdhe", shared.span());
-        a.kx = Kx::x25519;
-        a.share = k.x_pub;
-    } else {
-        a.kx = Kx::none;
-    }
-    auto isn = random_u32(p);
-    if (!isn || (a.share.empty() && !p.random(a.random))) return Err::rng_failure;
-    a.seq = *isn;
-    a.ack = h->seq;
-    a.ttl = e.make_ttl(now);
-
-    std::uint8_t* const slot = e.new_slot();
-    Writer w({slot, e.inner_cap_});
-    wire::encode_hello_ack_clear(a, w);
-    LS_TRY(w.status());
-    LS_TRY(k.th.append(p, w.written()));  // T2
-    if (features::uses_psk(e.mode_)) {
-        keys::Secret32 mk;
-        LS_TRY(keys::hello_mac_key(p, *early, Role::server, mk));
-        Bytes mac = w.reserve(wire::kMacLen);
-        LS_TRY(w.status());
-        LS_TRY(keys::mac(p, mk.span(), k.th.span(), mac));
-    }
-    auto hs = handshake_keys(e, std::move(*early), shared);
-    if (!hs) return hs.error();
-
-    // Sealed part: vec16 cert, vec16 sig, finished — written in place, then sealed.
-    const bool cert = features::uses_cert(e.mode_);
-    const ConstBytes my_cert = cert ? c.certificate : ConstBytes{};
-    const std::size_t slen = cert ? crypto::sig_len(c.signer->alg()) : 0;
-    const std::size_t pt_len = 2 + my_cert.size() + 2 + slen + wire::kFinishedLen;
-    const std::size_t sealed_len = pt_len + record::suite_overhead(e.suite_);
-    w.u16(static_cast<std::uint16_t>(sealed_len));
-    LS_TRY(w.status());
-    const ConstBytes aad = w.written();
-    Bytes region = w.reserve(sealed_len);
-    LS_TRY(w.status());
-    Writer pw(region.first(pt_len));
-    const wire::AuthSlots slots = wire::layout_hello_ack_auth(my_cert, slen, pw);
-    LS_TRY(pw.status());
-    LS_TRY(k.th.append(p, region.first(2 + my_cert.size())));  // T3
-    LS_TRY(write_auth(p, k.th, cert ? c.signer : nullptr, keys::kServerSigContext, k.s_hs.span(),
-                      slots));  // T4, T5
-    LS_TRY(record::seal_payload(p, k.tx, 0, aad, region.first(pt_len), region));
-    k.tx.next_rn = 1;
-
-    auto master = keys::master_secret(p, std::move(*hs));
-    if (!master) return master.error();
-    k.master = std::move(*master);
-    e.state_ = State::wait_ack;
-    wire::Inner meta{MsgType::hello_ack, a.seq, a.ack, a.ttl, {}, {}};
-    return e.send_kept(meta, w.size(), 0, true, now);
-}
-
-namespace {
+namespace hello {
 
 // Cert modes carry a certificate and a signature, PSK modes neither. A peer
 // certificate is verified against the CA and its key and subject remembered.
-Status accept_peer_cert(Link& e, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept {
-    const bool want = features::uses_cert(e.mode_);
+Status accept_peer_cert(Link& e, Mode mode, ConstBytes cert, ConstBytes sig, CertRole role, const Now& now) noexcept {
+    const bool want = features::uses_cert(mode);
     if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
     if (!want) return {};
     const Config& c = e.cfg_;
@@ -333,7 +210,7 @@ Status accept_peer_cert(Link& e, ConstBytes cert, ConstBytes sig, CertRole role,
         if (c.cert_policy->revoked(pc->serial, *kid, pc->subject)) return Err::bad_certificate;
     }
     // cert+psk (server): one identity, not two: the subject is the psk_id the HELLO named.
-    if (role == CertRole::client && e.mode_ == Mode::cert_psk &&
+    if (role == CertRole::client && mode == Mode::cert_psk &&
         (pc->subject.size() != e.peer_subject_len_ ||
          std::memcmp(pc->subject.data(), e.peer_subject_, e.peer_subject_len_) != 0))
         return Err::bad_certificate;
@@ -348,12 +225,40 @@ Status accept_peer_cert(Link& e, ConstBytes cert, ConstBytes sig, CertRole role,
 
 // The peer certificate's CA signature (through the cache), checked only
 // after the transcript signature verified under its key (spec §7.4).
-Status peer_cert_signed(Link& e, ConstBytes cert) noexcept {
-    if (!features::uses_cert(e.mode_)) return {};
+Status peer_cert_signed(Link& e, Mode mode, ConstBytes cert) noexcept {
+    if (!features::uses_cert(mode)) return {};
     return certs::check_ca_signature(e.provider(), cert, e.cfg_.ca_certificate, e.cfg_.cert_cache);
 }
 
-}  // namespace
+Status enter_epoch1(Link& e, const Now& now) noexcept {
+    crypto::Provider& p = e.provider();
+    KeyState& k = e.keys_;
+    keys::Secret32 cap, sap;
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
+    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
+    e.keylog("th8", k.th.span());
+    e.keylog("master secret", k.master.s.span());
+    e.keylog("c ap traffic", cap.span());
+    e.keylog("s ap traffic", sap.span());
+    const bool client = e.client();
+    LS_TRY(record::derive(p, e.suite_, 1, (client ? cap : sap).span(), k.tx));
+    LS_TRY(record::derive(p, e.suite_, 1, (client ? sap : cap).span(), k.rx));
+    k.wipe_handshake();
+    e.epoch_ = 1;
+    e.epoch_start_ = now.mono;
+    e.state_ = State::idle;
+    return {};
+}
+
+void handshake_done(Link& e) noexcept {
+    ++e.stats_.handshakes;
+    Event ev;
+    ev.kind = EventKind::handshake_done;
+    ev.epoch = 1;
+    e.push_event(ev);
+}
+
+}  // namespace hello
 
 PeerKey peer_key(const Link& e) noexcept {
     const auto alg = static_cast<crypto::SigAlg>(e.peer_key_alg_);
@@ -361,7 +266,7 @@ PeerKey peer_key(const Link& e) noexcept {
 }
 
 // ---------------------------------------------------------------- client: HELLO ACK -> ACK
-Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
+Status on_hello_ack(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer_seq) noexcept {
     const Config& c = e.cfg_;
     crypto::Provider& p = e.provider();
     KeyState& k = e.keys_;
@@ -370,51 +275,51 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
     e.trace_received(wire::Inner{MsgType::hello_ack, h->seq, h->ack, h->ttl, {}, {}}, msg.size());
     // First: does it answer our HELLO? A blind sender does not know c0 (spec §6.3).
     if (h->ack != e.tx_seq_) return Err::bad_sequence;
-    e.rx_seq_ = h->seq;  // a clear CLOSE refusing it answers s0; restored if it is dropped
+    peer_seq = h->seq;  // a clear CLOSE refusing it answers s0
     // The server may only pick what we offered.
     if (!c.versions.contains(h->version) || !c.suites.contains(h->suite) || !c.modes.contains(h->mode))
         return Err::downgrade;
-    if (features::uses_ecdhe(h->mode) != (h->kx == Kx::x25519) || (features::uses_ecdhe(h->mode) && !k.have_x))
+    const Mode mode = h->mode;
+    if (features::uses_ecdhe(mode) != (h->kx == Kx::x25519) || (features::uses_ecdhe(mode) && !k.have_x))
         return Err::bad_value;
     if (((h->flags & wire::kFlagRelativeTtl) != 0) != e.relative_ttl_) return Err::downgrade;
     LS_TRY(e.check_ttl(h->ttl, now));
-    e.mode_ = h->mode;
-    e.suite_ = h->suite;
 
-    LS_TRY(k.th.append(p, h->clear));  // T2
-    auto early = keys::early_secret(p, features::uses_psk(e.mode_) ? c.psk : ConstBytes{});
+    keys::Transcript th = k.th;
+    LS_TRY(th.append(p, h->clear));  // T2
+    auto early = keys::early_secret(p, features::uses_psk(mode) ? c.psk : ConstBytes{});
     if (!early) return early.error();
-    if (features::uses_psk(e.mode_)) {
+    if (features::uses_psk(mode)) {
         keys::Secret32 mk;
         LS_TRY(keys::hello_mac_key(p, *early, Role::server, mk));
-        LS_TRY(hmac_check(p, mk, k.th.span(), h->mac));  // before the X25519 work
+        LS_TRY(hmac_check(p, mk, th.span(), h->mac));  // before the X25519 work
     }
     keys::Secret32 shared;
-    if (features::uses_ecdhe(e.mode_)) {
+    if (features::uses_ecdhe(mode)) {
         if (ct_equal(h->share, k.x_pub)) return Err::bad_value;  // our own share reflected (spec §4.4)
         LS_TRY(p.x25519(k.x_priv.span(), k.x_pub, h->share, shared.span()));
         e.keylog("ecdhe", shared.span());
     }
-    auto hs = handshake_keys(e, std::move(*early), shared);
+    Pending pk;
+    auto hs = handshake_keys(e, mode, h->suite, th.span(), std::move(*early), shared, pk);
     if (!hs) return hs.error();
 
-    const std::size_t over = record::suite_overhead(e.suite_);
+    const std::size_t over = record::suite_overhead(h->suite);
     if (h->sealed.size() < over || h->sealed.size() - over > e.inner_cap_) return Err::too_long;
     Bytes pt = e.scratch().first(h->sealed.size() - over);
-    LS_TRY(record::open_payload(p, k.rx, 0, h->aad, h->sealed, pt));
-    k.rx.window.mark(0);
-    k.rx.next_rn = 1;
+    LS_TRY(record::open_payload(p, pk.rx, 0, h->aad, h->sealed, pt));
+    pk.rx.window.mark(0);
+    pk.rx.next_rn = 1;
     auto auth = wire::decode_hello_ack_auth(pt);
     if (!auth) return auth.error();
 
-    const bool cert = features::uses_cert(e.mode_);
-    LS_TRY(accept_peer_cert(e, auth->cert, auth->sig, CertRole::server, now));
-    LS_TRY(k.th.append(p, pt.first(2 + auth->cert.size())));  // T3
+    const bool cert = features::uses_cert(mode);
+    LS_TRY(accept_peer_cert(e, mode, auth->cert, auth->sig, CertRole::server, now));
+    LS_TRY(th.append(p, pt.first(2 + auth->cert.size())));  // T3
     const PeerKey server_key = peer_key(e);
-    LS_TRY(check_auth(p, k.th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()),
-                                 cert ? &server_key : nullptr, keys::kServerSigContext, k.s_hs.span(),
-                                 auth->finished));  // T4, T5
-    LS_TRY(peer_cert_signed(e, auth->cert));
+    LS_TRY(check_auth(p, th, pt.subspan(2 + auth->cert.size(), 2 + auth->sig.size()), cert ? &server_key : nullptr,
+                      keys::kServerSigContext, pk.s_hs.span(), auth->finished));  // T4, T5
+    LS_TRY(peer_cert_signed(e, mode, auth->cert));
     e.peer_proved_ = true;  // from here on the server's word counts: failures are fatal
     // Downgrade check (S2): now that the server's lists are authenticated.
     auto best = negotiate(to_list(c.versions), to_list(c.suites), to_list(c.modes), h->versions, h->suites,
@@ -422,6 +327,12 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
                           k.have_x);
     if (!best || best->version != h->version || best->suite != h->suite || best->mode != h->mode)
         return Err::downgrade;
+
+    // Commit: the HELLO ACK is the server's, and what it chose stands.
+    e.mode_ = mode;
+    e.suite_ = h->suite;
+    k.th = th;
+    pk.commit(k);
     e.accept_rx(h->seq, MsgType::hello_ack, 0);
     LS_TRY(p.hash(crypto::Hash::sha256, msg, {}, k.hello_digest));  // recognises a resent copy
 
@@ -449,94 +360,10 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept {
     auto master = keys::master_secret(p, std::move(*hs));
     if (!master) return master.error();
     k.master = std::move(*master);
-    keys::Secret32 cap, sap;
-    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
-    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
-    e.keylog("th8", k.th.span());
-    e.keylog("master secret", k.master.s.span());
-    e.keylog("c ap traffic", cap.span());
-    e.keylog("s ap traffic", sap.span());
     m.body = {inner + wire::kInnerHeaderLen, body_len};
     LS_TRY(e.send_kept(m, *len, *nonce, false, now));
-    LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.tx));
-    LS_TRY(record::derive(p, e.suite_, 1, sap.span(), k.rx));
-    k.wipe_handshake();
-    e.epoch_ = 1;
-    e.epoch_start_ = now.mono;
-    e.state_ = State::idle;
-    ++e.stats_.handshakes;
-    Event ev;
-    ev.kind = EventKind::handshake_done;
-    ev.epoch = 1;
-    e.push_event(ev);
-    return {};
-}
-
-// ---------------------------------------------------------------- server: ACK
-namespace {
-
-Status server_enter_epoch1(Link& e, const Now& now) noexcept {
-    crypto::Provider& p = e.provider();
-    KeyState& k = e.keys_;
-    keys::Secret32 cap, sap;
-    LS_TRY(keys::derive_secret(p, k.master.s.span(), "c ap traffic", k.th.span(), cap));
-    LS_TRY(keys::derive_secret(p, k.master.s.span(), "s ap traffic", k.th.span(), sap));
-    e.keylog("th8", k.th.span());
-    e.keylog("master secret", k.master.s.span());
-    e.keylog("c ap traffic", cap.span());
-    e.keylog("s ap traffic", sap.span());
-    LS_TRY(record::derive(p, e.suite_, 1, sap.span(), k.tx));
-    LS_TRY(record::derive(p, e.suite_, 1, cap.span(), k.rx));
-    k.wipe_handshake();
-    e.epoch_ = 1;
-    e.epoch_start_ = now.mono;
-    e.state_ = State::idle;
-    return {};
-}
-
-}  // namespace
-
-Status on_ack(Link& e, const wire::Inner& m, const Now& now) noexcept {
-    crypto::Provider& p = e.provider();
-    KeyState& k = e.keys_;
-    auto a = wire::decode_ack_body(m.body);
-    if (!a) return a.error();
-    const bool cert = features::uses_cert(e.mode_);
-    const std::uint8_t* inner = m.raw.data();
-    const std::size_t t6_len = wire::kInnerHeaderLen + 4 + 2 + a->cert.size();
-    const ConstBytes t6{inner, t6_len}, t7{inner + t6_len, 2 + a->sig.size()};
-    const keys::Transcript th5 = k.th;
-    Status checked = accept_peer_cert(e, a->cert, a->sig, CertRole::client, now);
-    if (checked) checked = k.th.append(p, t6);  // T6
-    if (checked) {
-        const PeerKey client_key = peer_key(e);
-        checked = check_auth(p, k.th, t7, cert ? &client_key : nullptr, keys::kClientSigContext,
-                                        k.c_hs.span(), a->finished);  // T7, T8
-    }
-    if (checked) checked = peer_cert_signed(e, a->cert);
-    if (!checked) {
-        // Refused (certificate, signature or finished). The ACK opened under
-        // c_hs, so its sender holds this handshake's keys and has entered
-        // epoch 1: complete the transcript as it sent it and enter epoch 1 too,
-        // so the caller's fail() sends CLOSE(reason) that the client can open
-        // (spec §8.5). Nothing but CLOSE ACK is accepted after it.
-        k.th = th5;
-        LS_TRY(k.th.append(p, t6));
-        LS_TRY(k.th.append(p, t7));
-        LS_TRY(k.th.append(p, a->finished));
-        LS_TRY(server_enter_epoch1(e, now));
-        return checked;
-    }
-    // Downgrade (S2): the server chose by the published rule from the lists in
-    // HELLO; the client's finished now authenticates exactly those lists, so a
-    // tampered HELLO cannot reach this point (spec §5.5).
-    LS_TRY(server_enter_epoch1(e, now));
-    e.awaiting_reply_ = false;
-    ++e.stats_.handshakes;
-    Event ev;
-    ev.kind = EventKind::handshake_done;
-    ev.epoch = 1;
-    e.push_event(ev);
+    LS_TRY(enter_epoch1(e, now));
+    handshake_done(e);
     return {};
 }
 

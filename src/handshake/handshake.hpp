@@ -16,10 +16,16 @@ namespace lockstep::handshake {
 
 // Client: checks the configuration, builds and sends HELLO (WAIT HELLO ACK).
 Status client_start(Link& e, const Now& now) noexcept;
+// The clear frames are handled compute-then-commit: each check works on
+// locals (transcript, keys, the choice), and the connection's state is
+// written at one point, once the message passed every check that could drop
+// it (spec §8.5: the tolerant policy drops an unauthenticated HELLO / HELLO
+// ACK; a dropped one changed nothing). peer_seq: the message's seq once it is
+// known, for the clear CLOSE that answers a fatal refusal (spec §6.6).
 // Server: a clear HELLO; answers HELLO ACK (WAIT ACK).
-Status on_hello(Link& e, ConstBytes msg, const Now& now) noexcept;
+Status on_hello(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer_seq) noexcept;
 // Client: a clear HELLO ACK; answers ACK and enters epoch 1 (IDLE).
-Status on_hello_ack(Link& e, ConstBytes msg, const Now& now) noexcept;
+Status on_hello_ack(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer_seq) noexcept;
 // Server: the ACK (epoch 0 record); enters epoch 1 (IDLE). A refused ACK
 // still enters epoch 1, so the CLOSE that follows is one the client can open.
 Status on_ack(Link& e, const wire::Inner& m, const Now& now) noexcept;

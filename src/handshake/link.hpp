@@ -133,30 +133,35 @@ public:
     }
 
     // ---- services of the session layer
+    // Declared here, defined by the session layer (src/session/link.cpp) for
+    // its connection, the one class derived from Link: plain calls, no vtable,
+    // so a build links only the services its handshake code names.
     // A fatal fault: queues CLOSE (or a clear CLOSE) and closes; returns err.
-    virtual Status fail(Err err, const Now& now) noexcept = 0;
+    Status fail(Err err, const Now& now) noexcept;
     // The slot for a new message we send (inner_cap_ bytes); the older kept one goes.
-    virtual std::uint8_t* new_slot() noexcept = 0;
+    std::uint8_t* new_slot() noexcept;
     // Send the message built in new_slot() (len bytes, encoded and sealed); it
     // is kept and resent byte for byte. nonce: what it advances our sequence
     // by; awaits: a reply is expected.
-    virtual Status send_kept(const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
-                             const Now& now) noexcept = 0;
+    Status send_kept(const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
+                     const Now& now) noexcept;
     // The header of our next message (seq, ack, ttl), body empty.
-    virtual wire::Inner next_inner(MsgType t, const Now& now) noexcept = 0;
-    virtual std::uint32_t make_ttl(const Now& now) noexcept = 0;
-    virtual Status check_ttl(std::uint32_t ttl, const Now& now) noexcept = 0;
+    wire::Inner next_inner(MsgType t, const Now& now) noexcept;
+    std::uint32_t make_ttl(const Now& now) noexcept;
+    Status check_ttl(std::uint32_t ttl, const Now& now) noexcept;
     // Accept the peer's message: the next one must carry seq + 1 + nonce (spec §8.1).
-    virtual void accept_rx(std::uint32_t seq, MsgType t, std::uint32_t nonce) noexcept = 0;
-    virtual void push_event(const Event& ev) noexcept = 0;
+    void accept_rx(std::uint32_t seq, MsgType t, std::uint32_t nonce) noexcept;
+    void push_event(const Event& ev) noexcept;
     // Scratch space of inner_cap_ bytes, free while a handshake message is handled.
-    virtual Bytes scratch() noexcept = 0;
+    Bytes scratch() noexcept;
     // Server: a request kept while a re-key ran is served now.
-    virtual Status serve_stashed(const Now& now) noexcept = 0;
+    Status serve_stashed(const Now& now) noexcept;
 
 protected:
     ~Link() = default;
-    virtual void trace_in(const wire::Inner& m, std::size_t wire_len) noexcept = 0;
+
+private:
+    void trace_in(const wire::Inner& m, std::size_t wire_len) noexcept;
 };
 
 }  // namespace lockstep::handshake

@@ -82,6 +82,24 @@ void DirectionKeys::wipe() noexcept {
     window = ReplayWindow{};
 }
 
+DirectionKeys::DirectionKeys(DirectionKeys&& o) noexcept { *this = std::move(o); }
+
+DirectionKeys& DirectionKeys::operator=(DirectionKeys&& o) noexcept {
+    if (this == &o) return *this;
+    suite = o.suite;
+    epoch = o.epoch;
+    valid = o.valid;
+    key = std::move(o.key);
+    iv = std::move(o.iv);
+    cid = o.cid;
+    etm = std::move(o.etm);
+    next_rn = o.next_rn;
+    failed = o.failed;
+    window = o.window;
+    o.wipe();
+    return *this;
+}
+
 Status derive(crypto::Provider& p, Suite suite, std::uint8_t epoch, ConstBytes traffic_secret,
               DirectionKeys& out) noexcept {
     out.wipe();

@@ -85,6 +85,13 @@ struct DirectionKeys {
     std::uint32_t failed = 0;   // receiver side: records that failed authentication (saturates)
     ReplayWindow window;        // receiver side
     void wipe() noexcept;
+    // Moves wipe the source (Secret); out of line, so every layer shares one copy.
+    DirectionKeys() noexcept = default;
+    DirectionKeys(DirectionKeys&& o) noexcept;
+    DirectionKeys& operator=(DirectionKeys&& o) noexcept;
+    DirectionKeys(const DirectionKeys&) = delete;
+    DirectionKeys& operator=(const DirectionKeys&) = delete;
+    ~DirectionKeys() = default;
 };
 
 // Derive key, IV (and HMAC key) from a traffic secret. spec: PROTOCOL.md §5.3

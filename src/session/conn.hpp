@@ -18,7 +18,6 @@
 #pragma once
 
 #include <new>
-#include <type_traits>
 
 #include "handshake/handshake.hpp"
 #include "handshake/link.hpp"
@@ -147,22 +146,6 @@ struct Conn final : handshake::Link {
     bool can_send_request() const noexcept;
     std::size_t live_workspace(std::span<Engine::WorkspaceRange, Engine::kLiveRanges> out) const noexcept;
 
-    // ---- handshake::Link services
-    Status fail(Err err, const Now& now) noexcept override { return fail(*this, err, now); }
-    std::uint8_t* new_slot() noexcept override { return keep_slot(*this).buf; }
-    Status send_kept(const wire::Inner& meta, std::size_t len, std::uint32_t nonce, bool awaits,
-                     const Now& now) noexcept override {
-        return send_raw(*this, meta, len, nonce, awaits, now);
-    }
-    wire::Inner next_inner(MsgType t, const Now& now) noexcept override { return next_inner(*this, t, now); }
-    std::uint32_t make_ttl(const Now& now) noexcept override { return make_ttl(*this, now); }
-    Status check_ttl(std::uint32_t ttl, const Now& now) noexcept override { return check_ttl(*this, ttl, now); }
-    void accept_rx(std::uint32_t seq, MsgType t, std::uint32_t nonce) noexcept override { commit_rx(seq, t, nonce); }
-    void push_event(const Event& ev) noexcept override { push_event(*this, ev); }
-    Bytes scratch() noexcept override { return {stash_, inner_cap_}; }
-    Status serve_stashed(const Now& now) noexcept override { return process_stash(*this, now); }
-    void trace_in(const wire::Inner& m, std::size_t wire_len) noexcept override { trace(*this, false, m, wire_len, false); }
-
     // ---- session internals
     // A rejected message, for the tracer (fatal: the connection closes).
     static void note_fault(const Conn& e, Err err, bool fatal) noexcept {
@@ -229,19 +212,9 @@ struct Conn final : handshake::Link {
     }
     static void trace_message(Conn& e, bool sent, const wire::Inner& m, std::size_t wire_len, bool retrans) noexcept;
     static void trace_kept(Conn& e, const Kept& k, bool retrans) noexcept;
-    // A callable without allocation (the core has no std::function).
-    class FunctionRef {
-    public:
-        template <class F>
-        FunctionRef(F&& f) noexcept  // NOLINT: implicit by design
-            : obj_(&f), call_([](void* o) noexcept { return (*static_cast<std::remove_reference_t<F>*>(o))(); }) {}
-        Status operator()() const noexcept { return call_(obj_); }
-
-    private:
-        void* obj_;
-        Status (*call_)(void*) noexcept;
-    };
-    static Status handshake_step(Conn& e, const Now& now, FunctionRef step) noexcept;
+    // The outcome of a clear HELLO / HELLO ACK handler under the policy table:
+    // dropped (nothing changed) or fatal (a clear CLOSE answering peer_seq).
+    static Status handshake_step(Conn& e, Status st, std::uint32_t peer_seq, const Now& now) noexcept;
     static Status dispatch(Conn& e, const wire::Inner& m, const Now& now) noexcept;
     // The row's handler (run_action), then the check that the state it left is
     // one the row allows (handshake::allowed_after); otherwise Err::internal,

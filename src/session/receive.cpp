@@ -78,8 +78,10 @@ Status Conn::receive(ConstBytes msg, const Now& now) noexcept {
             // A HELLO behind a cookie and padding (spec §6.8). The transport
             // checked the cookie (and then called set_address_validated); here
             // it is only unwrapped, and the HELLO inside is what counts.
+            // A client takes none (it is the client's frame): not even decoded.
+            if (!server()) return I::drop(*this, Err::unexpected_message, now);
             auto env = wire::decode_cookie_hello(msg);
-            if (!env || !server()) return I::drop(*this, env ? Err::unexpected_message : env.error(), now);
+            if (!env) return I::drop(*this, env.error(), now);
             msg = env->hello;
             [[fallthrough]];
         }
@@ -372,8 +374,11 @@ Status I::run_action(Conn& e, Action a, const wire::Inner& m, ConstBytes frame, 
     }
     if constexpr (features::kClientRole) {
         switch (a) {
-            case Action::on_hello_ack:
-                return handshake_step(e, now, [&] { return handshake::on_hello_ack(e, frame, now); });
+            case Action::on_hello_ack: {
+                std::uint32_t seq = e.rx_seq_;
+                const Status st = handshake::on_hello_ack(e, frame, now, seq);
+                return handshake_step(e, st, seq, now);
+            }
             case Action::on_rekey_hello: return fatal_on_error(e, handshake::on_rekey_hello(e, m, now), now);
             case Action::on_rekey_ack: return fatal_on_error(e, handshake::on_rekey_ack(e, m, now), now);
             case Action::on_data_response: return on_data_response(e, m, now);
@@ -382,7 +387,11 @@ Status I::run_action(Conn& e, Action a, const wire::Inner& m, ConstBytes frame, 
     }
     if constexpr (features::kServerRole) {
         switch (a) {
-            case Action::on_hello: return handshake_step(e, now, [&] { return handshake::on_hello(e, frame, now); });
+            case Action::on_hello: {
+                std::uint32_t seq = e.rx_seq_;
+                const Status st = handshake::on_hello(e, frame, now, seq);
+                return handshake_step(e, st, seq, now);
+            }
             case Action::on_ack: {
                 // A refused ACK gets one CLOSE under epoch 1, no retries, and
                 // the connection is gone: its sender was never authenticated (spec §8.5).

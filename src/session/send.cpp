@@ -223,18 +223,16 @@ Status I::send_clear_close(Conn& e, Reason r, const Now& now) noexcept {
     return {};
 }
 
-Status I::handshake_step(Conn& e, const Now& now, FunctionRef step) noexcept {
+Status I::handshake_step(Conn& e, Status st, std::uint32_t peer_seq, const Now& now) noexcept {
     // HELLO and HELLO ACK arrive unauthenticated (spec §6.2, §6.3, §8.6).
     // Under the tolerant policy a HELLO that fails a check of its own
     // (malformed, expired, failing mac_c, unknown PSK) and a HELLO ACK that
     // fails anything before finished_s verified (its `ack`, the choice, a
     // certificate, a signature or a MAC someone else could have made) is
-    // dropped, the transcript and receive sequence restored, so the genuine one
-    // can still complete the handshake. What the authenticated peer said stays
-    // fatal: the downgrade check after finished_s, no common parameters.
-    const keys::Transcript saved = e.keys_.th;
-    const std::uint32_t saved_rx_seq = e.rx_seq_;
-    auto st = step();
+    // dropped; its handler changed nothing (compute-then-commit,
+    // handshake.hpp), so the genuine one can still complete the handshake.
+    // What the authenticated peer said stays fatal: the downgrade check after
+    // finished_s, no common parameters.
     if (st) return st;
     bool drop = false;
     switch (session::outcome(e.cfg_.policy, session::Stage::hello_frame, st.error())) {
@@ -242,9 +240,10 @@ Status I::handshake_step(Conn& e, const Now& now, FunctionRef step) noexcept {
         case session::Outcome::drop_unproved: drop = e.client() && !e.peer_proved_; break;
         default: break;
     }
-    if (!drop) return fail(e, st.error(), now);
-    e.keys_.th = saved;
-    e.rx_seq_ = saved_rx_seq;
+    if (!drop) {
+        e.rx_seq_ = peer_seq;  // the clear CLOSE answers the refused message
+        return fail(e, st.error(), now);
+    }
     e.hs_dropped_ = st.error();
     note_drop(e, st.error());
     return {};

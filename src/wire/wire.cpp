@@ -1,51 +1,67 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "wire/wire.hpp"
-
+// lockstep — the clear frames: HELLO, HELLO ACK (and its sealed part, the ACK
+// body), clear CLOSE, COOKIE, the cookie-bearing HELLO, the connection-id head;
+// the shared fields (fields.hpp). Records and their bodies: records.cpp;
+// certificates: cert.cpp. spec: PROTOCOL.md §6.2, §6.3, §6.6, §6.8, §6.9
 #include <algorithm>
 
-namespace lockstep::wire {
-namespace {
+#include "wire/fields.hpp"
 
-// Decode a one-byte-count list of one-byte ids (1..max entries, no duplicates).
-Result<IdList> read_list(Reader& r, std::size_t max) noexcept {
-    auto raw = r.vec8(max);
-    if (!raw) return raw.error();
-    if (raw->empty()) return Err::bad_value;
+namespace lockstep::wire {
+
+// ---- shared fields
+namespace fields {
+
+IdList read_list(Reader& r, std::size_t max) noexcept {
+    const ConstBytes raw = r.vec8(max);
+    r.check(!raw.empty(), Err::bad_value);
     IdList l;
-    for (auto id : *raw) {
-        if (l.contains(id)) return Err::bad_value;
+    for (auto id : raw) {
+        r.check(!l.contains(id), Err::bad_value);
         l.push(id);
     }
     return l;
 }
 
-bool kx_known(std::uint8_t v) noexcept { return v <= static_cast<std::uint8_t>(Kx::x25519); }
-
-// The share must match its group: 32 bytes for X25519, none for `none`.
-Status check_share(Kx kx, ConstBytes share) noexcept {
-    if (kx == Kx::none && !share.empty()) return Err::bad_value;
-    if (kx == Kx::x25519 && share.size() != crypto::kX25519Len) return Err::bad_value;
-    return {};
+Kx read_kx(Reader& r) noexcept {
+    const std::uint8_t v = r.u8();
+    r.check(v <= static_cast<std::uint8_t>(Kx::x25519), Err::bad_value);
+    return static_cast<Kx>(v);
 }
 
-// A random follows the share only when there is no share (random_len).
+ConstBytes read_share(Reader& r, Kx kx) noexcept {
+    const ConstBytes share = r.vec16(kMaxShare);
+    r.check(kx == Kx::x25519 ? share.size() == crypto::kX25519Len : share.empty(), Err::bad_value);
+    return share;
+}
+
+void read_random(Reader& r, ConstBytes share, Random& out) noexcept {
+    if (!share.empty()) return;
+    const ConstBytes b = r.take(kRandomLen);
+    if (b.size() == kRandomLen) std::memcpy(out.data(), b.data(), kRandomLen);
+}
+
 void write_random(Writer& w, ConstBytes share, const Random& random) noexcept {
     if (share.empty()) w.bytes(random);
 }
-Status read_random(Reader& r, ConstBytes share, Random& out) noexcept {
-    if (!share.empty()) return {};
-    auto b = r.take(kRandomLen);
-    if (!b) return b.error();
-    std::memcpy(out.data(), b->data(), kRandomLen);
-    return {};
+
+AuthSlots layout_auth_tail(std::size_t sig_len, std::size_t fin_len, Writer& w) noexcept {
+    Bytes field = w.reserve(2 + sig_len);
+    Bytes fin = w.reserve(fin_len);
+    if (!w.ok() || sig_len > 0xffff) return {};
+    store_be16(field.data(), static_cast<std::uint16_t>(sig_len));
+    return {field, fin};
 }
 
-#define LS_READ(var, expr)                   \
-    auto var##_r_ = (expr);                  \
-    if (!var##_r_) return var##_r_.error();  \
-    auto var = *var##_r_
+void fill_auth_tail(const AuthSlots& s, ConstBytes sig, ConstBytes finished) noexcept {
+    if (s.sig_field.size() != 2 + sig.size() || s.finished.size() != finished.size()) return;  // writer full
+    std::copy(sig.begin(), sig.end(), s.sig_field.begin() + 2);
+    std::copy(finished.begin(), finished.end(), s.finished.begin());
+}
 
-}  // namespace
+}  // namespace fields
+
+using namespace fields;
 
 bool IdList::contains(std::uint8_t x) const noexcept {
     for (std::uint8_t i = 0; i < n; ++i)
@@ -81,36 +97,21 @@ void encode_hello_body(const Hello& h, Writer& w) noexcept {
 
 Result<Hello> decode_hello(ConstBytes in) noexcept {
     Reader r(in);
-    LS_READ(frame, r.u8());
-    if (frame != static_cast<std::uint8_t>(Frame::hello)) return Err::bad_value;
     Hello h;
-    LS_READ(versions, read_list(r, kMaxListLen));
-    LS_READ(suites, read_list(r, kMaxListLen));
-    LS_READ(modes, read_list(r, kMaxModes));
-    h.versions = versions;
-    h.suites = suites;
-    h.modes = modes;
-    LS_READ(flags, r.u8());
-    if (flags & ~kFlagRelativeTtl) return Err::bad_value;
-    h.flags = flags;
-    LS_READ(kx, r.u8());
-    if (!kx_known(kx)) return Err::bad_value;
-    h.kx = static_cast<Kx>(kx);
-    LS_READ(share, r.vec16(kMaxShare));
-    LS_TRY(check_share(h.kx, share));
-    h.share = share;
-    LS_TRY(read_random(r, share, h.random));
-    LS_READ(seq, r.u32());
-    LS_READ(ttl, r.u32());
-    h.seq = seq;
-    h.ttl = ttl;
-    LS_READ(psk_id, r.vec8(kMaxPskId));
-    h.psk_id = psk_id;
+    expect_frame(r, Frame::hello);
+    h.versions = read_list(r, kMaxListLen);
+    h.suites = read_list(r, kMaxListLen);
+    h.modes = read_list(r, kMaxModes);
+    h.flags = r.u8();
+    r.check((h.flags & ~kFlagRelativeTtl) == 0, Err::bad_value);
+    h.kx = read_kx(r);
+    h.share = read_share(r, h.kx);
+    read_random(r, h.share, h.random);
+    h.seq = r.u32();
+    h.ttl = r.u32();
+    h.psk_id = r.vec8(kMaxPskId);
     h.body = r.consumed();
-    if (!psk_id.empty()) {
-        LS_READ(mac, r.take(kMacLen));
-        h.mac = mac;
-    }
+    if (!h.psk_id.empty()) h.mac = r.take(kMacLen);
     LS_TRY(r.finish());
     return h;
 }
@@ -135,103 +136,70 @@ void encode_hello_ack_clear(const HelloAck& h, Writer& w) noexcept {
 
 Result<HelloAck> decode_hello_ack(ConstBytes in) noexcept {
     Reader r(in);
-    LS_READ(frame, r.u8());
-    if (frame != static_cast<std::uint8_t>(Frame::hello_ack)) return Err::bad_value;
     HelloAck h;
-    LS_READ(version, r.u8());
-    LS_READ(suite, r.u8());
-    LS_READ(mode, r.u8());
-    LS_READ(flags, r.u8());
-    if (version == 0) return Err::bad_value;
-    if (suite < 1 || suite > 3 || mode < 1 || mode > 4) return Err::bad_value;
-    if (flags & ~kFlagRelativeTtl) return Err::bad_value;
-    h.version = version;
+    expect_frame(r, Frame::hello_ack);
+    h.version = r.u8();
+    const std::uint8_t suite = r.u8(), mode = r.u8();
+    h.flags = r.u8();
+    r.check(h.version != 0, Err::bad_value);
+    r.check(suite >= 1 && suite <= 3 && mode >= 1 && mode <= 4, Err::bad_value);
+    r.check((h.flags & ~kFlagRelativeTtl) == 0, Err::bad_value);
     h.suite = static_cast<Suite>(suite);
     h.mode = static_cast<Mode>(mode);
-    h.flags = flags;
-    LS_READ(versions, read_list(r, kMaxListLen));
-    LS_READ(suites, read_list(r, kMaxListLen));
-    LS_READ(modes, read_list(r, kMaxModes));
-    h.versions = versions;
-    h.suites = suites;
-    h.modes = modes;
-    LS_READ(kx, r.u8());
-    if (!kx_known(kx)) return Err::bad_value;
-    h.kx = static_cast<Kx>(kx);
-    LS_READ(share, r.vec16(kMaxShare));
-    LS_TRY(check_share(h.kx, share));
-    h.share = share;
-    LS_TRY(read_random(r, share, h.random));
-    LS_READ(seq, r.u32());
-    LS_READ(ack, r.u32());
-    LS_READ(ttl, r.u32());
-    h.seq = seq;
-    h.ack = ack;
-    h.ttl = ttl;
+    h.versions = read_list(r, kMaxListLen);
+    h.suites = read_list(r, kMaxListLen);
+    h.modes = read_list(r, kMaxModes);
+    h.kx = read_kx(r);
+    h.share = read_share(r, h.kx);
+    read_random(r, h.share, h.random);
+    h.seq = r.u32();
+    h.ack = r.u32();
+    h.ttl = r.u32();
     h.clear = r.consumed();
-    if (mode_uses_psk(h.mode)) {
-        LS_READ(mac, r.take(kMacLen));
-        h.mac = mac;
-    }
-    LS_READ(sealed_len, r.u16());
-    if (sealed_len < crypto::kAeadTagLen + 4 + kFinishedLen ||
-        sealed_len > kMaxInner + crypto::kAeadTagLen + kEtmTagLen)
-        return Err::too_long;
+    if (mode_uses_psk(h.mode)) h.mac = r.take(kMacLen);
+    const std::size_t sealed_len = r.u16();
+    r.check(sealed_len >= crypto::kAeadTagLen + 4 + kFinishedLen &&
+                sealed_len <= kMaxInner + crypto::kAeadTagLen + kEtmTagLen,
+            Err::too_long);
     h.aad = r.consumed();
-    LS_READ(sealed, r.take(sealed_len));
-    h.sealed = sealed;
+    h.sealed = r.take(sealed_len);
     LS_TRY(r.finish());
     return h;
 }
 
 // ---- Auth parts
-namespace {
-
-AuthSlots layout_auth_tail(std::size_t sig_len, std::size_t fin_len, Writer& w) noexcept {
-    Bytes field = w.reserve(2 + sig_len);
-    Bytes fin = w.reserve(fin_len);
-    if (!w.ok() || sig_len > 0xffff) return {};
-    store_be16(field.data(), static_cast<std::uint16_t>(sig_len));
-    return {field, fin};
-}
-
-void fill_auth_tail(const AuthSlots& s, ConstBytes sig, ConstBytes finished) noexcept {
-    if (s.sig_field.size() != 2 + sig.size() || s.finished.size() != finished.size()) return;  // writer full
-    std::copy(sig.begin(), sig.end(), s.sig_field.begin() + 2);
-    std::copy(finished.begin(), finished.end(), s.finished.begin());
-}
-
-AuthSlots layout_hello_ack_auth(ConstBytes cert, std::size_t sig_len, std::size_t fin_len, Writer& w) noexcept {
-    w.vec16(cert);
-    return layout_auth_tail(sig_len, fin_len, w);
-}
-
-}  // namespace
-
 AuthSlots layout_hello_ack_auth(ConstBytes cert, std::size_t sig_len, Writer& w) noexcept {
-    return layout_hello_ack_auth(cert, sig_len, kFinishedLen, w);
+    w.vec16(cert);
+    return layout_auth_tail(sig_len, kFinishedLen, w);
 }
 
 AuthSlots layout_ack_body(std::uint32_t nonce, ConstBytes cert, std::size_t sig_len, Writer& w) noexcept {
     w.u32(nonce);
-    return layout_hello_ack_auth(cert, sig_len, kFinishedLen, w);
+    return layout_hello_ack_auth(cert, sig_len, w);
 }
 
 void encode_hello_ack_auth(const Auth& a, Writer& w) noexcept {
-    fill_auth_tail(layout_hello_ack_auth(a.cert, a.sig.size(), a.finished.size(), w), a.sig, a.finished);
+    w.vec16(a.cert);
+    fill_auth_tail(layout_auth_tail(a.sig.size(), a.finished.size(), w), a.sig, a.finished);
 }
+
+namespace {
+
+// vec16 cert, vec16 sig, finished: the sealed part of HELLO ACK, the ACK body after its nonce.
+Result<Auth> read_auth(Reader& r, Auth& a) noexcept {
+    a.cert = r.vec16(kMaxCert);
+    a.sig = r.vec16(crypto::kMaxSignatureLen);
+    a.finished = r.take(kFinishedLen);
+    LS_TRY(r.finish());
+    return a;
+}
+
+}  // namespace
 
 Result<Auth> decode_hello_ack_auth(ConstBytes in) noexcept {
     Reader r(in);
     Auth a;
-    LS_READ(cert, r.vec16(kMaxCert));
-    LS_READ(sig, r.vec16(crypto::kMaxSignatureLen));
-    LS_READ(finished, r.take(kFinishedLen));
-    LS_TRY(r.finish());
-    a.cert = cert;
-    a.sig = sig;
-    a.finished = finished;
-    return a;
+    return read_auth(r, a);
 }
 
 void encode_ack_body(const Auth& a, Writer& w) noexcept {
@@ -241,11 +209,9 @@ void encode_ack_body(const Auth& a, Writer& w) noexcept {
 
 Result<Auth> decode_ack_body(ConstBytes in) noexcept {
     Reader r(in);
-    LS_READ(nonce, r.u32());
-    auto a = decode_hello_ack_auth(r.rest());
-    if (!a) return a.error();
-    a->nonce = nonce;
-    return a;
+    Auth a;
+    a.nonce = r.u32();
+    return read_auth(r, a);
 }
 
 // ---- clear CLOSE
@@ -259,19 +225,15 @@ void encode_clear_close(const ClearClose& c, Writer& w) noexcept {
 
 Result<ClearClose> decode_clear_close(ConstBytes in) noexcept {
     Reader r(in);
-    LS_READ(frame, r.u8());
-    if (frame != static_cast<std::uint8_t>(Frame::close)) return Err::bad_value;
-    LS_READ(reason, r.u8());
-    if (reason > static_cast<std::uint8_t>(kLastReason)) return Err::bad_value;
     ClearClose c;
+    expect_frame(r, Frame::close);
+    const std::uint8_t reason = r.u8();
+    r.check(reason <= static_cast<std::uint8_t>(kLastReason), Err::bad_value);
     c.reason = static_cast<Reason>(reason);
-    LS_READ(seq, r.u32());
-    LS_READ(ack, r.u32());
-    LS_READ(ttl, r.u32());
+    c.seq = r.u32();
+    c.ack = r.u32();
+    c.ttl = r.u32();
     LS_TRY(r.finish());
-    c.seq = seq;
-    c.ack = ack;
-    c.ttl = ttl;
     return c;
 }
 
@@ -284,15 +246,12 @@ void encode_cookie(const Cookie& c, Writer& w) noexcept {
 
 Result<Cookie> decode_cookie(ConstBytes in) noexcept {
     Reader r(in);
-    LS_READ(frame, r.u8());
-    if (frame != static_cast<std::uint8_t>(Frame::cookie)) return Err::bad_value;
     Cookie c;
-    LS_READ(ack, r.u32());
-    LS_READ(cookie, r.vec8(kMaxCookie));
+    expect_frame(r, Frame::cookie);
+    c.ack = r.u32();
+    c.cookie = r.vec8(kMaxCookie);
     LS_TRY(r.finish());
-    if (cookie.empty()) return Err::bad_value;
-    c.ack = ack;
-    c.cookie = cookie;
+    if (c.cookie.empty()) return Err::bad_value;
     return c;
 }
 
@@ -322,210 +281,18 @@ void encode_cookie_hello_head(ConstBytes cookie, std::size_t padding, Writer& w)
 
 Result<CookieHello> decode_cookie_hello(ConstBytes in) noexcept {
     Reader r(in);
-    LS_READ(frame, r.u8());
-    if (frame != static_cast<std::uint8_t>(Frame::cookie_hello)) return Err::bad_value;
     CookieHello h;
-    LS_READ(cookie, r.vec8(kMaxCookie));
-    LS_READ(plen, r.u16());
-    if (plen > kMaxHelloPadding) return Err::too_long;
-    LS_READ(pad, r.take(plen));
-    for (std::uint8_t b : pad)
-        if (b != 0) return Err::bad_value;
-    h.cookie = cookie;
-    h.padding = plen;
-    h.hello = r.rest();
-    if (h.hello.empty() || h.hello[0] != static_cast<std::uint8_t>(Frame::hello)) return Err::bad_value;
-    return h;
-}
-
-// ---- records
-void encode_record_header(const RecordHeader& h, Writer& w) noexcept {
-    w.u8(static_cast<std::uint8_t>(Frame::record));
-    w.u8(h.epoch);
-    w.u32(h.rn);
-}
-
-Result<RecordView> decode_record(ConstBytes in, std::size_t min_payload) noexcept {
-    if (in.size() > kMaxRecord) return Err::too_long;
-    Reader r(in);
-    LS_READ(frame, r.u8());
-    if (frame != static_cast<std::uint8_t>(Frame::record)) return Err::bad_value;
-    RecordView v;
-    LS_READ(epoch, r.u8());
-    LS_READ(rn, r.u32());
-    v.header.epoch = epoch;
-    v.header.rn = rn;
-    v.aad = r.consumed();
-    if (r.remaining() < min_payload) return Err::truncated;
-    v.payload = r.rest();
-    return v;
-}
-
-void encode_inner_prefix(const Inner& m, Writer& w) noexcept {
-    w.u8(static_cast<std::uint8_t>(m.type));
-    w.u32(m.seq);
-    w.u32(m.ack);
-    w.u32(m.ttl);
-}
-
-void encode_inner(const Inner& m, std::size_t padding, Writer& w) noexcept {
-    encode_inner_prefix(m, w);
-    w.vec16(m.body);
-    w.zeros(padding);
-}
-
-Result<Inner> decode_inner(ConstBytes in) noexcept {
-    Reader r(in);
-    LS_READ(type, r.u8());
-    if (type < 1 || type >= kMsgTypeCount) return Err::bad_value;
-    Inner m;
-    m.type = static_cast<MsgType>(type);
-    LS_READ(seq, r.u32());
-    LS_READ(ack, r.u32());
-    LS_READ(ttl, r.u32());
-    m.seq = seq;
-    m.ack = ack;
-    m.ttl = ttl;
-    LS_READ(body, r.vec16(kMaxData));
-    m.body = body;
-    m.raw = r.consumed();
-    // Padding: at most kMaxPadding bytes, all zero.
-    if (r.remaining() > kMaxPadding) return Err::trailing_bytes;
+    expect_frame(r, Frame::cookie_hello);
+    h.cookie = r.vec8(kMaxCookie);
+    h.padding = r.u16();
+    r.check(h.padding <= kMaxHelloPadding, Err::too_long);
     std::uint8_t nz = 0;
-    for (auto b : r.rest()) nz |= b;
-    if (nz != 0) return Err::trailing_bytes;
-    return m;
-}
-
-// ---- record bodies
-void encode_rekey_hello(const RekeyHello& h, Writer& w) noexcept {
-    w.u8(static_cast<std::uint8_t>(h.kx));
-    w.vec16(h.share);
-    write_random(w, h.share, h.random);
-}
-
-Result<RekeyHello> decode_rekey_hello(ConstBytes body) noexcept {
-    Reader r(body);
-    RekeyHello h;
-    LS_READ(kx, r.u8());
-    if (!kx_known(kx)) return Err::bad_value;
-    h.kx = static_cast<Kx>(kx);
-    LS_READ(share, r.vec16(kMaxShare));
-    LS_TRY(check_share(h.kx, share));
-    h.share = share;
-    LS_TRY(read_random(r, share, h.random));
-    LS_TRY(r.finish());
+    for (std::uint8_t b : r.take(h.padding)) nz |= b;
+    r.check(nz == 0, Err::bad_value);
+    h.hello = r.rest();
+    r.check(!h.hello.empty() && h.hello[0] == static_cast<std::uint8_t>(Frame::hello), Err::bad_value);
+    if (!r.ok()) return r.error();
     return h;
-}
-
-namespace {
-
-AuthSlots layout_rekey_hello_ack(const RekeyHelloAck& h, std::size_t sig_len, std::size_t fin_len,
-                                 Writer& w) noexcept {
-    w.vec16(h.share);
-    write_random(w, h.share, h.random);
-    return layout_auth_tail(sig_len, fin_len, w);
-}
-
-}  // namespace
-
-AuthSlots layout_rekey_hello_ack(const RekeyHelloAck& h, std::size_t sig_len, Writer& w) noexcept {
-    return layout_rekey_hello_ack(h, sig_len, kFinishedLen, w);
-}
-
-void encode_rekey_hello_ack(const RekeyHelloAck& h, Writer& w) noexcept {
-    fill_auth_tail(layout_rekey_hello_ack(h, h.sig.size(), h.finished.size(), w), h.sig, h.finished);
-}
-
-Result<RekeyHelloAck> decode_rekey_hello_ack(ConstBytes body) noexcept {
-    Reader r(body);
-    RekeyHelloAck h;
-    LS_READ(share, r.vec16(kMaxShare));
-    if (!share.empty() && share.size() != crypto::kX25519Len) return Err::bad_value;
-    h.share = share;
-    LS_TRY(read_random(r, share, h.random));
-    LS_READ(sig, r.vec16(crypto::kMaxSignatureLen));
-    h.sig = sig;
-    LS_READ(finished, r.take(kFinishedLen));
-    h.finished = finished;
-    LS_TRY(r.finish());
-    return h;
-}
-
-Result<std::uint32_t> decode_nonce_body(ConstBytes body) noexcept {
-    Reader r(body);
-    LS_READ(nonce, r.u32());
-    LS_TRY(r.finish());
-    return nonce;
-}
-
-Result<Reason> decode_close_body(ConstBytes body) noexcept {
-    Reader r(body);
-    LS_READ(reason, r.u8());
-    LS_TRY(r.finish());
-    if (reason > static_cast<std::uint8_t>(kLastReason)) return Err::bad_value;
-    return static_cast<Reason>(reason);
-}
-
-Status decode_empty_body(ConstBytes body) noexcept {
-    return body.empty() ? Status{} : Status{Err::trailing_bytes};
-}
-
-// ---- certificates
-void encode_cert_tbs(const Cert& c, Writer& w) noexcept {
-    w.u8(kCertVersion);
-    w.u8(static_cast<std::uint8_t>(c.role));
-    w.u8(static_cast<std::uint8_t>(c.key_alg));
-    w.vec8(c.subject);
-    w.u64(c.serial);
-    w.u32(c.not_before);
-    w.u32(c.not_after);
-    w.bytes(c.issuer);
-    w.vec16(c.pubkey);
-    w.u8(static_cast<std::uint8_t>(c.sig_alg));
-}
-
-void encode_cert(const Cert& c, Writer& w) noexcept {
-    encode_cert_tbs(c, w);
-    w.vec16(c.signature);
-}
-
-Result<Cert> decode_cert(ConstBytes in) noexcept {
-    if (in.size() > kMaxCert) return Err::too_long;
-    Reader r(in);
-    Cert c;
-    LS_READ(version, r.u8());
-    if (version != kCertVersion) return Err::bad_value;
-    LS_READ(role, r.u8());
-    if (role < 1 || role > 3) return Err::bad_value;
-    c.role = static_cast<CertRole>(role);
-    LS_READ(key_alg, r.u8());
-    if (!crypto::sig_alg_known(key_alg)) return Err::bad_value;
-    c.key_alg = static_cast<crypto::SigAlg>(key_alg);
-    LS_READ(subject, r.vec8(kMaxSubject));
-    if (subject.empty()) return Err::bad_value;
-    c.subject = subject;
-    LS_READ(serial, r.u64());
-    LS_READ(not_before, r.u32());
-    LS_READ(not_after, r.u32());
-    if (not_after < not_before) return Err::bad_value;
-    c.serial = serial;
-    c.not_before = not_before;
-    c.not_after = not_after;
-    LS_READ(issuer, r.take(kKeyIdLen));
-    std::memcpy(c.issuer.data(), issuer.data(), kKeyIdLen);
-    LS_READ(pubkey, r.vec16(crypto::kMaxPublicKeyLen));
-    if (pubkey.size() != crypto::pubkey_len(c.key_alg)) return Err::bad_value;
-    c.pubkey = pubkey;
-    LS_READ(sig_alg, r.u8());
-    if (!crypto::sig_alg_known(sig_alg)) return Err::bad_value;
-    c.sig_alg = static_cast<crypto::SigAlg>(sig_alg);
-    c.tbs = r.consumed();
-    LS_READ(signature, r.vec16(crypto::kMaxSignatureLen));
-    if (signature.size() != crypto::sig_len(c.sig_alg)) return Err::bad_value;
-    c.signature = signature;
-    LS_TRY(r.finish());
-    return c;
 }
 
 }  // namespace lockstep::wire

@@ -49,6 +49,11 @@ CHECKS = [
     ("strict-udp.safety", "as tcp.safety with loss 2, dup 1, reorder 2, corrupt 1, early 2",
      f"{STRICT_UDP} {SAFE}", "safety"),
     ("strict-udp.terminates", "every run ends with both sides CLOSED", f"{STRICT_UDP} {SAFE}", "ltl:terminates"),
+    # -- a body over the receiver's max_data (spec §8.6 step 3): fatal under both policies
+    ("tcp-big.terminates", "one data body over max_data: the receiver closes, both sides end CLOSED",
+     f"{TCP} -DEARLY=1 -DBIG=1 {SAFE}", "ltl:terminates"),
+    ("udp-big.safety", "one data body over max_data, loss 1, dup 1 (tolerant): still closes, nothing lost",
+     f"{UDP} -DLOSS=1 -DDUPS=1 -DREORDER=0 -DEARLY=0 -DBIG=1 {SAFE}", "safety"),
     # -- tolerant policy over datagrams: one run per combination of faults
     ("udp-loss.safety", "loss 3", f"{UDP} -DLOSS=3 -DDUPS=0 -DREORDER=0 -DEARLY=0 {SAFE}", "safety"),
     ("udp-loss-reorder.safety", "loss 2, reorder 2", f"{UDP} -DLOSS=2 -DDUPS=0 -DREORDER=2 -DEARLY=0 {SAFE}", "safety"),

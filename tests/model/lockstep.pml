@@ -33,7 +33,7 @@
  *    N_REKEY acknowledged responses. A server that never received anything is
  *    reaped (as transports do) once its client has closed.
  *
- * Knobs (spin -a -DNAME=value): TOLERANT, LOSS, DUPS, REORDER, CORRUPT,
+ * Knobs (spin -a -DNAME=value): TOLERANT, LOSS, DUPS, REORDER, CORRUPT, BIG,
  * EARLY, CAP, K_REQ, N_REKEY; PROP_RL, PROP_CLOSE, PROP_REKEY, PROP_REQ,
  * PROP_ROW switch the property assertions; COVER=1 asks for a witness.
  * LTL properties: terminates, completes.
@@ -54,6 +54,10 @@
 #endif
 #ifndef CORRUPT
 #define CORRUPT 0           /* records the channel may corrupt (bad MAC) */
+#endif
+#ifndef BIG
+#define BIG 0               /* data messages whose body is over the receiver's max_data (its peer
+                               runs a larger one): the receiver closes, spec §8.6 step 3 */
 #endif
 #ifndef CAP
 #define CAP 6               /* messages in flight per direction; more are dropped */
@@ -120,8 +124,9 @@ mtype = {
 /* A message, packed in one int:
  * type, seq, ack (PROTOCOL.md §8.1), record epoch and record number (§6.4),
  * req (ghost: the request a DATA REQUEST carries or a DATA RESPONSE answers),
- * clr (a clear frame: HELLO 0x01, HELLO ACK 0x02, clear CLOSE 0x08) and bad
- * (corrupted in flight). */
+ * clr (a clear frame: HELLO 0x01, HELLO ACK 0x02, clear CLOSE 0x08), bad
+ * (corrupted in flight) and big (a DATA REQUEST / RESPONSE whose authentic
+ * body is over the receiver's max_data; set by the Network within BIG). */
 #define PACK(t, sq, ak, e, r, rq, cl) (((t) << 23) | ((sq) << 18) | ((ak) << 13) | ((e) << 11) | ((r) << 5) | ((rq) << 2) | ((cl) << 1))
 #define M_TYPE(x) (((x) >> 23) & 15)
 #define M_SEQ(x) (((x) >> 18) & 31)
@@ -131,10 +136,11 @@ mtype = {
 #define M_REQ(x) (((x) >> 2) & 7)
 #define M_CLR(x) (((x) >> 1) & 1)
 #define M_BAD(x) ((x) & 1)
+#define M_BIG(x) (((x) >> 27) & 1)
 
 int bag[2 * CAP];   /* bag[d*CAP + i]: in flight from side d to side 1-d */
 byte blen[2];
-byte g_loss, g_dup, g_bad, g_early, g_reord;
+byte g_loss, g_dup, g_bad, g_big, g_early, g_reord;
 bit g_overflow;
 
 /* ------------------------------------------------------------------ one engine per side */
@@ -189,7 +195,7 @@ bit g_crossed[K_REQ + 1];           /* request r was kept by the server across a
 /* ------------------------------------------------------------------ scratch (zeroed after each step) */
 mtype cur_type;                     /* the message being received */
 byte cur_seq, cur_ack, cur_ep, cur_rn, cur_req;
-bit cur_clr, cur_bad;
+bit cur_clr, cur_bad, cur_big;
 byte pi, ks, wi, sc_seq, sc_ep, sc_rn, kt;
 int cm, nx;
 int ob[3];
@@ -198,7 +204,7 @@ mtype ktm, act, row_to, row_alt;
 bit seq_refused, row_fault;
 
 #define CLEAR_SCRATCH \
-  cur_type = 0; cur_seq = 0; cur_ack = 0; cur_ep = 0; cur_rn = 0; cur_req = 0; cur_clr = 0; cur_bad = 0; \
+  cur_type = 0; cur_seq = 0; cur_ack = 0; cur_ep = 0; cur_rn = 0; cur_req = 0; cur_clr = 0; cur_bad = 0; cur_big = 0; \
   cm = 0; nx = 0; ob[0] = 0; ob[1] = 0; ob[2] = 0; oblen = 0; obi = 0; eff = 0; eff_kind = 0; eff_ack = 0; go = 0; \
   pi = 0; ks = 0; wi = 0; sc_seq = 0; sc_ep = 0; sc_rn = 0; kt = 0; ktm = 0; act = 0; row_to = 0; \
   row_alt = 0; seq_refused = 0; row_fault = 0
@@ -285,7 +291,7 @@ inline take(d) {
   bag[d * CAP + blen[d]] = 0;
   pi = 0;
   cur_type = M_TYPE(cm); cur_seq = M_SEQ(cm); cur_ack = M_ACK(cm); cur_ep = M_EP(cm);
-  cur_rn = M_RN(cm); cur_req = M_REQ(cm); cur_clr = M_CLR(cm); cur_bad = M_BAD(cm)
+  cur_rn = M_RN(cm); cur_req = M_REQ(cm); cur_clr = M_CLR(cm); cur_bad = M_BAD(cm); cur_big = M_BIG(cm)
 }
 
 /* Flush what is in flight to a side that has closed. */
@@ -812,68 +818,75 @@ inline accept(me) {   /* dispatch: the sequence number is committed, the resend 
 #define SEEN_RECENTLY(me, q) (rx_any[me] && (q) >= 1 && (q) <= rx_seq[me] && rx_seq[me] - (q) < 4)
 
 inline dispatch(me) {
-  lookup(me);
   if
-  :: cur_type == RESEND_LAST || cur_type == CLOSED_WITHOUT_ACK ->
-     /* no sequence number the peer could have missed: place and body only */
-     if
-     :: act == no_row -> fault(me, F_SOFT)
-     :: act == on_closed_without_ack -> go = 2      /* receive_c: closed */
-     :: act == ignore -> skip
-     :: act == on_resend_last ->
-        rx_resends[me]++;
-        if
-        :: rx_resends[me] > 2 * MAX_RESENDS -> req_fail(me)
-        :: else ->
-           if
-           :: !(NEWER(me, used) && NEWER(me, seq) == cur_ack) ->
-              req_retransmit_after(me, cur_ack)     /* the peer lacks what we sent */
-           :: else -> skip
-           fi;
-           if
-           :: cur_seq != rx_seq[me] -> req_resend_last(me)   /* we lack the peer's message */
-           :: else -> skip
-           fi
-        fi
-     fi
-  :: cur_type != RESEND_LAST && cur_type != CLOSED_WITHOUT_ACK && act == ignore ->
-     /* WAIT CLOSE ACK: what crossed our CLOSE is dropped, its sequence number counts */
-     if
-     :: cur_seq == rx_next[me] -> commit_rx(me)
-     :: else -> skip
-     fi
-  :: cur_type != RESEND_LAST && cur_type != CLOSED_WITHOUT_ACK && act != ignore &&
-     rx_any[me] && cur_seq == rx_seq[me] && cur_type == rx_type[me] ->
-     /* a duplicate of the last accepted message: dropped, nothing resent in answer (§8.4) */
-#if TOLERANT
-     skip
-#else
+  :: (cur_type == DATA_REQUEST || cur_type == DATA_RESPONSE) && cur_big ->
+     /* an authenticated body over our max_data: fatal under both policies, before
+      * the ttl and the table, wherever the message would go (spec §8.6 step 3) */
      req_fail(me)
-#endif
   :: else ->
-     if
-     :: TOLERANT && cur_seq != rx_next[me] && SEEN_RECENTLY(me, cur_seq) ->
-        skip                                         /* a late copy of an older message: dropped */
-     :: (!TOLERANT || !SEEN_RECENTLY(me, cur_seq)) && cur_seq != rx_next[me] ->
-        if
-        :: TOLERANT && me == S && cur_type == DATA_REQUEST && !stash_used ->
-           /* an early DATA REQUEST (its DATA ACK late or lost): kept, not accepted */
-           stash_used = 1; stash_checked = 0; stash_seq = cur_seq; stash_req = cur_req
-        :: else ->
-           seq_refused = TOLERANT;
-           fault(me, F_SOFT)
-        fi
-     :: cur_seq == rx_next[me] ->
-        if
-        :: IS_REPLY(cur_type) && cur_ack != tx_seq[me] -> fault(me, F_SOFT)
-        :: !IS_REPLY(cur_type) && !SENT_RECENTLY(me, cur_ack) -> fault(me, F_SOFT)
-        :: else ->
-           if
-           :: act == no_row -> fault(me, F_SOFT)
-           :: else -> accept(me); go = 2   /* receive_c runs the handler */
-           fi
-        fi
-     fi
+    lookup(me);
+    if
+    :: cur_type == RESEND_LAST || cur_type == CLOSED_WITHOUT_ACK ->
+       /* no sequence number the peer could have missed: place and body only */
+       if
+       :: act == no_row -> fault(me, F_SOFT)
+       :: act == on_closed_without_ack -> go = 2      /* receive_c: closed */
+       :: act == ignore -> skip
+       :: act == on_resend_last ->
+          rx_resends[me]++;
+          if
+          :: rx_resends[me] > 2 * MAX_RESENDS -> req_fail(me)
+          :: else ->
+             if
+             :: !(NEWER(me, used) && NEWER(me, seq) == cur_ack) ->
+                req_retransmit_after(me, cur_ack)     /* the peer lacks what we sent */
+             :: else -> skip
+             fi;
+             if
+             :: cur_seq != rx_seq[me] -> req_resend_last(me)   /* we lack the peer's message */
+             :: else -> skip
+             fi
+          fi
+       fi
+    :: cur_type != RESEND_LAST && cur_type != CLOSED_WITHOUT_ACK && act == ignore ->
+       /* WAIT CLOSE ACK: what crossed our CLOSE is dropped, its sequence number counts */
+       if
+       :: cur_seq == rx_next[me] -> commit_rx(me)
+       :: else -> skip
+       fi
+    :: cur_type != RESEND_LAST && cur_type != CLOSED_WITHOUT_ACK && act != ignore &&
+       rx_any[me] && cur_seq == rx_seq[me] && cur_type == rx_type[me] ->
+       /* a duplicate of the last accepted message: dropped, nothing resent in answer (§8.4) */
+  #if TOLERANT
+       skip
+  #else
+       req_fail(me)
+  #endif
+    :: else ->
+       if
+       :: TOLERANT && cur_seq != rx_next[me] && SEEN_RECENTLY(me, cur_seq) ->
+          skip                                         /* a late copy of an older message: dropped */
+       :: (!TOLERANT || !SEEN_RECENTLY(me, cur_seq)) && cur_seq != rx_next[me] ->
+          if
+          :: TOLERANT && me == S && cur_type == DATA_REQUEST && !stash_used ->
+             /* an early DATA REQUEST (its DATA ACK late or lost): kept, not accepted */
+             stash_used = 1; stash_checked = 0; stash_seq = cur_seq; stash_req = cur_req
+          :: else ->
+             seq_refused = TOLERANT;
+             fault(me, F_SOFT)
+          fi
+       :: cur_seq == rx_next[me] ->
+          if
+          :: IS_REPLY(cur_type) && cur_ack != tx_seq[me] -> fault(me, F_SOFT)
+          :: !IS_REPLY(cur_type) && !SENT_RECENTLY(me, cur_ack) -> fault(me, F_SOFT)
+          :: else ->
+             if
+             :: act == no_row -> fault(me, F_SOFT)
+             :: else -> accept(me); go = 2   /* receive_c runs the handler */
+             fi
+          fi
+       fi
+    fi
   fi
 }
 
@@ -1098,6 +1111,11 @@ proctype Server() {
  * model does not need to show). Enabled only where it changes something. */
 #define CAN_CORRUPT(d, k) (g_bad < CORRUPT && blen[d] > k && M_CLR(bag[d * CAP + k]) == 0 && M_BAD(bag[d * CAP + k]) == 0)
 #define CORRUPT_AT(d, k) :: atomic { CAN_CORRUPT(d, k) -> bag[d * CAP + k] = bag[d * CAP + k] | 1; g_bad++ }
+/* A data message made one whose body is over its receiver's max_data (BIG):
+ * the peer's configuration, not the channel, but marked here like corruption. */
+#define CAN_BIG(d, k) (g_big < BIG && blen[d] > k && M_BIG(bag[d * CAP + k]) == 0 && \
+  (M_TYPE(bag[d * CAP + k]) == DATA_REQUEST || M_TYPE(bag[d * CAP + k]) == DATA_RESPONSE))
+#define BIG_AT(d, k) :: atomic { CAN_BIG(d, k) -> bag[d * CAP + k] = bag[d * CAP + k] | (1 << 27); g_big++ }
 
 /* Duplicate message pi from side d. */
 inline dup(d) {
@@ -1107,7 +1125,8 @@ inline dup(d) {
   g_dup++
 }
 
-/* The channel: loses, duplicates, corrupts (bounded), and by PICK reorders. */
+/* The channel: loses, duplicates, corrupts (bounded), and by PICK reorders;
+ * within BIG it also stands for a peer with a larger max_data. */
 proctype Network() {
 end:
   do
@@ -1121,6 +1140,8 @@ end:
   CORRUPT_AT(C, 4) CORRUPT_AT(C, 5) CORRUPT_AT(C, 6) CORRUPT_AT(C, 7)
   CORRUPT_AT(S, 0) CORRUPT_AT(S, 1) CORRUPT_AT(S, 2) CORRUPT_AT(S, 3)
   CORRUPT_AT(S, 4) CORRUPT_AT(S, 5) CORRUPT_AT(S, 6) CORRUPT_AT(S, 7)
+  BIG_AT(C, 0) BIG_AT(C, 1) BIG_AT(C, 2) BIG_AT(C, 3) BIG_AT(C, 4) BIG_AT(C, 5) BIG_AT(C, 6) BIG_AT(C, 7)
+  BIG_AT(S, 0) BIG_AT(S, 1) BIG_AT(S, 2) BIG_AT(S, 3) BIG_AT(S, 4) BIG_AT(S, 5) BIG_AT(S, 6) BIG_AT(S, 7)
   od
 }
 

@@ -184,6 +184,36 @@ TEST(ModelTableSync, EveryActionHasItsHandlerInTheCode) {
     EXPECT_NE(code.find("handshake::allowed_after(row, s)"), std::string::npos);
 }
 
+// The order of dispatch's first checks, in the engine and in the model: a
+// body over max_data (fatal under both policies, spec §8.6 step 3), then the
+// ttl, then the table. The model has no clock (README.md: an expired message
+// is a corrupted one), so its dispatch starts with the max_data check and the
+// table lookup follows.
+TEST(ModelTableSync, DispatchChecksMaxDataFirst) {
+    const std::string code = session_code();
+    const auto at = code.find("Status I::dispatch(");
+    ASSERT_NE(at, std::string::npos);
+    const std::string body = code.substr(at, code.find("\n}\n", at) - at);
+    const auto max_data = body.find("m.body.size() > e.cfg_.max_data");
+    const auto ttl = body.find("check_ttl(");
+    const auto table = body.find("handshake::lookup(");
+    ASSERT_NE(max_data, std::string::npos) << "dispatch no longer checks max_data: change the model's dispatch";
+    EXPECT_LT(max_data, ttl);
+    EXPECT_LT(ttl, table);
+
+    std::string model;
+    for (const auto& ln : model_lines()) model += ln + "\n";
+    const auto m_at = model.find("inline dispatch(me) {");
+    ASSERT_NE(m_at, std::string::npos);
+    const std::string m_body = model.substr(m_at, model.find("\n}\n", m_at) - m_at);
+    const auto m_big = m_body.find("(cur_type == DATA_REQUEST || cur_type == DATA_RESPONSE) && cur_big ->");
+    const auto m_lookup = m_body.find("lookup(me)");
+    ASSERT_NE(m_big, std::string::npos) << "the model's dispatch lacks the max_data check";
+    EXPECT_LT(m_big, m_lookup);
+    EXPECT_NE(m_body.find("req_fail(me)", m_big), std::string::npos);
+    EXPECT_LT(m_body.find("req_fail(me)", m_big), m_lookup) << "over max_data must be fatal (req_fail) in the model";
+}
+
 TEST(ModelTableSync, AllowedAfterIsTheModelsRowCheck) {
     std::string all;
     for (const auto& ln : model_lines()) all += ln + "\n";

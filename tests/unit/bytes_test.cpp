@@ -39,73 +39,94 @@ TEST(Reader, ReadsBigEndianIntegersInOrder) {
     const u8v in = {0xab, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x11, 0x12, 0x13, 0x14,
                     0x15, 0x16, 0x17, 0x18, 0xfe};
     Reader r(in);
-    auto a = r.u8();
-    ASSERT_TRUE(a);
-    EXPECT_EQ(*a, 0xab);
-    auto b = r.u16();
-    ASSERT_TRUE(b);
-    EXPECT_EQ(*b, 0x0102);
-    auto c = r.u32();
-    ASSERT_TRUE(c);
-    EXPECT_EQ(*c, 0x03040506u);
-    auto d = r.u64();
-    ASSERT_TRUE(d);
-    EXPECT_EQ(*d, 0x1112131415161718ull);
+    EXPECT_EQ(r.u8(), 0xab);
+    EXPECT_EQ(r.u16(), 0x0102);
+    EXPECT_EQ(r.u32(), 0x03040506u);
+    EXPECT_EQ(r.u64(), 0x1112131415161718ull);
+    EXPECT_TRUE(r.ok());
     EXPECT_EQ(r.position(), 15u);
     EXPECT_EQ(r.remaining(), 1u);
-    EXPECT_FALSE(r.finish());
-    EXPECT_EQ(r.finish().error(), Err::trailing_bytes);
-    auto e = r.u8();
-    ASSERT_TRUE(e);
-    EXPECT_EQ(*e, 0xfe);
+    EXPECT_EQ(r.u8(), 0xfe);
     EXPECT_TRUE(r.empty());
     EXPECT_TRUE(r.finish());
     EXPECT_EQ(r.consumed().size(), in.size());
     EXPECT_TRUE(r.rest().empty());
 }
 
+TEST(Reader, FinishWithBytesLeftIsTrailingBytes) {
+    const u8v in = {1, 2};
+    Reader r(in);
+    EXPECT_EQ(r.u8(), 1);
+    auto st = r.finish();
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error(), Err::trailing_bytes);
+    EXPECT_EQ(r.error(), Err::trailing_bytes);  // recorded like any failure
+}
+
 TEST(Reader, TakeAndVecReturnViewsIntoInput) {
     const u8v in = {0x02, 0xaa, 0xbb, 0x00, 0x03, 0x01, 0x02, 0x03, 0x77};
     Reader r(in);
     auto v8 = r.vec8(2);
-    ASSERT_TRUE(v8);
-    ASSERT_EQ(v8->size(), 2u);
-    EXPECT_EQ(v8->data(), in.data() + 1);  // a view, not a copy
+    ASSERT_EQ(v8.size(), 2u);
+    EXPECT_EQ(v8.data(), in.data() + 1);  // a view, not a copy
     auto v16 = r.vec16(3);
-    ASSERT_TRUE(v16);
-    ASSERT_EQ(v16->size(), 3u);
-    EXPECT_EQ(v16->data(), in.data() + 5);
-    EXPECT_EQ((*v16)[2], 0x03);
+    ASSERT_EQ(v16.size(), 3u);
+    EXPECT_EQ(v16.data(), in.data() + 5);
+    EXPECT_EQ(v16[2], 0x03);
     auto t = r.take(1);
-    ASSERT_TRUE(t);
-    EXPECT_EQ(t->data(), in.data() + 8);
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t.data(), in.data() + 8);
     EXPECT_TRUE(r.finish());
 }
 
 TEST(Reader, TakeZeroOnEmptyInputSucceeds) {
     Reader r(ConstBytes{});
-    auto t = r.take(0);
-    ASSERT_TRUE(t);
-    EXPECT_TRUE(t->empty());
+    EXPECT_TRUE(r.take(0).empty());
+    EXPECT_TRUE(r.ok());
     EXPECT_TRUE(r.finish());
+}
+
+// ---- Reader: the sticky error
+
+TEST(ReaderSticky, FirstFailureIsKeptAndLaterReadsYieldNothing) {
+    const u8v in = {1, 2, 3, 4, 5, 6};
+    Reader r(in);
+    EXPECT_EQ(r.u8(), 1);
+    r.check(false, Err::bad_value);
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.error(), Err::bad_value);
+    // Nothing advances after the failure, though bytes remain.
+    EXPECT_EQ(r.u16(), 0);
+    EXPECT_TRUE(r.take(2).empty());
+    EXPECT_EQ(r.position(), 1u);
+    // A later failure does not replace the first.
+    r.fail(Err::too_long);
+    r.check(false, Err::truncated);
+    EXPECT_EQ(r.error(), Err::bad_value);
+    EXPECT_EQ(r.finish().error(), Err::bad_value);
+}
+
+TEST(ReaderSticky, CheckThatHoldsRecordsNothing) {
+    Reader r(ConstBytes{});
+    r.check(true, Err::bad_value);
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(r.error(), Err::ok);
 }
 
 // ---- Reader: bounds on short input
 
 TEST(ReaderBounds, U8OnEmptyIsTruncatedAndDoesNotAdvance) {
     Reader r(ConstBytes{});
-    auto v = r.u8();
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::truncated);
+    EXPECT_EQ(r.u8(), 0);
+    EXPECT_EQ(r.error(), Err::truncated);
     EXPECT_EQ(r.position(), 0u);
 }
 
 TEST(ReaderBounds, U16OnShortInputIsTruncatedAndDoesNotAdvance) {
     const u8v in = {0x01};
     Reader r(in);
-    auto v = r.u16();
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::truncated);
+    EXPECT_EQ(r.u16(), 0);
+    EXPECT_EQ(r.error(), Err::truncated);
     EXPECT_EQ(r.position(), 0u);
     EXPECT_EQ(r.remaining(), 1u);
 }
@@ -114,9 +135,8 @@ TEST(ReaderBounds, U32OnEveryShortInputIsTruncatedAndDoesNotAdvance) {
     const u8v buf = {1, 2, 3};
     for (std::size_t n = 0; n <= buf.size(); ++n) {
         Reader r(ConstBytes(buf).first(n));
-        auto v = r.u32();
-        ASSERT_FALSE(v) << n;
-        EXPECT_EQ(v.error(), Err::truncated);
+        EXPECT_EQ(r.u32(), 0u) << n;
+        EXPECT_EQ(r.error(), Err::truncated);
         EXPECT_EQ(r.position(), 0u);
     }
 }
@@ -125,9 +145,8 @@ TEST(ReaderBounds, U64OnEveryShortInputIsTruncatedAndDoesNotAdvance) {
     const u8v buf = {1, 2, 3, 4, 5, 6, 7};
     for (std::size_t n = 0; n <= buf.size(); ++n) {
         Reader r(ConstBytes(buf).first(n));
-        auto v = r.u64();
-        ASSERT_FALSE(v) << n;
-        EXPECT_EQ(v.error(), Err::truncated);
+        EXPECT_EQ(r.u64(), 0u) << n;
+        EXPECT_EQ(r.error(), Err::truncated);
         EXPECT_EQ(r.position(), 0u);
     }
 }
@@ -135,95 +154,79 @@ TEST(ReaderBounds, U64OnEveryShortInputIsTruncatedAndDoesNotAdvance) {
 TEST(ReaderBounds, ShortReadAfterPartialConsumptionDoesNotAdvance) {
     const u8v buf = {1, 2, 3, 4, 5};
     Reader r(buf);
-    ASSERT_TRUE(r.u16());
-    auto v = r.u32();
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::truncated);
+    EXPECT_EQ(r.u16(), 0x0102);
+    EXPECT_EQ(r.u32(), 0u);
+    EXPECT_EQ(r.error(), Err::truncated);
     EXPECT_EQ(r.position(), 2u);
-    auto w = r.take(4);
-    ASSERT_FALSE(w);
-    EXPECT_EQ(w.error(), Err::truncated);
+    EXPECT_TRUE(r.take(4).empty());
     EXPECT_EQ(r.position(), 2u);
-    // What is there is still readable.
-    auto t = r.take(3);
-    ASSERT_TRUE(t);
-    EXPECT_EQ((*t)[2], 5);
+    EXPECT_EQ(r.rest().size(), 3u);  // what is there stays in view, unread
 }
 
 TEST(ReaderBounds, TakeBeyondEndIsTruncatedAndDoesNotAdvance) {
     const u8v buf = {1, 2, 3};
     Reader r(buf);
-    auto v = r.take(4);
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::truncated);
+    EXPECT_TRUE(r.take(4).empty());
+    EXPECT_EQ(r.error(), Err::truncated);
     EXPECT_EQ(r.position(), 0u);
-    auto huge = r.take(static_cast<std::size_t>(-1));
-    ASSERT_FALSE(huge);
-    EXPECT_EQ(huge.error(), Err::truncated);
-    EXPECT_EQ(r.position(), 0u);
+    Reader r2(buf);
+    EXPECT_TRUE(r2.take(static_cast<std::size_t>(-1)).empty());
+    EXPECT_EQ(r2.error(), Err::truncated);
+    EXPECT_EQ(r2.position(), 0u);
 }
 
 TEST(ReaderBounds, Vec8WithoutLengthByteIsTruncated) {
     Reader r(ConstBytes{});
-    auto v = r.vec8(255);
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::truncated);
+    EXPECT_TRUE(r.vec8(255).empty());
+    EXPECT_EQ(r.error(), Err::truncated);
     EXPECT_EQ(r.position(), 0u);
 }
 
 TEST(ReaderBounds, Vec8WithShortBodyIsTruncatedAndStaysInBounds) {
     const u8v buf = {0x04, 0xaa, 0xbb, 0xcc};
     Reader r(buf);
-    auto v = r.vec8(255);
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::truncated);
-    EXPECT_LE(r.position(), buf.size());
+    EXPECT_TRUE(r.vec8(255).empty());
+    EXPECT_EQ(r.error(), Err::truncated);
     EXPECT_LE(r.position(), 1u);  // at most the length byte was consumed
 }
 
 TEST(ReaderBounds, Vec16WithPartialLengthIsTruncatedAndDoesNotAdvance) {
     const u8v buf = {0x00};
     Reader r(buf);
-    auto v = r.vec16(100);
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::truncated);
+    EXPECT_TRUE(r.vec16(100).empty());
+    EXPECT_EQ(r.error(), Err::truncated);
     EXPECT_EQ(r.position(), 0u);
 }
 
 TEST(ReaderBounds, Vec16WithShortBodyIsTruncatedAndStaysInBounds) {
     const u8v buf = {0x00, 0x05, 1, 2, 3, 4};
     Reader r(buf);
-    auto v = r.vec16(100);
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::truncated);
+    EXPECT_TRUE(r.vec16(100).empty());
+    EXPECT_EQ(r.error(), Err::truncated);
     EXPECT_LE(r.position(), 2u);
 }
 
 TEST(ReaderBounds, Vec8LengthAboveMaxIsTooLongBeforeTake) {
     const u8v buf = {0x05};  // claims 5, max 4, no body at all
     Reader r(buf);
-    auto v = r.vec8(4);
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::too_long);
+    EXPECT_TRUE(r.vec8(4).empty());
+    EXPECT_EQ(r.error(), Err::too_long);
     // At exactly the maximum the length is accepted and the short body is reported.
     const u8v buf2 = {0x04};
     Reader r2(buf2);
-    auto v2 = r2.vec8(4);
-    ASSERT_FALSE(v2);
-    EXPECT_EQ(v2.error(), Err::truncated);
+    EXPECT_TRUE(r2.vec8(4).empty());
+    EXPECT_EQ(r2.error(), Err::truncated);
 }
 
 TEST(ReaderBounds, Vec16LengthAboveMaxIsTooLongBeforeTake) {
     const u8v buf = {0x01, 0x01};  // claims 257, max 256
     Reader r(buf);
-    auto v = r.vec16(256);
-    ASSERT_FALSE(v);
-    EXPECT_EQ(v.error(), Err::too_long);
+    EXPECT_TRUE(r.vec16(256).empty());
+    EXPECT_EQ(r.error(), Err::too_long);
     const u8v buf2 = {0x01, 0x00};  // claims 256 == max
     Reader r2(buf2);
-    auto v2 = r2.vec16(256);
-    ASSERT_FALSE(v2);
-    EXPECT_EQ(v2.error(), Err::truncated);
+    EXPECT_TRUE(r2.vec16(256).empty());
+    EXPECT_EQ(r2.error(), Err::truncated);
 }
 
 // ---- Writer

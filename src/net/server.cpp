@@ -7,7 +7,9 @@
 // by deadline; epoll_wait sleeps until the earliest deadline. After every call
 // into an engine the loop `pump`s it (events out, messages onto the wire) and
 // `settle`s the connection (write, cap bookkeeping, remove when closed, re-arm
-// the timer).
+// the timer: only when the deadline moved earlier; a timer that fires before its
+// connection's deadline is re-armed without calling the engine). Each loop's UDP
+// socket asks for 4 MiB buffers, room for a burst of handshakes.
 // Connection sockets are level-triggered (a Pending one edge-triggered): a
 // read that did not fill the buffer has taken everything there was, so the
 // loop goes back to epoll_wait instead of reading again for EAGAIN;

@@ -107,6 +107,11 @@ namespace detail {
 inline constexpr std::size_t kMinInnerCapCert = 2304;
 inline constexpr std::size_t kMinInnerCapNoCert = 384;
 inline constexpr std::size_t kMinInnerCap = features::kCertModes ? kMinInnerCapCert : kMinInnerCapNoCert;
+// Message slots of inner_cap bytes: two kept messages, the receive buffer, and
+// (only when the server role is compiled in) the stash for a request that
+// crossed a re-key. A client opens the sealed part of HELLO ACK in the receive
+// buffer, so a build without the server role needs no stash.
+inline constexpr std::size_t kInnerSlots = features::kServerRole ? 4 : 3;
 constexpr std::size_t inner_cap(std::size_t max_data) {
     return std::max<std::size_t>(15 + max_data + 255, kMinInnerCap);
 }
@@ -117,7 +122,7 @@ class LOCKSTEP_API Engine {
 public:
     // Workspace bytes needed for a given Config::max_data.
     static constexpr std::size_t workspace_size(std::size_t max_data) {
-        return 2 * detail::wire_cap(max_data) + 2048 + 4 * detail::inner_cap(max_data);
+        return 2 * detail::wire_cap(max_data) + 2048 + detail::kInnerSlots * detail::inner_cap(max_data);
     }
     // Largest message poll_transmit can produce.
     static constexpr std::size_t max_message_size(std::size_t max_data) { return detail::wire_cap(max_data); }

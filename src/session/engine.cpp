@@ -73,8 +73,10 @@ Conn::Conn(const Config& cfg, std::span<std::uint8_t> ws) noexcept : Link(cfg) {
     p += inner_cap_;
     kept_[1].buf = p;
     p += inner_cap_;
-    stash_ = p;
-    p += inner_cap_;
+    if constexpr (features::kServerRole) {  // detail::kInnerSlots
+        stash_ = p;
+        p += inner_cap_;
+    }
     rx_ = p;
 }
 

@@ -20,7 +20,9 @@ std::uint32_t Link::make_ttl(const Now& now) noexcept { return Conn::make_ttl(co
 Status Link::check_ttl(std::uint32_t ttl, const Now& now) noexcept { return Conn::check_ttl(conn(*this), ttl, now); }
 void Link::accept_rx(std::uint32_t seq, MsgType t, std::uint32_t nonce) noexcept { conn(*this).commit_rx(seq, t, nonce); }
 void Link::push_event(const Event& ev) noexcept { Conn::push_event(conn(*this), ev); }
-Bytes Link::scratch() noexcept { return {conn(*this).stash_, inner_cap_}; }
+// The receive buffer: scratch() serves the clear HELLO ACK, which arrives as a
+// frame, never inside a record, so no plaintext of rx_ is live meanwhile.
+Bytes Link::scratch() noexcept { return {conn(*this).rx_, inner_cap_}; }
 Status Link::serve_stashed(const Now& now) noexcept { return Conn::process_stash(conn(*this), now); }
 void Link::trace_in(const wire::Inner& m, std::size_t wire_len) noexcept {
     Conn::trace(conn(*this), false, m, wire_len, false);

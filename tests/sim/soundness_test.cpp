@@ -139,16 +139,24 @@ TEST(PskRekey, MasterNWithoutThePskIsNotEnough) {
     }
 }
 
+// A tolerant pair with the client's key log on, the server re-keying after
+// every response, one exchange done.
+class HealingRekey : public ::testing::Test {
+protected:
+    void SetUp() override {
+        sim.client_cfg().insecure_key_log = &log;
+        sim.server_cfg().rekey.after_responses = 1;
+        sim.build();
+        ASSERT_TRUE(sim.handshake());
+        ASSERT_EQ(sim.exchange(1), 1);
+    }
+    Log log;
+    Sim sim{{.policy = Policy::tolerant}};
+};
+
 // Healing: after a re-key the epoch-n client key (stolen) cannot inject a
 // request, even while the client's first epoch n+1 record is held back.
-TEST(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
-    Log log;
-    Sim sim({.policy = Policy::tolerant});
-    sim.client_cfg().insecure_key_log = &log;
-    sim.server_cfg().rekey.after_responses = 1;
-    sim.build();
-    ASSERT_TRUE(sim.handshake());
-    ASSERT_EQ(sim.exchange(1), 1);
+TEST_F(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
     bool hold = false;
     sim.hook = [&](Dir d, Buf&) { return hold && d == Dir::c2s ? Verdict::drop : Verdict::deliver; };
     sim.run_until([&] {
@@ -186,14 +194,7 @@ TEST(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
 // arriving after the switch is the one record the previous key still opens
 // (record number below the HELLO ACK's): a late copy, executed no second time.
 // The next previous-key record (a stolen key's) finds the key gone.
-TEST(HealingRekey, TheRequestOutstandingAtTheRekeyIsServedOnceAndNothingAfterIt) {
-    Log log;
-    Sim sim({.policy = Policy::tolerant});
-    sim.client_cfg().insecure_key_log = &log;
-    sim.server_cfg().rekey.after_responses = 1;
-    sim.build();
-    ASSERT_TRUE(sim.handshake());
-    ASSERT_EQ(sim.exchange(1), 1);
+TEST_F(HealingRekey, TheRequestOutstandingAtTheRekeyIsServedOnceAndNothingAfterIt) {
     std::vector<Buf> held_s2c, held_c2s;
     bool hold = true;
     sim.hook = [&](Dir d, Buf& msg) {

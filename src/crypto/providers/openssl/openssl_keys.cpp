@@ -16,21 +16,12 @@
 #include <cerrno>
 #include <new>
 
+#include "ossl_ptr.hpp"
+
 namespace lockstep::crypto::openssl {
 namespace {
 
-template <auto FreeFn>
-struct Free {
-    template <class T>
-    void operator()(T* p) const noexcept {
-        FreeFn(p);
-    }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, Free<&EVP_PKEY_free>>;
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, Free<&EVP_PKEY_CTX_free>>;
-using MdCtx = std::unique_ptr<EVP_MD_CTX, Free<&EVP_MD_CTX_free>>;
-using Bignum = std::unique_ptr<BIGNUM, Free<&BN_free>>;
-using Bio = std::unique_ptr<BIO, Free<&BIO_free>>;
+using namespace detail;
 
 // A file descriptor closed on every path.
 class Fd {

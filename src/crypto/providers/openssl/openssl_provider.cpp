@@ -18,28 +18,13 @@
 
 #include "common/bytes.hpp"
 #include "crypto/provider_util.hpp"
+#include "ossl_ptr.hpp"
 #include "random_pool.hpp"
 
 namespace lockstep::crypto::openssl {
 namespace {
 
-// RAII for OpenSSL objects: one deleter per *_free function.
-template <auto FreeFn>
-struct Free {
-    template <class T>
-    void operator()(T* p) const noexcept {
-        FreeFn(p);
-    }
-};
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, Free<&EVP_CIPHER_CTX_free>>;
-using MdCtx = std::unique_ptr<EVP_MD_CTX, Free<&EVP_MD_CTX_free>>;
-using MacCtx = std::unique_ptr<EVP_MAC_CTX, Free<&EVP_MAC_CTX_free>>;
-using KdfCtx = std::unique_ptr<EVP_KDF_CTX, Free<&EVP_KDF_CTX_free>>;
-using Pkey = std::unique_ptr<EVP_PKEY, Free<&EVP_PKEY_free>>;
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, Free<&EVP_PKEY_CTX_free>>;
-using Bignum = std::unique_ptr<BIGNUM, Free<&BN_free>>;
-using ParamBld = std::unique_ptr<OSSL_PARAM_BLD, Free<&OSSL_PARAM_BLD_free>>;
-using Params = std::unique_ptr<OSSL_PARAM, Free<&OSSL_PARAM_free>>;
+using namespace detail;
 
 // Every failure leaves the thread's OpenSSL error queue empty again.
 Err fail(Err e) noexcept {

@@ -19,23 +19,14 @@
 #include "crypto/provider_util.hpp"
 #include "lockstep/features.hpp"
 
-// Device builds set LOCKSTEP_SODIUM_SMALL=1: X25519 key generation runs the
-// Montgomery ladder on the base point 9 instead of crypto_scalarmult_curve25519_base
-// (whose 30 KB table of precomputed points would dominate the image; the ladder
-// is ~3x slower, ~1 ms on a host), and SHA-512 / HMAC-SHA-512 are left out
-// (Err::unsupported; the suites the device offers do not use them), and so is
-// AES-256-GCM (libsodium has it only with AES-NI). Ed25519
-// verification is compiled only when the engine has a certificate mode
+// Ed25519 verification is compiled only when the engine has a certificate mode
 // (lockstep/features.hpp); otherwise verify() is Err::unsupported, and X25519
-// only when a compiled mode uses ECDHE (psk-only does not).
-#ifndef LOCKSTEP_SODIUM_SMALL
-#define LOCKSTEP_SODIUM_SMALL 0
-#endif
+// only when a compiled mode uses ECDHE (psk-only does not). A device links only
+// this file's Ed25519 functions (sodium::ed25519_verify, SodiumEd25519Signer):
+// its provider is BearSSL's.
 
 namespace lockstep::crypto::sodium {
 namespace {
-
-constexpr bool kSmall = LOCKSTEP_SODIUM_SMALL != 0;
 
 // libsodium wants non-null pointers even for zero-length inputs (provider_util.hpp).
 const unsigned char* ptr(ConstBytes b) noexcept { return nonnull(b); }
@@ -56,7 +47,6 @@ Status hmac_with(ConstBytes key, ConstBytes a, ConstBytes b, ConstBytes c, Bytes
 
 // out (hash_len(h) bytes, already checked) = HMAC-H(key, a || b || c).
 Status hmac3(Hash h, ConstBytes key, ConstBytes a, ConstBytes b, ConstBytes c, Bytes out) noexcept {
-    if (kSmall && h != Hash::sha256) return Err::unsupported;
     if (h == Hash::sha256)
         return hmac_with<crypto_auth_hmacsha256_state, crypto_auth_hmacsha256_init, crypto_auth_hmacsha256_update,
                          crypto_auth_hmacsha256_final>(key, a, b, c, out);
@@ -95,10 +85,8 @@ Status aead_params(const SodiumProvider& p, Aead a, ConstBytes key, ConstBytes n
 
 }  // namespace
 
-// Small (device) builds: never (no AES-NI on a Cortex-M), and no reference to
-// libsodium's AES-GCM code, which would link newlib's errno and its 1 KB of data.
 bool SodiumProvider::aes_gcm_available() const noexcept {
-    return !kSmall && crypto_aead_aes256gcm_is_available() == 1;
+    return crypto_aead_aes256gcm_is_available() == 1;
 }
 
 Status SodiumProvider::random(Bytes out) noexcept {
@@ -109,7 +97,6 @@ Status SodiumProvider::random(Bytes out) noexcept {
 
 Status SodiumProvider::hash(Hash h, ConstBytes a, ConstBytes b, Bytes out) noexcept {
     LS_TRY(check_out(out.size(), hash_len(h)));
-    if (kSmall && h != Hash::sha256) return Err::unsupported;
     if (h == Hash::sha256)
         return hash_with<crypto_hash_sha256_state, crypto_hash_sha256_init, crypto_hash_sha256_update,
                          crypto_hash_sha256_final>(a, b, out);
@@ -158,7 +145,7 @@ Status SodiumProvider::aead_seal(Aead a, ConstBytes key, ConstBytes nonce, Const
     LS_TRY(aead_params(*this, a, key, nonce));
     unsigned long long tag_len = 0;
     // libsodium encrypts in place when c == m; the tag goes after the ciphertext.
-    const int rc = kSmall || a == Aead::chacha20_poly1305  // small: aead_params refused AES-GCM
+    const int rc = a == Aead::chacha20_poly1305
                        ? crypto_aead_chacha20poly1305_ietf_encrypt_detached(
                              out.data(), out.data() + pt.size(), &tag_len, ptr(pt), pt.size(), ptr(aad), aad.size(),
                              nullptr, nonce.data(), key.data())
@@ -180,7 +167,7 @@ Status SodiumProvider::aead_open(Aead a, ConstBytes key, ConstBytes nonce, Const
     if (!alias_ok(ct_and_tag, out)) return Err::invalid_argument;
     LS_TRY(aead_params(*this, a, key, nonce));
     // libsodium checks the tag before it writes any plaintext.
-    const int rc = kSmall || a == Aead::chacha20_poly1305  // small: aead_params refused AES-GCM
+    const int rc = a == Aead::chacha20_poly1305
                        ? crypto_aead_chacha20poly1305_ietf_decrypt_detached(
                              out.data(), nullptr, ptr(ct_and_tag), ct_len, ct_and_tag.data() + ct_len, ptr(aad),
                              aad.size(), nonce.data(), key.data())
@@ -199,9 +186,7 @@ Status SodiumProvider::x25519_keygen(Bytes priv32, Bytes pub32) noexcept {
     LS_TRY(check_out(pub32.size(), kX25519Len));
     if (!features::kEcdheModes) return Err::unsupported;  // no ECDHE mode in this build
     LS_TRY(random(priv32));
-    static const std::uint8_t kBasePoint[kX25519Len] = {9};
-    const int rc = kSmall ? crypto_scalarmult_curve25519(pub32.data(), priv32.data(), kBasePoint)
-                          : crypto_scalarmult_curve25519_base(pub32.data(), priv32.data());
+    const int rc = crypto_scalarmult_curve25519_base(pub32.data(), priv32.data());
     if (rc != 0) {
         secure_wipe(priv32.data(), priv32.size());
         return Err::crypto_failure;

@@ -258,13 +258,16 @@ private:
     // Only a record that opens moves a connection to a new address. spec §6.9
     void on_datagram(std::span<const std::uint8_t> msg, const Address& from, Now now);
 
+    // A log line for a datagram dropped from a connection's address (none built without a log).
+    void dropped(const Address& from, const char* why, Now now);
+
     // The client's address changed (a record from the new one opened): send there from now on.
-    void move(Conn& c, const Address& to, std::string key);
+    void move(Conn& c, const Address& to, const AddressKey& key);
 
     // Only a HELLO (bare or behind a cookie, spec §6.8) can open a UDP
     // connection; anything else from a stranger, or a HELLO that does not
     // decode, is dropped and leaves nothing behind.
-    void from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now);
+    void from_stranger(std::span<const std::uint8_t> msg, const Address& from, const AddressKey& key, Now now);
 
     bool too_small_for_certificate(const wire::Hello& h, std::size_t received) const noexcept;
 
@@ -347,7 +350,7 @@ private:
     std::deque<std::pair<std::int64_t, std::uint64_t>> idle_;  // (last wake-up ms, connection id), for idle_trim
     std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;
     std::unordered_map<std::uint64_t, Pending> pending_;  // TCP, before the first frame
-    std::unordered_map<std::string, std::uint64_t> udp_peers_;
+    std::unordered_map<AddressKey, std::uint64_t, AddressKeyHash> udp_peers_;  // by Conn::peer
     CidTable cids_;  // UDP: connection ids -> connection (spec §6.9)
     std::set<std::pair<std::int64_t, std::uint64_t>> timers_;  // (deadline ms, connection id)
     std::uint64_t next_id_ = kFirstConnId;

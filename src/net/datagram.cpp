@@ -13,24 +13,16 @@ namespace lockstep::net::detail {
 void Loop::receive_datagrams(Now now) {
     // At most kDatagramsPerWake per wake-up: a flood must not starve TCP
     // and the timers (level-triggered: the rest wakes epoll_wait again).
-    const std::size_t slot = buf_.size() / kDatagramBatch;
     for (int taken = 0; taken < kDatagramsPerWake;) {
-        std::array<mmsghdr, kDatagramBatch> hdr{};
-        std::array<iovec, kDatagramBatch> iov{};
-        std::array<Address, kDatagramBatch> src{};
-        for (std::size_t i = 0; i < kDatagramBatch; ++i) {
-            iov[i] = {buf_.data() + i * slot, slot};
-            hdr[i].msg_hdr.msg_name = &src[i].ss;
-            hdr[i].msg_hdr.msg_namelen = sizeof src[i].ss;
-            hdr[i].msg_hdr.msg_iov = &iov[i];
-            hdr[i].msg_hdr.msg_iovlen = 1;
-        }
-        const int got = ::recvmmsg(udp_.get(), hdr.data(), kDatagramBatch, MSG_DONTWAIT, nullptr);
+        for (auto& h : in_hdr_) h.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        const int got = ::recvmmsg(udp_.get(), in_hdr_.data(), kDatagramBatch, MSG_DONTWAIT, nullptr);
         if (got < 0 && errno == EINTR) continue;
         for (int i = 0; i < got; ++i) {
-            s_.tally.received(Transport::udp, hdr[i].msg_len);
-            src[i].len = hdr[i].msg_hdr.msg_namelen;
-            on_datagram({buf_.data() + i * slot, hdr[i].msg_len}, src[i], now);
+            const mmsghdr& h = in_hdr_[static_cast<std::size_t>(i)];
+            Address& from = in_from_[static_cast<std::size_t>(i)];
+            s_.tally.received(Transport::udp, h.msg_len);
+            from.len = h.msg_hdr.msg_namelen;
+            on_datagram({static_cast<const std::uint8_t*>(h.msg_hdr.msg_iov->iov_base), h.msg_len}, from, now);
         }
         if (got < static_cast<int>(kDatagramBatch)) return;
         taken += got;
@@ -177,6 +169,11 @@ void Loop::queue_datagrams(Conn& c) {
         if (!n || *n == 0) return;
         out_iov_[out_n_] = {out_.data() + out_used_, *n};
         out_to_[out_n_] = c.peer;
+        msghdr& h = out_hdr_[out_n_].msg_hdr;
+        h.msg_name = &out_to_[out_n_].ss;
+        h.msg_namelen = c.peer.len;
+        h.msg_iov = &out_iov_[out_n_];
+        h.msg_iovlen = 1;
         out_used_ += *n;
         ++out_n_;
     }
@@ -185,13 +182,7 @@ void Loop::queue_datagrams(Conn& c) {
 // Sends the outbox (sendmmsg). A datagram the socket refuses is lost, as on
 // the network; the engines' timers recover.
 void Loop::flush_datagrams() noexcept {
-    std::array<mmsghdr, kOutboxDatagrams> hdr{};
-    for (std::size_t i = 0; i < out_n_; ++i) {
-        hdr[i].msg_hdr.msg_name = const_cast<sockaddr*>(out_to_[i].sa());
-        hdr[i].msg_hdr.msg_namelen = out_to_[i].len;
-        hdr[i].msg_hdr.msg_iov = &out_iov_[i];
-        hdr[i].msg_hdr.msg_iovlen = 1;
-    }
+    auto& hdr = out_hdr_;  // filled by queue_datagrams
     std::size_t i = 0;
     while (i < out_n_) {
         const int n = ::sendmmsg(udp_.get(), hdr.data() + i, static_cast<unsigned>(out_n_ - i), MSG_NOSIGNAL);

@@ -196,6 +196,15 @@ public:
         cfg_udp_.amplification_limit = kAmplificationLimit;  // spec §8.6: UDP addresses are unproved
         cfg_tcp_.provider = cfg_udp_.provider = &provider_;
         cfg_tcp_.cert_cache = cfg_udp_.cert_cache = &cert_cache_;
+        // recvmmsg's headers point at buf_'s slots and in_from_ once for all;
+        // each call only resets the address lengths the kernel overwrote.
+        const std::size_t slot = buf_.size() / kDatagramBatch;
+        for (std::size_t i = 0; i < kDatagramBatch; ++i) {
+            in_iov_[i] = {buf_.data() + i * slot, slot};
+            in_hdr_[i].msg_hdr.msg_name = &in_from_[i].ss;
+            in_hdr_[i].msg_hdr.msg_iov = &in_iov_[i];
+            in_hdr_[i].msg_hdr.msg_iovlen = 1;
+        }
     }
 
     // Opens this loop's sockets on the given ports (0: ephemeral); returns the ports bound.
@@ -335,6 +344,9 @@ private:
     Fd reserve_fd_;  // given up to accept-and-close at the fd limit
     std::optional<Instant> accept_paused_until_;
     std::vector<std::uint8_t> buf_;  // read buffer (UDP: kDatagramBatch slots)
+    std::array<mmsghdr, kDatagramBatch> in_hdr_{};  // recvmmsg, over buf_'s slots
+    std::array<iovec, kDatagramBatch> in_iov_{};
+    std::array<Address, kDatagramBatch> in_from_{};
     HalfOpenBudget budget_;
     CookieJar cookies_{provider_};
     RateLimitedLog log_budget_{kLogEvery}, log_fds_{kLogEvery}, log_drops_{kLogEvery};
@@ -346,6 +358,7 @@ private:
     std::vector<std::uint8_t> out_ = std::vector<std::uint8_t>(kOutboxBytes);  // UDP outbox
     std::array<iovec, kOutboxDatagrams> out_iov_{};
     std::array<Address, kOutboxDatagrams> out_to_{};
+    std::array<mmsghdr, kOutboxDatagrams> out_hdr_{};  // sendmmsg, filled as datagrams are queued
     std::size_t out_used_ = 0, out_n_ = 0;
     std::deque<std::pair<std::int64_t, std::uint64_t>> idle_;  // (last wake-up ms, connection id), for idle_trim
     std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;

@@ -219,11 +219,17 @@ const char* const kVariantName[kVariants] = {
 const char* const kVariantKey[kVariants] = {"lockstep-cert-ed25519", "lockstep-psk", "openssl-tls13-reconnect10",
                                             "lockstep-cert-ed25519", "openssl-tls13", "plain-tcp"};
 
-enum UdpVariant { kULs, kUDtls, kULsRekeyCert, kULsRekeyPsk, kUDtlsReconnect, kUdpVariants };
-const char* const kUdpName[kUdpVariants] = {"lockstep cert-ed25519", "DTLS 1.2", "lockstep cert-ed25519, re-key/10",
-                                            "lockstep psk, re-key/10", "DTLS 1.2, reconnect/10"};
-const char* const kUdpKey[kUdpVariants] = {"lockstep-cert-ed25519", "openssl-dtls12", "lockstep-cert-ed25519",
-                                           "lockstep-psk", "openssl-dtls12-reconnect10"};
+// kULsCores: the same server with a loop per core (at least 2), many clients only.
+enum UdpVariant { kULs, kULsCores, kUDtls, kULsRekeyCert, kULsRekeyPsk, kUDtlsReconnect, kUdpVariants };
+const char* const kUdpName[kUdpVariants] = {"lockstep cert-ed25519",
+                                            "lockstep cert-ed25519, loop/core",
+                                            "DTLS 1.2",
+                                            "lockstep cert-ed25519, re-key/10",
+                                            "lockstep psk, re-key/10",
+                                            "DTLS 1.2, reconnect/10"};
+const char* const kUdpKey[kUdpVariants] = {"lockstep-cert-ed25519", "lockstep-cert-ed25519-loop-per-core",
+                                           "openssl-dtls12",        "lockstep-cert-ed25519",
+                                           "lockstep-psk",          "openssl-dtls12-reconnect10"};
 
 // Options of this program beyond parse_args': --only tcp|tcp64|udp (a part of
 // the run), --threads N (the server's loops).
@@ -377,8 +383,9 @@ void run_udp(const Args& a, const Extra& opt, double secs, const ModeCase& cert,
     DtlsWorld dtls;
     const int counts[2] = {1, a.quick ? 10 : 100};
     Series ures[2][kUdpVariants];
-    auto lockstep_udp = [&](const ModeCase& m, std::uint32_t rekey_after, int k) {
-        LockstepLink link(m, rekey_after, net::Transport::udp, k, opt.threads);
+    const int per_core = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+    auto lockstep_udp = [&](const ModeCase& m, std::uint32_t rekey_after, int k, int loops) {
+        LockstepLink link(m, rekey_after, net::Transport::udp, k, loops);
         Sample s = measure_many(secs, k, [&](int i, const Buf& req, std::size_t n) {
             return link.exchange(req, n, static_cast<std::size_t>(i));
         });
@@ -395,10 +402,11 @@ void run_udp(const Args& a, const Extra& opt, double secs, const ModeCase& cert,
     };
     for (int r = 0; r < a.runs; ++r) {
         for (int i = 0; i < 2; ++i) {
-            ures[i][kULs].add(lockstep_udp(cert, 0, counts[i]));
+            ures[i][kULs].add(lockstep_udp(cert, 0, counts[i], opt.threads));
+            if (i == 1) ures[i][kULsCores].add(lockstep_udp(cert, 0, counts[i], per_core));
             ures[i][kUDtls].add(dtls_many(0, counts[i]));
-            ures[i][kULsRekeyCert].add(lockstep_udp(cert, kFreshKeysEvery, counts[i]));
-            ures[i][kULsRekeyPsk].add(lockstep_udp(psk, kFreshKeysEvery, counts[i]));
+            ures[i][kULsRekeyCert].add(lockstep_udp(cert, kFreshKeysEvery, counts[i], opt.threads));
+            ures[i][kULsRekeyPsk].add(lockstep_udp(psk, kFreshKeysEvery, counts[i], opt.threads));
             ures[i][kUDtlsReconnect].add(dtls_many(kFreshKeysEvery, counts[i]));
         }
     }
@@ -406,13 +414,15 @@ void run_udp(const Args& a, const Extra& opt, double secs, const ModeCase& cert,
                 "DTLS: OpenSSL %s DTLS 1.2, mutual auth, ECDSA P-256 certs (its DTLS 1.2 takes no Ed25519), X25519,\n"
                 "ECDHE-ECDSA-AES256-GCM-SHA384, no "
                 "tickets, no cookie exchange; one blocking server thread per client on its own connected socket;\n"
-                "lockstep: net::Server (%d loop%s, recvmmsg/sendmmsg) + blocking net::Client per client thread\n",
-                OpenSSL_version(OPENSSL_VERSION_STRING), opt.threads, opt.threads == 1 ? "" : "s");
+                "lockstep: net::Server (%d loop%s, recvmmsg/sendmmsg; \"loop/core\": %d loops) + blocking net::Client\n"
+                "per client thread\n",
+                OpenSSL_version(OPENSSL_VERSION_STRING), opt.threads, opt.threads == 1 ? "" : "s", per_core);
     std::printf("%-8s %-34s %9s %17s %9s %9s  %-9s\n", "clients", "variant", "exch/s", "[min..max]", "p50 us", "p99 us",
                 "vs DTLS");
     rule(104);
     for (int i = 0; i < 2; ++i) {
         for (int v = 0; v < kUdpVariants; ++v) {
+            if (ures[i][v].rate.empty()) continue;  // kULsCores: many clients only
             const Stat rt = stat_of(ures[i][v].rate), p50 = stat_of(ures[i][v].p50), p99 = stat_of(ures[i][v].p99);
             std::printf("%-8d %-34s %9.0f  [%6.0f..%6.0f] %9.0f %9.0f", counts[i], kUdpName[v], rt.median, rt.min,
                         rt.max, p50.median, p99.median);
@@ -420,7 +430,7 @@ void run_udp(const Args& a, const Extra& opt, double secs, const ModeCase& cert,
                 std::printf("\n");
                 continue;
             }
-            const int b = v == kULs ? kUDtls : kUDtlsReconnect;
+            const int b = v == kULs || v == kULsCores ? kUDtls : kUDtlsReconnect;
             const double base = stat_of(ures[i][b].rate).median, vs = rt.median / base;
             std::printf("  %8.2fx\n", vs);
             const std::string n = std::string("loopback/udp/") + (b == kUDtls ? "no_rekey" : "fresh_keys_every_10") +
@@ -432,8 +442,9 @@ void run_udp(const Args& a, const Extra& opt, double secs, const ModeCase& cert,
     }
     std::printf("\ntargets (UDP, >= 2x DTLS 1.2):\n");
     for (int i = 0; i < 2; ++i)
-        for (int v : {kULs, kULsRekeyCert, kULsRekeyPsk}) {
-            const int b = v == kULs ? kUDtls : kUDtlsReconnect;
+        for (int v : {kULs, kULsCores, kULsRekeyCert, kULsRekeyPsk}) {
+            if (ures[i][v].rate.empty()) continue;
+            const int b = v == kULs || v == kULsCores ? kUDtls : kUDtlsReconnect;
             const double r = stat_of(ures[i][v].rate).median / stat_of(ures[i][b].rate).median;
             std::printf("  %3d client(s), %-34s vs %-24s %.2fx -> %s\n", counts[i], kUdpName[v], kUdpName[b], r,
                         verdict(r, 2.0));

@@ -2,7 +2,7 @@
 // profile_exchange: a fixed number of 64-byte request/response/ack exchanges
 // over loopback, without re-keys, for counting instructions, system calls and
 // context switches per exchange. k clients (one thread each, default 1), each
-// doing N exchanges:
+// doing N exchanges (lockstep: on `loops` server loops, default 1):
 //   lockstep: tcp | udp — a net::Server (own thread) and blocking net::Clients
 //   dtls — the DTLS 1.2 baseline of bench_loopback (a server thread per client)
 //   valgrind --tool=callgrind profile_exchange udp 0 100    (set-up only)
@@ -35,12 +35,13 @@ void run_clients(int k, int n, F&& exchange) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3 && argc != 4) {
-        std::fprintf(stderr, "usage: %s tcp|udp|dtls N [clients]\n", argv[0]);
+    if (argc < 3 || argc > 5) {
+        std::fprintf(stderr, "usage: %s tcp|udp|dtls N [clients [loops]]\n", argv[0]);
         return 2;
     }
     const std::string kind = argv[1];
-    const int n = std::atoi(argv[2]), k = argc == 4 ? std::max(1, std::atoi(argv[3])) : 1;
+    const int n = std::atoi(argv[2]), k = argc >= 4 ? std::max(1, std::atoi(argv[3])) : 1;
+    const int loops = argc == 5 ? std::max(1, std::atoi(argv[4])) : 1;
     const auto t0 = Clock::now();
     if (kind == "dtls") {
         DtlsWorld w;
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
         run_clients(k, n, [&](int i, const Buf& req) { return links[static_cast<std::size_t>(i)]->exchange(req, 64); });
     } else if (kind == "tcp" || kind == "udp") {
         const auto tr = kind == "udp" ? net::Transport::udp : net::Transport::tcp;
-        LockstepLink link(mode_cases()[0], 0, tr, k);  // cert-ed25519
+        LockstepLink link(mode_cases()[0], 0, tr, k, loops);  // cert-ed25519
         run_clients(k, n, [&](int i, const Buf& req) { return link.exchange(req, 64, static_cast<std::size_t>(i)); });
         std::printf("server requests %llu\n", static_cast<unsigned long long>(link.counters().requests));
     } else {

@@ -13,24 +13,16 @@ namespace lockstep::net::detail {
 void Loop::receive_datagrams(Now now) {
     // At most kDatagramsPerWake per wake-up: a flood must not starve TCP
     // and the timers (level-triggered: the rest wakes epoll_wait again).
-    const std::size_t slot = buf_.size() / kDatagramBatch;
     for (int taken = 0; taken < kDatagramsPerWake;) {
-        std::array<mmsghdr, kDatagramBatch> hdr{};
-        std::array<iovec, kDatagramBatch> iov{};
-        std::array<Address, kDatagramBatch> src{};
-        for (std::size_t i = 0; i < kDatagramBatch; ++i) {
-            iov[i] = {buf_.data() + i * slot, slot};
-            hdr[i].msg_hdr.msg_name = &src[i].ss;
-            hdr[i].msg_hdr.msg_namelen = sizeof src[i].ss;
-            hdr[i].msg_hdr.msg_iov = &iov[i];
-            hdr[i].msg_hdr.msg_iovlen = 1;
-        }
-        const int got = ::recvmmsg(udp_.get(), hdr.data(), kDatagramBatch, MSG_DONTWAIT, nullptr);
+        for (auto& h : in_hdr_) h.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        const int got = ::recvmmsg(udp_.get(), in_hdr_.data(), kDatagramBatch, MSG_DONTWAIT, nullptr);
         if (got < 0 && errno == EINTR) continue;
         for (int i = 0; i < got; ++i) {
-            s_.tally.received(Transport::udp, hdr[i].msg_len);
-            src[i].len = hdr[i].msg_hdr.msg_namelen;
-            on_datagram({buf_.data() + i * slot, hdr[i].msg_len}, src[i], now);
+            const mmsghdr& h = in_hdr_[static_cast<std::size_t>(i)];
+            Address& from = in_from_[static_cast<std::size_t>(i)];
+            s_.tally.received(Transport::udp, h.msg_len);
+            from.len = h.msg_hdr.msg_namelen;
+            on_datagram({static_cast<const std::uint8_t*>(h.msg_hdr.msg_iov->iov_base), h.msg_len}, from, now);
         }
         if (got < static_cast<int>(kDatagramBatch)) return;
         taken += got;
@@ -41,45 +33,53 @@ void Loop::receive_datagrams(Now now) {
 // any address; anything else (or an id we do not know) by the address.
 // Only a record that opens moves a connection to a new address. spec §6.9
 void Loop::on_datagram(std::span<const std::uint8_t> msg, const Address& from, Now now) {
-    std::string key = from.str();
+    // The address as a key, not as text: formatted only for what keeps it
+    // (a new connection, a move) and for log lines.
+    const AddressKey key = key_of(from);
     Conn* found = nullptr;
     if (!msg.empty() && msg[0] == static_cast<std::uint8_t>(wire::Frame::cid_record)) {
         auto r = wire::decode_cid_record(msg);
-        if (!r) return log(log_drops_, "udp " + key + ": dropped a datagram (" + err_name(r.error()) + ")", now);
+        if (!r) return dropped(from, err_name(r.error()), now);
         msg = r->record;
         if (auto id = cids_.find(r->cid)) found = conns_.at(*id).get();
     }
     if (found == nullptr)
         if (auto it = udp_peers_.find(key); it != udp_peers_.end()) found = conns_.at(it->second).get();
     if (found == nullptr) {
-        if (!stopping_) from_stranger(msg, from, std::move(key), now);
+        if (!stopping_) from_stranger(msg, from, key, now);
         return;
     }
     Conn& c = wake(*found, now);
-    const std::uint64_t dropped = c.engine.stats().dropped;
+    const std::uint64_t dropped_before = c.engine.stats().dropped;
     bool moved = false;
-    if (key == c.address) (void)c.engine.receive(msg, now);
+    if (key == key_of(c.peer)) (void)c.engine.receive(msg, now);
     else (void)c.engine.receive_moved(msg, now, moved);
-    if (c.engine.stats().dropped != dropped)  // unauthenticated: no effect, but say why (spec §8.6)
-        log(log_drops_, "udp " + key + ": dropped a datagram (" + err_name(c.engine.last_drop()) + ")", now);
-    if (moved) move(c, from, std::move(key));
+    if (c.engine.stats().dropped != dropped_before)  // unauthenticated: no effect, but say why (spec §8.6)
+        dropped(from, err_name(c.engine.last_drop()), now);
+    if (moved) move(c, from, key);
     pump(c, now);
     settle(c);
 }
 
+// A log line for a datagram dropped from a connection's address (none built without a log).
+void Loop::dropped(const Address& from, const char* why, Now now) {
+    if (!s_.opts.log) return;
+    log(log_drops_, "udp " + from.str() + ": dropped a datagram (" + why + ")", now);
+}
+
 // The client's address changed (a record from the new one opened): send there from now on.
-void Loop::move(Conn& c, const Address& to, std::string key) {
-    if (auto it = udp_peers_.find(c.address); it != udp_peers_.end() && it->second == c.id) udp_peers_.erase(it);
-    c.address = std::move(key);
+void Loop::move(Conn& c, const Address& to, const AddressKey& key) {
+    if (auto it = udp_peers_.find(key_of(c.peer)); it != udp_peers_.end() && it->second == c.id) udp_peers_.erase(it);
+    c.address = to.str();
     c.peer = to;
-    udp_peers_[c.address] = c.id;  // the address's newest connection takes its bare datagrams
+    udp_peers_[key] = c.id;  // the address's newest connection takes its bare datagrams
     ++s_.moved;
 }
 
 // Only a HELLO (bare or behind a cookie, spec §6.8) can open a UDP
 // connection; anything else from a stranger, or a HELLO that does not
 // decode, is dropped and leaves nothing behind.
-void Loop::from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now) {
+void Loop::from_stranger(std::span<const std::uint8_t> msg, const Address& from, const AddressKey& key, Now now) {
     auto dropped = [&](const char* why) {
         if (!s_.opts.log) return;  // (no string built per dropped datagram)
         log(log_drops_, "udp " + from.str() + ": dropped a datagram from an unknown address (" + why + ")", now);
@@ -114,9 +114,9 @@ void Loop::from_stranger(std::span<const std::uint8_t> msg, const Address& from,
     const std::uint64_t id = next_id_++;
     budget_.add(id, Transport::udp, p, proved ? HalfOpenBudget::proved : HalfOpenBudget::unproved);
     ++s_.accepted;
-    Conn& c = add(Transport::udp, id, key, p, now);
+    Conn& c = add(Transport::udp, id, from.str(), p, now);
     c.peer = from;
-    udp_peers_.emplace(std::move(key), c.id);
+    udp_peers_.emplace(key, c.id);
     if (proved) c.engine.set_address_validated();
     (void)c.engine.receive(msg, now);
     if (!proved && c.engine.stats().amplification_held > 0 && c.engine.state() == State::wait_ack) {
@@ -169,6 +169,11 @@ void Loop::queue_datagrams(Conn& c) {
         if (!n || *n == 0) return;
         out_iov_[out_n_] = {out_.data() + out_used_, *n};
         out_to_[out_n_] = c.peer;
+        msghdr& h = out_hdr_[out_n_].msg_hdr;
+        h.msg_name = &out_to_[out_n_].ss;
+        h.msg_namelen = c.peer.len;
+        h.msg_iov = &out_iov_[out_n_];
+        h.msg_iovlen = 1;
         out_used_ += *n;
         ++out_n_;
     }
@@ -177,13 +182,7 @@ void Loop::queue_datagrams(Conn& c) {
 // Sends the outbox (sendmmsg). A datagram the socket refuses is lost, as on
 // the network; the engines' timers recover.
 void Loop::flush_datagrams() noexcept {
-    std::array<mmsghdr, kOutboxDatagrams> hdr{};
-    for (std::size_t i = 0; i < out_n_; ++i) {
-        hdr[i].msg_hdr.msg_name = const_cast<sockaddr*>(out_to_[i].sa());
-        hdr[i].msg_hdr.msg_namelen = out_to_[i].len;
-        hdr[i].msg_hdr.msg_iov = &out_iov_[i];
-        hdr[i].msg_hdr.msg_iovlen = 1;
-    }
+    auto& hdr = out_hdr_;  // filled by queue_datagrams
     std::size_t i = 0;
     while (i < out_n_) {
         const int n = ::sendmmsg(udp_.get(), hdr.data() + i, static_cast<unsigned>(out_n_ - i), MSG_NOSIGNAL);

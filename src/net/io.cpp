@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <random>
 
 namespace lockstep::net {
 
@@ -66,6 +67,43 @@ std::uint16_t Address::port() const noexcept {
     if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
     if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
     return 0;
+}
+
+AddressKey key_of(const Address& a) noexcept {
+    AddressKey k;
+    std::uint8_t b[sizeof k.w]{};
+    b[0] = static_cast<std::uint8_t>(a.ss.ss_family);
+    const std::uint16_t port = a.port();
+    b[1] = static_cast<std::uint8_t>(port >> 8);
+    b[2] = static_cast<std::uint8_t>(port);
+    if (a.ss.ss_family == AF_INET) {
+        std::memcpy(b + 4, &reinterpret_cast<const sockaddr_in*>(&a.ss)->sin_addr, 4);
+    } else if (a.ss.ss_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a.ss);
+        std::memcpy(b + 4, &in6->sin6_addr, 16);
+        std::memcpy(b + 20, &in6->sin6_scope_id, 4);
+    }
+    std::memcpy(k.w.data(), b, sizeof b);
+    return k;
+}
+
+std::size_t AddressKeyHash::operator()(const AddressKey& k) const noexcept {
+    static const std::uint64_t seed = []() noexcept -> std::uint64_t {
+        try {
+            std::random_device rd;
+            return std::uint64_t{rd()} << 32 | rd();
+        } catch (...) {
+            return 0x9e3779b97f4a7c15ULL;  // no entropy source: a fixed seed (as std::hash has)
+        }
+    }();
+    std::uint64_t h = seed;
+    for (std::uint64_t x : k.w) {  // multiply-xorshift rounds (splitmix64's finaliser)
+        h ^= x;
+        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+        h ^= h >> 31;
+    }
+    return static_cast<std::size_t>(h);
 }
 
 Result<Address> resolve(const std::string& host, std::uint16_t port, bool passive) {

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -47,6 +48,18 @@ struct Address {
     const sockaddr* sa() const noexcept { return reinterpret_cast<const sockaddr*>(&ss); }
     std::string str() const;  // "127.0.0.1:40123", "[::1]:40123"
     std::uint16_t port() const noexcept;
+};
+
+// An address as a map key, built without formatting it: family, port and
+// address bytes (IPv6: and the scope id). Equal keys, equal addresses.
+struct AddressKey {
+    std::array<std::uint64_t, 3> w{};
+    bool operator==(const AddressKey&) const noexcept = default;
+};
+AddressKey key_of(const Address& a) noexcept;
+// Seeded once per process (peers choose their addresses, not the table's layout).
+struct AddressKeyHash {
+    std::size_t operator()(const AddressKey& k) const noexcept;
 };
 
 // host:port to an address (numeric or by name). passive: for bind().

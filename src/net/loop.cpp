@@ -368,7 +368,8 @@ void Loop::remove(Conn& c) {
     ++s_.closed;
     if (c.failed) ++s_.errors;
     if (c.t == Transport::udp) {
-        if (auto it = udp_peers_.find(c.address); it != udp_peers_.end() && it->second == c.id) udp_peers_.erase(it);
+        if (auto it = udp_peers_.find(key_of(c.peer)); it != udp_peers_.end() && it->second == c.id)
+            udp_peers_.erase(it);
         cids_.forget(c.id, c.cids);
     }
     conns_.erase(c.id);  // closes a TCP socket (and so leaves the epoll set)

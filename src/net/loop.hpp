@@ -196,6 +196,15 @@ public:
         cfg_udp_.amplification_limit = kAmplificationLimit;  // spec §8.6: UDP addresses are unproved
         cfg_tcp_.provider = cfg_udp_.provider = &provider_;
         cfg_tcp_.cert_cache = cfg_udp_.cert_cache = &cert_cache_;
+        // recvmmsg's headers point at buf_'s slots and in_from_ once for all;
+        // each call only resets the address lengths the kernel overwrote.
+        const std::size_t slot = buf_.size() / kDatagramBatch;
+        for (std::size_t i = 0; i < kDatagramBatch; ++i) {
+            in_iov_[i] = {buf_.data() + i * slot, slot};
+            in_hdr_[i].msg_hdr.msg_name = &in_from_[i].ss;
+            in_hdr_[i].msg_hdr.msg_iov = &in_iov_[i];
+            in_hdr_[i].msg_hdr.msg_iovlen = 1;
+        }
     }
 
     // Opens this loop's sockets on the given ports (0: ephemeral); returns the ports bound.
@@ -258,13 +267,16 @@ private:
     // Only a record that opens moves a connection to a new address. spec §6.9
     void on_datagram(std::span<const std::uint8_t> msg, const Address& from, Now now);
 
+    // A log line for a datagram dropped from a connection's address (none built without a log).
+    void dropped(const Address& from, const char* why, Now now);
+
     // The client's address changed (a record from the new one opened): send there from now on.
-    void move(Conn& c, const Address& to, std::string key);
+    void move(Conn& c, const Address& to, const AddressKey& key);
 
     // Only a HELLO (bare or behind a cookie, spec §6.8) can open a UDP
     // connection; anything else from a stranger, or a HELLO that does not
     // decode, is dropped and leaves nothing behind.
-    void from_stranger(std::span<const std::uint8_t> msg, const Address& from, std::string key, Now now);
+    void from_stranger(std::span<const std::uint8_t> msg, const Address& from, const AddressKey& key, Now now);
 
     bool too_small_for_certificate(const wire::Hello& h, std::size_t received) const noexcept;
 
@@ -332,6 +344,9 @@ private:
     Fd reserve_fd_;  // given up to accept-and-close at the fd limit
     std::optional<Instant> accept_paused_until_;
     std::vector<std::uint8_t> buf_;  // read buffer (UDP: kDatagramBatch slots)
+    std::array<mmsghdr, kDatagramBatch> in_hdr_{};  // recvmmsg, over buf_'s slots
+    std::array<iovec, kDatagramBatch> in_iov_{};
+    std::array<Address, kDatagramBatch> in_from_{};
     HalfOpenBudget budget_;
     CookieJar cookies_{provider_};
     RateLimitedLog log_budget_{kLogEvery}, log_fds_{kLogEvery}, log_drops_{kLogEvery};
@@ -343,11 +358,12 @@ private:
     std::vector<std::uint8_t> out_ = std::vector<std::uint8_t>(kOutboxBytes);  // UDP outbox
     std::array<iovec, kOutboxDatagrams> out_iov_{};
     std::array<Address, kOutboxDatagrams> out_to_{};
+    std::array<mmsghdr, kOutboxDatagrams> out_hdr_{};  // sendmmsg, filled as datagrams are queued
     std::size_t out_used_ = 0, out_n_ = 0;
     std::deque<std::pair<std::int64_t, std::uint64_t>> idle_;  // (last wake-up ms, connection id), for idle_trim
     std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;
     std::unordered_map<std::uint64_t, Pending> pending_;  // TCP, before the first frame
-    std::unordered_map<std::string, std::uint64_t> udp_peers_;
+    std::unordered_map<AddressKey, std::uint64_t, AddressKeyHash> udp_peers_;  // by Conn::peer
     CidTable cids_;  // UDP: connection ids -> connection (spec §6.9)
     std::set<std::pair<std::int64_t, std::uint64_t>> timers_;  // (deadline ms, connection id)
     std::uint64_t next_id_ = kFirstConnId;

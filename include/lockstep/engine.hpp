@@ -116,6 +116,10 @@ constexpr std::size_t inner_cap(std::size_t max_data) {
     return std::max<std::size_t>(15 + max_data + 255, kMinInnerCap);
 }
 constexpr std::size_t wire_cap(std::size_t max_data) { return 6 + inner_cap(max_data) + 16 + 64; }
+// The state's bytes only a build with certificate modes has: the peer
+// certificate's public key (up to RSA-3072) and subject (handshake/link.hpp).
+inline constexpr std::size_t kPeerKeyCap = features::kCertModes ? 384 : 1;
+inline constexpr std::size_t kPeerSubjectCap = features::kCertModes ? 64 : 1;
 }  // namespace detail
 
 class LOCKSTEP_API Engine {
@@ -192,8 +196,10 @@ public:
     // The connection's state lives in this opaque block (its layout is private
     // to src/session), so internals change without touching this header.
     // Sized with slack for 32- and 64-bit targets; the engine static_asserts that
-    // its state fits.
-    static constexpr std::size_t kStateSize = 1792 + 48 * sizeof(void*);  // 2176 B on 64-bit, 1984 B on 32-bit
+    // its state fits. A build without certificate modes keeps no peer
+    // certificate key and subject (detail::kPeerKeyCap, kPeerSubjectCap).
+    static constexpr std::size_t kStateSize = 1792 + 48 * sizeof(void*) -
+        (features::kCertModes ? 0 : 448);  // 2176 / 1984 B on 64 / 32-bit; without certificate modes 1728 / 1536 B
     static constexpr std::size_t kStateAlign = 8;
 
 private:

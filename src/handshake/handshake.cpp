@@ -199,6 +199,7 @@ Status accept_peer_cert(Link& e, Mode mode, ConstBytes cert, ConstBytes sig, Cer
     const bool want = features::uses_cert(mode);
     if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
     if (!want) return {};
+    if constexpr (!features::kCertModes) return Err::internal;  // want is false: no peer_key_ room (link.hpp)
     const Config& c = e.cfg_;
     // The CA signature (and the cache) come after the transcript signature: peer_cert_signed.
     auto pc = certs::check_fields(e.provider(), cert, c.ca_certificate, role, now.wall.seconds(),

@@ -98,9 +98,11 @@ public:
     std::uint64_t bytes_in_epoch_ = 0;
     Stats stats_{};
     std::size_t inner_cap_ = 0;  // bytes of a kept message slot and of scratch()
-    std::uint8_t peer_subject_[64] = {};
+    // The peer certificate's subject and key: only with certificate modes
+    // (detail::kPeerSubjectCap, kPeerKeyCap; 1 byte each without).
+    std::uint8_t peer_subject_[detail::kPeerSubjectCap] = {};
     std::size_t peer_subject_len_ = 0;
-    std::uint8_t peer_key_[384] = {};
+    std::uint8_t peer_key_[detail::kPeerKeyCap] = {};
     std::uint8_t peer_key_alg_ = 0;
 
     crypto::Provider& provider() const noexcept { return *cfg_.provider; }

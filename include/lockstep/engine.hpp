@@ -107,14 +107,19 @@ namespace detail {
 inline constexpr std::size_t kMinInnerCapCert = 2304;
 inline constexpr std::size_t kMinInnerCapNoCert = 384;
 inline constexpr std::size_t kMinInnerCap = features::kCertModes ? kMinInnerCapCert : kMinInnerCapNoCert;
-// Message slots of inner_cap bytes: two kept messages, the receive buffer, and
-// (only when the server role is compiled in) the stash for a request that
-// crossed a re-key. A client opens the sealed part of HELLO ACK in the receive
-// buffer, so a build without the server role needs no stash.
-inline constexpr std::size_t kInnerSlots = features::kServerRole ? 4 : 3;
+// Message slots: two kept messages (kept_cap), the receive buffer (inner_cap),
+// and (only when the server role is compiled in) the stash for a request that
+// crossed a re-key (inner_cap). A client opens the sealed part of HELLO ACK in
+// the receive buffer, so a build without the server role needs no stash.
+inline constexpr std::size_t kInnerSlots = features::kServerRole ? 2 : 1;
+// A received record's plaintext: header, body, up to 255 bytes of padding.
 constexpr std::size_t inner_cap(std::size_t max_data) {
     return std::max<std::size_t>(15 + max_data + 255, kMinInnerCap);
 }
+// A kept message: a data message is kept unpadded (header and body; padding is
+// added when it is sealed into the transmit queue), a handshake message sealed
+// within kMinInnerCap.
+constexpr std::size_t kept_cap(std::size_t max_data) { return std::max<std::size_t>(15 + max_data, kMinInnerCap); }
 constexpr std::size_t wire_cap(std::size_t max_data) { return 6 + inner_cap(max_data) + 16 + 64; }
 // The state's bytes only a build with certificate modes has: the peer
 // certificate's public key (up to RSA-3072) and subject (handshake/link.hpp).
@@ -126,7 +131,8 @@ class LOCKSTEP_API Engine {
 public:
     // Workspace bytes needed for a given Config::max_data.
     static constexpr std::size_t workspace_size(std::size_t max_data) {
-        return 2 * detail::wire_cap(max_data) + 2048 + detail::kInnerSlots * detail::inner_cap(max_data);
+        return 2 * detail::wire_cap(max_data) + 2048 + 2 * detail::kept_cap(max_data) +
+               detail::kInnerSlots * detail::inner_cap(max_data);
     }
     // Largest message poll_transmit can produce.
     static constexpr std::size_t max_message_size(std::size_t max_data) { return detail::wire_cap(max_data); }

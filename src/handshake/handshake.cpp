@@ -172,7 +172,7 @@ Status client_start(Link& e, const Now& now) noexcept {
     if (want_psk) h.psk_id = c.psk_id;
 
     std::uint8_t* const slot = e.new_slot();
-    Writer w({slot, e.inner_cap_});
+    Writer w({slot, e.kept_cap()});
     wire::encode_hello_body(h, w);
     if (!w.ok()) return e.fail(Err::internal, now);
     if (auto st = k.th.append(p, w.written()); !st) return e.fail(st.error(), now);  // T1
@@ -346,7 +346,7 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer
     const std::size_t body_len = 4 + 2 + my_cert.size() + 2 + slen + wire::kFinishedLen;
     std::uint8_t* const slot = e.new_slot();
     std::uint8_t* inner = slot + wire::kRecordHeaderLen;
-    Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
+    Writer w({inner, e.kept_cap() - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(m, w);
     w.u16(static_cast<std::uint16_t>(body_len));
     const wire::AuthSlots slots = wire::layout_ack_body(*nonce, my_cert, slen, w);

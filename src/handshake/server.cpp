@@ -93,7 +93,7 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer_seq
     a.ttl = e.make_ttl(now);
 
     std::uint8_t* const slot = e.new_slot();
-    Writer w({slot, e.inner_cap_});
+    Writer w({slot, e.kept_cap()});
     wire::encode_hello_ack_clear(a, w);
     LS_TRY(w.status());
     LS_TRY(k.th.append(p, w.written()));  // T2

@@ -70,9 +70,9 @@ Conn::Conn(const Config& cfg, std::span<std::uint8_t> ws) noexcept : Link(cfg) {
     txq_cap_ = 2 * wcap + 2048;
     p += txq_cap_;
     kept_[0].buf = p;
-    p += inner_cap_;
+    p += kept_cap();
     kept_[1].buf = p;
-    p += inner_cap_;
+    p += kept_cap();
     if constexpr (features::kServerRole) {  // detail::kInnerSlots
         stash_ = p;
         p += inner_cap_;
@@ -82,8 +82,8 @@ Conn::Conn(const Config& cfg, std::span<std::uint8_t> ws) noexcept : Link(cfg) {
 
 Conn::~Conn() {
     if (txq_) secure_wipe(txq_, txq_cap_);
-    if (kept_[0].buf) secure_wipe(kept_[0].buf, inner_cap_);
-    if (kept_[1].buf) secure_wipe(kept_[1].buf, inner_cap_);
+    if (kept_[0].buf) secure_wipe(kept_[0].buf, kept_cap());
+    if (kept_[1].buf) secure_wipe(kept_[1].buf, kept_cap());
     if (stash_) secure_wipe(stash_, inner_cap_);
     if (rx_) secure_wipe(rx_, inner_cap_);
 }

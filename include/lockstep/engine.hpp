@@ -121,6 +121,25 @@ constexpr std::size_t inner_cap(std::size_t max_data) {
 // within kMinInnerCap.
 constexpr std::size_t kept_cap(std::size_t max_data) { return std::max<std::size_t>(15 + max_data, kMinInnerCap); }
 constexpr std::size_t wire_cap(std::size_t max_data) { return 6 + inner_cap(max_data) + 16 + 64; }
+// The client's HELLO behind a cookie and padding (frame 0x04, spec §6.8): the
+// longest HELLO (kMaxHello, checked against the wire format in
+// src/handshake/handshake.cpp) behind the 4-byte head with the longest cookie
+// (64 bytes), padded by at most 1200 bytes. A build without certificate modes
+// accepts Config::hello_pad_to only up to kMaxHelloPadToNoCert (a psk HELLO ACK
+// is short, so a server under the amplification limit answers an unpadded
+// HELLO), which bounds its padded HELLO to that length.
+inline constexpr std::size_t kMaxHello = 169;
+inline constexpr std::size_t kMaxHelloPadToNoCert = 384;
+inline constexpr std::size_t kMaxHelloFrame = features::kCertModes
+                                                  ? 4 + 64 + 1200 + kMaxHello
+                                                  : std::max<std::size_t>(4 + 64 + kMaxHello, kMaxHelloPadToNoCert);
+// The transmit queue, each message behind a 2-byte length: what one call
+// queues, two records at most (RESEND LAST answered with both kept messages),
+// or a client's HELLO and a record, or a HELLO copy behind an unsent one.
+constexpr std::size_t txq_cap(std::size_t max_data) {
+    const std::size_t rec = 2 + wire_cap(max_data);
+    return rec + std::max<std::size_t>(rec, features::kClientRole ? 2 + kMaxHelloFrame : 0);
+}
 // The state's bytes only a build with certificate modes has: the peer
 // certificate's public key (up to RSA-3072) and subject (handshake/link.hpp).
 inline constexpr std::size_t kPeerKeyCap = features::kCertModes ? 384 : 1;
@@ -131,7 +150,7 @@ class LOCKSTEP_API Engine {
 public:
     // Workspace bytes needed for a given Config::max_data.
     static constexpr std::size_t workspace_size(std::size_t max_data) {
-        return 2 * detail::wire_cap(max_data) + 2048 + 2 * detail::kept_cap(max_data) +
+        return detail::txq_cap(max_data) + 2 * detail::kept_cap(max_data) +
                detail::kInnerSlots * detail::inner_cap(max_data);
     }
     // Largest message poll_transmit can produce.

@@ -133,6 +133,9 @@ constexpr std::size_t kMaxPskHelloAck = 1 + 4 + kMaxIdLists + 1 + 2 + crypto::kX
                                         wire::kMacLen + 2 + 2 + 2 + wire::kFinishedLen + crypto::kAeadTagLen +
                                         wire::kEtmTagLen;
 static_assert(kMaxPskHello + wire::kMaxCookie <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
+// Every HELLO (no mode adds to it): the transmit queue's room for a padded one.
+static_assert(kMaxPskHello == detail::kMaxHello, "detail::kMaxHello (include/lockstep/engine.hpp)");
+static_assert(wire::kMaxCookie == 64 && wire::kMaxHelloPadding == 1200, "detail::kMaxHelloFrame");
 static_assert(kMaxPskHelloAck <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
 
 }  // namespace hello

@@ -101,11 +101,11 @@ Now now() {
 }
 
 // The summary line (its 256-byte buffer in this frame, not in main's).
-[[gnu::noinline]] void report(int responses, int rekeys, const Event& closed) {
+[[gnu::noinline]] void report(int responses, int rekeys, Reason reason, bool acknowledged) {
     mcu::Line line;
     line.s("lockstep device client: responses ").u(static_cast<std::uint32_t>(responses)).s(", re-keys ")
-        .u(static_cast<std::uint32_t>(rekeys)).s(", closed reason ").u(static_cast<std::uint32_t>(closed.reason))
-        .s(closed.acknowledged ? " acknowledged" : " not acknowledged").s("; stack high-water ")
+        .u(static_cast<std::uint32_t>(rekeys)).s(", closed reason ").u(static_cast<std::uint32_t>(reason))
+        .s(acknowledged ? " acknowledged" : " not acknowledged").s("; stack high-water ")
         .u(static_cast<std::uint32_t>(mcu::stack_high_water())).s(" bytes").print();
 }
 }  // namespace
@@ -114,8 +114,9 @@ int main() {
     Engine& e = setup();
     int sent = 0, responses = 0, rekeys = 0;
     bool closing = false;
-    Event closed{};
-    std::uint8_t body[16] = {'t', 'e', 'm', 'p', '?'};
+    Reason closed_reason = Reason::normal;  // as a default Event's
+    bool acknowledged = false;
+    static const std::uint8_t kBody[16] = {'t', 'e', 'm', 'p', '?'};
     if (!e.start(now())) mcu::fatal("start failed");
     while (!e.is_closed()) {
         while (!mcu::link_receiving()) {
@@ -123,19 +124,23 @@ int main() {
             if (!n || *n == 0) break;
             mcu::link_send(g_msg, *n);
         }
-        if (std::size_t n = mcu::link_poll(g_msg, sizeof g_msg)) (void)e.receive({g_msg, n}, now());
-        if (auto d = e.next_deadline(); d && now().mono >= *d) (void)e.on_timeout(now());
+        const Now t = now();  // one reading per turn of the loop
+        if (std::size_t n = mcu::link_poll(g_msg, sizeof g_msg)) (void)e.receive({g_msg, n}, t);
+        if (auto d = e.next_deadline(); d && t.mono >= *d) (void)e.on_timeout(t);
         Event ev;
         while (e.poll_event(ev)) {
             if (ev.kind == EventKind::response) ++responses;
             if (ev.kind == EventKind::rekeyed) ++rekeys;
-            if (ev.kind == EventKind::closed) closed = ev;
+            if (ev.kind == EventKind::closed) {
+                closed_reason = ev.reason;
+                acknowledged = ev.acknowledged;
+            }
         }
-        if (sent < kRequests && e.can_send_request() && e.send_request(body, now())) ++sent;
-        if (responses >= kRequests && !closing) closing = static_cast<bool>(e.close(now()));
+        if (sent < kRequests && e.can_send_request() && e.send_request(kBody, t)) ++sent;
+        if (responses >= kRequests && !closing) closing = static_cast<bool>(e.close(t));
     }
-    report(responses, rekeys, closed);
-    const bool ok = responses == kRequests && rekeys == 2 && closed.reason == Reason::normal && closed.acknowledged;
+    report(responses, rekeys, closed_reason, acknowledged);
+    const bool ok = responses == kRequests && rekeys == 2 && closed_reason == Reason::normal && acknowledged;
     e.~Engine();
     return ok ? 0 : 1;
 }

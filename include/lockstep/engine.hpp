@@ -224,7 +224,7 @@ public:
     // its state fits. A build without certificate modes keeps no peer
     // certificate key and subject (detail::kPeerKeyCap, kPeerSubjectCap).
     static constexpr std::size_t kStateSize = 1792 + 48 * sizeof(void*) -
-        (features::kCertModes ? 0 : 448);  // 2176 / 1984 B on 64 / 32-bit; without certificate modes 1728 / 1536 B
+        (features::kCertModes ? 0 : 480);  // 2176 / 1984 B on 64 / 32-bit; without certificate modes 1696 / 1504 B
     static constexpr std::size_t kStateAlign = 8;
 
 private:

@@ -25,6 +25,8 @@ namespace {
 using namespace lockstep;
 constexpr std::uint16_t kMaxData = 256;
 alignas(8) std::uint8_t g_ws[Engine::workspace_size(kMaxData)];
+// The client + psk RAM target (docs/FOOTPRINT.md, Targets): state + workspace within 4 KiB.
+static_assert(Engine::kStateSize + Engine::workspace_size(kMaxData) <= 4096, "client + psk RAM target");
 alignas(8) std::uint8_t g_msg[Engine::max_message_size(kMaxData)];
 alignas(Engine) std::uint8_t g_engine_mem[sizeof(Engine)];
 const std::uint8_t kPsk[32] = {0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,

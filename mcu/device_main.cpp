@@ -34,6 +34,7 @@ alignas(8) std::uint8_t g_ws[Engine::workspace_size(kMaxData)];
 // a time across many loop turns, so nothing is sent into it while one is partly in.
 alignas(8) std::uint8_t g_msg[Engine::max_message_size(kMaxData)];
 alignas(Engine) std::uint8_t g_engine_mem[sizeof(Engine)];
+alignas(crypto::bearssl::BearSslProvider) std::uint8_t g_provider_mem[sizeof(crypto::bearssl::BearSslProvider)];
 std::uint8_t g_psk[32];
 const std::uint8_t kPskId[] = {'d', 'e', 'v', 'i', 'c', 'e', '-', '1'};
 
@@ -69,9 +70,11 @@ Now now() {
     const std::int64_t ms = mcu::mono_ms();
     return Now{Instant{std::chrono::milliseconds(ms)}, UnixTime{std::chrono::milliseconds(g_unix_at_boot_ms + ms)}};
 }
-}  // namespace
 
-int main() {
+// Boot and the engine's construction, in a frame of their own: the seed and
+// the Config (the engine keeps a copy) are off the stack while the exchange
+// runs, whose deepest call sets the stack high-water mark.
+[[gnu::noinline]] Engine& setup() {
     std::uint8_t seed[32];
     if (mcu::host_read_file("lockstep-device.seed", seed, sizeof seed) != 32) mcu::fatal("no 32-byte seed file");
     (void)mcu::entropy_seed(seed);
@@ -81,10 +84,10 @@ int main() {
     g_unix_at_boot_ms = std::int64_t{mcu::unix_seconds()} * 1000 - mcu::mono_ms();
     mcu::link_init();
 
-    crypto::bearssl::BearSslProvider provider(mcu::entropy_fill, nullptr, kEd25519);
+    auto* provider = new (g_provider_mem) crypto::bearssl::BearSslProvider(mcu::entropy_fill, nullptr, kEd25519);
     Config cfg;
     cfg.role = Role::client;
-    cfg.provider = &provider;
+    cfg.provider = provider;
     cfg.modes = {Mode::LS_DEVICE_MODE};
     cfg.suites = {Suite::chacha20poly1305};
     cfg.psk = g_psk;
@@ -94,12 +97,26 @@ int main() {
 #if LOCKSTEP_WITH_MODE_CERT_PSK
     load_cert_credentials(cfg);
 #endif
-    Engine& e = *new (g_engine_mem) Engine(cfg, g_ws);
+    return *new (g_engine_mem) Engine(cfg, g_ws);
+}
 
+// The summary line (its 256-byte buffer in this frame, not in main's).
+[[gnu::noinline]] void report(int responses, int rekeys, Reason reason, bool acknowledged) {
+    mcu::Line line;
+    line.s("lockstep device client: responses ").u(static_cast<std::uint32_t>(responses)).s(", re-keys ")
+        .u(static_cast<std::uint32_t>(rekeys)).s(", closed reason ").u(static_cast<std::uint32_t>(reason))
+        .s(acknowledged ? " acknowledged" : " not acknowledged").s("; stack high-water ")
+        .u(static_cast<std::uint32_t>(mcu::stack_high_water())).s(" bytes").print();
+}
+}  // namespace
+
+int main() {
+    Engine& e = setup();
     int sent = 0, responses = 0, rekeys = 0;
     bool closing = false;
-    Event closed{};
-    std::uint8_t body[16] = {'t', 'e', 'm', 'p', '?'};
+    Reason closed_reason = Reason::normal;  // as a default Event's
+    bool acknowledged = false;
+    static const std::uint8_t kBody[16] = {'t', 'e', 'm', 'p', '?'};
     if (!e.start(now())) mcu::fatal("start failed");
     while (!e.is_closed()) {
         while (!mcu::link_receiving()) {
@@ -107,23 +124,23 @@ int main() {
             if (!n || *n == 0) break;
             mcu::link_send(g_msg, *n);
         }
-        if (std::size_t n = mcu::link_poll(g_msg, sizeof g_msg)) (void)e.receive({g_msg, n}, now());
-        if (auto d = e.next_deadline(); d && now().mono >= *d) (void)e.on_timeout(now());
+        const Now t = now();  // one reading per turn of the loop
+        if (std::size_t n = mcu::link_poll(g_msg, sizeof g_msg)) (void)e.receive({g_msg, n}, t);
+        if (auto d = e.next_deadline(); d && t.mono >= *d) (void)e.on_timeout(t);
         Event ev;
         while (e.poll_event(ev)) {
             if (ev.kind == EventKind::response) ++responses;
             if (ev.kind == EventKind::rekeyed) ++rekeys;
-            if (ev.kind == EventKind::closed) closed = ev;
+            if (ev.kind == EventKind::closed) {
+                closed_reason = ev.reason;
+                acknowledged = ev.acknowledged;
+            }
         }
-        if (sent < kRequests && e.can_send_request() && e.send_request(body, now())) ++sent;
-        if (responses >= kRequests && !closing) closing = static_cast<bool>(e.close(now()));
+        if (sent < kRequests && e.can_send_request() && e.send_request(kBody, t)) ++sent;
+        if (responses >= kRequests && !closing) closing = static_cast<bool>(e.close(t));
     }
-    mcu::Line line;
-    line.s("lockstep device client: responses ").u(static_cast<std::uint32_t>(responses)).s(", re-keys ")
-        .u(static_cast<std::uint32_t>(rekeys)).s(", closed reason ").u(static_cast<std::uint32_t>(closed.reason))
-        .s(closed.acknowledged ? " acknowledged" : " not acknowledged").s("; stack high-water ")
-        .u(static_cast<std::uint32_t>(mcu::stack_high_water())).s(" bytes").print();
-    const bool ok = responses == kRequests && rekeys == 2 && closed.reason == Reason::normal && closed.acknowledged;
+    report(responses, rekeys, closed_reason, acknowledged);
+    const bool ok = responses == kRequests && rekeys == 2 && closed_reason == Reason::normal && acknowledged;
     e.~Engine();
     return ok ? 0 : 1;
 }

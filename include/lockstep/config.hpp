@@ -161,7 +161,8 @@ struct Config {
     std::uint8_t amplification_limit = 0;
     // Client: send the HELLO padded to at least this many bytes (a cookie-bearing
     // HELLO, spec §6.8), so a server under an amplification limit can answer at
-    // once. 0: no padding.
+    // once. 0: no padding. An engine built without certificate modes accepts at
+    // most detail::kMaxHelloPadToNoCert (384; Err::unsupported above).
     std::uint16_t hello_pad_to = 0;
     std::uint16_t max_data = 16384;  // largest request/response body, <= 16384
 

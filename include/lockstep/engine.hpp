@@ -107,22 +107,51 @@ namespace detail {
 inline constexpr std::size_t kMinInnerCapCert = 2304;
 inline constexpr std::size_t kMinInnerCapNoCert = 384;
 inline constexpr std::size_t kMinInnerCap = features::kCertModes ? kMinInnerCapCert : kMinInnerCapNoCert;
-// Message slots of inner_cap bytes: two kept messages, the receive buffer, and
-// (only when the server role is compiled in) the stash for a request that
-// crossed a re-key. A client opens the sealed part of HELLO ACK in the receive
-// buffer, so a build without the server role needs no stash.
-inline constexpr std::size_t kInnerSlots = features::kServerRole ? 4 : 3;
+// Message slots: two kept messages (kept_cap), the receive buffer (inner_cap),
+// and (only when the server role is compiled in) the stash for a request that
+// crossed a re-key (inner_cap). A client opens the sealed part of HELLO ACK in
+// the receive buffer, so a build without the server role needs no stash.
+inline constexpr std::size_t kInnerSlots = features::kServerRole ? 2 : 1;
+// A received record's plaintext: header, body, up to 255 bytes of padding.
 constexpr std::size_t inner_cap(std::size_t max_data) {
     return std::max<std::size_t>(15 + max_data + 255, kMinInnerCap);
 }
+// A kept message: a data message is kept unpadded (header and body; padding is
+// added when it is sealed into the transmit queue), a handshake message sealed
+// within kMinInnerCap.
+constexpr std::size_t kept_cap(std::size_t max_data) { return std::max<std::size_t>(15 + max_data, kMinInnerCap); }
 constexpr std::size_t wire_cap(std::size_t max_data) { return 6 + inner_cap(max_data) + 16 + 64; }
+// The client's HELLO behind a cookie and padding (frame 0x04, spec §6.8): the
+// longest HELLO (kMaxHello, checked against the wire format in
+// src/handshake/handshake.cpp) behind the 4-byte head with the longest cookie
+// (64 bytes), padded by at most 1200 bytes. A build without certificate modes
+// accepts Config::hello_pad_to only up to kMaxHelloPadToNoCert (a psk HELLO ACK
+// is short, so a server under the amplification limit answers an unpadded
+// HELLO), which bounds its padded HELLO to that length.
+inline constexpr std::size_t kMaxHello = 169;
+inline constexpr std::size_t kMaxHelloPadToNoCert = 384;
+inline constexpr std::size_t kMaxHelloFrame = features::kCertModes
+                                                  ? 4 + 64 + 1200 + kMaxHello
+                                                  : std::max<std::size_t>(4 + 64 + kMaxHello, kMaxHelloPadToNoCert);
+// The transmit queue, each message behind a 2-byte length: what one call
+// queues, two records at most (RESEND LAST answered with both kept messages),
+// or a client's HELLO and a record, or a HELLO copy behind an unsent one.
+constexpr std::size_t txq_cap(std::size_t max_data) {
+    const std::size_t rec = 2 + wire_cap(max_data);
+    return rec + std::max<std::size_t>(rec, features::kClientRole ? 2 + kMaxHelloFrame : 0);
+}
+// The state's bytes only a build with certificate modes has: the peer
+// certificate's public key (up to RSA-3072) and subject (handshake/link.hpp).
+inline constexpr std::size_t kPeerKeyCap = features::kCertModes ? 384 : 1;
+inline constexpr std::size_t kPeerSubjectCap = features::kCertModes ? 64 : 1;
 }  // namespace detail
 
 class LOCKSTEP_API Engine {
 public:
     // Workspace bytes needed for a given Config::max_data.
     static constexpr std::size_t workspace_size(std::size_t max_data) {
-        return 2 * detail::wire_cap(max_data) + 2048 + detail::kInnerSlots * detail::inner_cap(max_data);
+        return detail::txq_cap(max_data) + 2 * detail::kept_cap(max_data) +
+               detail::kInnerSlots * detail::inner_cap(max_data);
     }
     // Largest message poll_transmit can produce.
     static constexpr std::size_t max_message_size(std::size_t max_data) { return detail::wire_cap(max_data); }
@@ -192,8 +221,10 @@ public:
     // The connection's state lives in this opaque block (its layout is private
     // to src/session), so internals change without touching this header.
     // Sized with slack for 32- and 64-bit targets; the engine static_asserts that
-    // its state fits.
-    static constexpr std::size_t kStateSize = 1792 + 48 * sizeof(void*);  // 2176 B on 64-bit, 1984 B on 32-bit
+    // its state fits. A build without certificate modes keeps no peer
+    // certificate key and subject (detail::kPeerKeyCap, kPeerSubjectCap).
+    static constexpr std::size_t kStateSize = 1792 + 48 * sizeof(void*) -
+        (features::kCertModes ? 0 : 480);  // 2176 / 1984 B on 64 / 32-bit; without certificate modes 1696 / 1504 B
     static constexpr std::size_t kStateAlign = 8;
 
 private:

@@ -133,6 +133,9 @@ constexpr std::size_t kMaxPskHelloAck = 1 + 4 + kMaxIdLists + 1 + 2 + crypto::kX
                                         wire::kMacLen + 2 + 2 + 2 + wire::kFinishedLen + crypto::kAeadTagLen +
                                         wire::kEtmTagLen;
 static_assert(kMaxPskHello + wire::kMaxCookie <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
+// Every HELLO (no mode adds to it): the transmit queue's room for a padded one.
+static_assert(kMaxPskHello == detail::kMaxHello, "detail::kMaxHello (include/lockstep/engine.hpp)");
+static_assert(wire::kMaxCookie == 64 && wire::kMaxHelloPadding == 1200, "detail::kMaxHelloFrame");
 static_assert(kMaxPskHelloAck <= detail::kMinInnerCapNoCert, "raise kMinInnerCapNoCert");
 
 }  // namespace hello
@@ -172,7 +175,7 @@ Status client_start(Link& e, const Now& now) noexcept {
     if (want_psk) h.psk_id = c.psk_id;
 
     std::uint8_t* const slot = e.new_slot();
-    Writer w({slot, e.inner_cap_});
+    Writer w({slot, e.kept_cap()});
     wire::encode_hello_body(h, w);
     if (!w.ok()) return e.fail(Err::internal, now);
     if (auto st = k.th.append(p, w.written()); !st) return e.fail(st.error(), now);  // T1
@@ -199,6 +202,7 @@ Status accept_peer_cert(Link& e, Mode mode, ConstBytes cert, ConstBytes sig, Cer
     const bool want = features::uses_cert(mode);
     if (want == cert.empty() || want == sig.empty()) return Err::bad_value;
     if (!want) return {};
+    if constexpr (!features::kCertModes) return Err::internal;  // want is false: no peer_key_ room (link.hpp)
     const Config& c = e.cfg_;
     // The CA signature (and the cache) come after the transcript signature: peer_cert_signed.
     auto pc = certs::check_fields(e.provider(), cert, c.ca_certificate, role, now.wall.seconds(),
@@ -345,7 +349,7 @@ Status on_hello_ack(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer
     const std::size_t body_len = 4 + 2 + my_cert.size() + 2 + slen + wire::kFinishedLen;
     std::uint8_t* const slot = e.new_slot();
     std::uint8_t* inner = slot + wire::kRecordHeaderLen;
-    Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
+    Writer w({inner, e.kept_cap() - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(m, w);
     w.u16(static_cast<std::uint16_t>(body_len));
     const wire::AuthSlots slots = wire::layout_ack_body(*nonce, my_cert, slen, w);

@@ -97,10 +97,12 @@ public:
     std::uint32_t responses_in_epoch_ = 0;
     std::uint64_t bytes_in_epoch_ = 0;
     Stats stats_{};
-    std::size_t inner_cap_ = 0;  // bytes of a kept message slot and of scratch()
-    std::uint8_t peer_subject_[64] = {};
+    std::size_t inner_cap_ = 0;  // bytes of the receive buffer (scratch()) and the stash
+    // The peer certificate's subject and key: only with certificate modes
+    // (detail::kPeerSubjectCap, kPeerKeyCap; 1 byte each without).
+    std::uint8_t peer_subject_[detail::kPeerSubjectCap] = {};
     std::size_t peer_subject_len_ = 0;
-    std::uint8_t peer_key_[384] = {};
+    std::uint8_t peer_key_[detail::kPeerKeyCap] = {};
     std::uint8_t peer_key_alg_ = 0;
 
     crypto::Provider& provider() const noexcept { return *cfg_.provider; }
@@ -126,7 +128,7 @@ public:
     // Seal, in place, the record whose plaintext (inner_len bytes) was written
     // at slot + kRecordHeaderLen of a new_slot() under the current send keys.
     Result<std::size_t> seal_slot(std::uint8_t* slot, std::size_t inner_len) noexcept {
-        return seal(keys_.tx, {slot + wire::kRecordHeaderLen, inner_len}, {slot, inner_cap_}, false);
+        return seal(keys_.tx, {slot + wire::kRecordHeaderLen, inner_len}, {slot, kept_cap()}, false);
     }
     void trace_received(const wire::Inner& m, std::size_t wire_len) noexcept {
         if constexpr (features::kTrace) trace_in(m, wire_len);
@@ -138,7 +140,9 @@ public:
     // so a build links only the services its handshake code names.
     // A fatal fault: queues CLOSE (or a clear CLOSE) and closes; returns err.
     Status fail(Err err, const Now& now) noexcept;
-    // The slot for a new message we send (inner_cap_ bytes); the older kept one goes.
+    // Bytes of a kept message slot (detail::kept_cap; cfg_.max_data is clamped).
+    std::size_t kept_cap() const noexcept { return detail::kept_cap(cfg_.max_data); }
+    // The slot for a new message we send (kept_cap() bytes); the older kept one goes.
     std::uint8_t* new_slot() noexcept;
     // Send the message built in new_slot() (len bytes, encoded and sealed); it
     // is kept and resent byte for byte. nonce: what it advances our sequence

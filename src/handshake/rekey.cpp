@@ -141,11 +141,11 @@ Status start_rekey(Link& e, const Now& now) noexcept {
     wire::Inner m = e.next_inner(MsgType::hello, now);
     std::uint8_t* const slot = e.new_slot();
     std::uint8_t* inner = slot + wire::kRecordHeaderLen;
-    Writer body_w({inner + wire::kInnerHeaderLen, e.inner_cap_ - wire::kRecordHeaderLen - wire::kInnerHeaderLen});
+    Writer body_w({inner + wire::kInnerHeaderLen, e.kept_cap() - wire::kRecordHeaderLen - wire::kInnerHeaderLen});
     wire::encode_rekey_hello(h, body_w);
     if (!body_w.ok()) return e.fail(Err::internal, now);
     m.body = body_w.written();
-    Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
+    Writer w({inner, e.kept_cap() - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(m, w);
     w.u16(static_cast<std::uint16_t>(m.body.size()));
     w.advance(m.body.size());
@@ -181,7 +181,7 @@ Status on_rekey_hello(Link& e, const wire::Inner& m, const Now& now) noexcept {
     const std::size_t body_len = 2 + a.share.size() + wire::random_len(a.share) + 2 + slen + wire::kFinishedLen;
     std::uint8_t* const slot = e.new_slot();
     std::uint8_t* inner = slot + wire::kRecordHeaderLen;
-    Writer w({inner, e.inner_cap_ - wire::kRecordHeaderLen});
+    Writer w({inner, e.kept_cap() - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(r, w);
     w.u16(static_cast<std::uint16_t>(body_len));
     const wire::AuthSlots slots = wire::layout_rekey_hello_ack(a, slen, w);
@@ -229,7 +229,7 @@ Status on_rekey_hello_ack(Link& e, const wire::Inner& m, const Now& now) noexcep
     const std::size_t body_len = 4 + 2 + 2 + slen + wire::kFinishedLen;
     std::uint8_t* const slot = e.new_slot();
     std::uint8_t* out = slot + wire::kRecordHeaderLen;
-    Writer w({out, e.inner_cap_ - wire::kRecordHeaderLen});
+    Writer w({out, e.kept_cap() - wire::kRecordHeaderLen});
     wire::encode_inner_prefix(r, w);
     w.u16(static_cast<std::uint16_t>(body_len));
     const wire::AuthSlots slots = wire::layout_ack_body(nonce, {}, slen, w);  // no certificate in a re-key

@@ -70,7 +70,7 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer_seq
     k.peer_suites = h->suites;
     k.peer_modes = h->modes;
     // cert+psk: remember psk_id; the client certificate's subject must equal it (spec §7.4).
-    if (features::uses_psk(mode) && mode == Mode::cert_psk) {
+    if (features::kModeCertPsk && mode == Mode::cert_psk) {
         std::memcpy(e.peer_subject_, h->psk_id.data(), h->psk_id.size());
         e.peer_subject_len_ = h->psk_id.size();
     }
@@ -93,7 +93,7 @@ Status on_hello(Link& e, ConstBytes msg, const Now& now, std::uint32_t& peer_seq
     a.ttl = e.make_ttl(now);
 
     std::uint8_t* const slot = e.new_slot();
-    Writer w({slot, e.inner_cap_});
+    Writer w({slot, e.kept_cap()});
     wire::encode_hello_ack_clear(a, w);
     LS_TRY(w.status());
     LS_TRY(k.th.append(p, w.written()));  // T2

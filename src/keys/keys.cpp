@@ -14,9 +14,11 @@ Status expand_label(crypto::Provider& p, ConstBytes secret, const char* label, C
                     Bytes out) noexcept {
     const std::size_t prefix_len = sizeof(kLabelPrefix) - 1;
     const std::size_t label_len = std::strlen(label);
-    if (prefix_len + label_len > kMaxLabel || context.size() > 255 || out.size() > 0xffff)
+    // Every context of the key schedule is empty or a transcript hash, so the
+    // info buffer (on the stack of the deepest handshake calls) holds no more.
+    if (prefix_len + label_len > kMaxLabel || context.size() > kHashLen || out.size() > 0xffff)
         return Err::invalid_argument;
-    std::uint8_t info[2 + 1 + kMaxLabel + 1 + 255];
+    std::uint8_t info[2 + 1 + kMaxLabel + 1 + kHashLen];
     Writer w(info);
     w.u16(static_cast<std::uint16_t>(out.size()));
     w.u8(static_cast<std::uint8_t>(prefix_len + label_len));

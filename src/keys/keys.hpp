@@ -24,7 +24,8 @@ inline constexpr std::size_t kHashLen = 32;
 using Digest = std::array<std::uint8_t, kHashLen>;
 using Secret32 = Secret<kHashLen>;
 
-// HKDF-Expand-Label: info = u16 len || u8 n || "lockstep1 " label || u8 m || context.
+// HKDF-Expand-Label: info = u16 len || u8 n || "lockstep1 " label || u8 m || context
+// (context: empty or a transcript hash, at most kHashLen bytes; longer: Err::invalid_argument).
 Status expand_label(crypto::Provider& p, ConstBytes secret, const char* label, ConstBytes context,
                     Bytes out) noexcept;
 // Derive-Secret(secret, label, th) = Expand-Label(secret, label, th, 32).

@@ -180,7 +180,7 @@ struct Conn final : handshake::Link {
     static Status queue_raw(Conn& e, const Kept& k, const Now& now) noexcept;
     // Where the client keeps the server's cookie: the tail of the slot holding
     // its HELLO (far longer than any HELLO), valid while in WAIT HELLO ACK.
-    static std::uint8_t* cookie_bytes(Conn& e) noexcept { return e.kept_[1].buf + e.inner_cap_ - wire::kMaxCookie; }
+    static std::uint8_t* cookie_bytes(Conn& e) noexcept { return e.kept_[1].buf + e.kept_cap() - wire::kMaxCookie; }
     static std::uint32_t make_ttl(Conn& e, const Now& now) noexcept;
     static Status check_ttl(Conn& e, std::uint32_t ttl, const Now& now) noexcept;
     static wire::Inner next_inner(Conn& e, MsgType t, const Now& now) noexcept;

@@ -16,8 +16,12 @@ namespace {
 
 // Whether a configuration stays within what this build contains (features.hpp).
 // Mode values outside 1..4 are not judged here: they never get negotiated.
+// Without certificate modes a client pads its HELLO to at most
+// detail::kMaxHelloPadToNoCert bytes (the transmit queue is sized for that).
 bool within_build(const Config& c) noexcept {
     if (!features::role_compiled(c.role)) return false;
+    if (!features::kCertModes && features::is_client(c.role) && c.hello_pad_to > detail::kMaxHelloPadToNoCert)
+        return false;
     for (std::uint8_t i = 0; i < c.modes.count; ++i) {
         const Mode m = c.modes.items[i];
         const auto v = static_cast<std::uint8_t>(m);
@@ -54,7 +58,6 @@ Conn::Conn(const Config& cfg, std::span<std::uint8_t> ws) noexcept : Link(cfg) {
         return;
     }
     inner_cap_ = detail::inner_cap(cfg_.max_data);
-    const std::size_t wcap = detail::wire_cap(cfg_.max_data);
     if (ws.size() < Engine::workspace_size(cfg_.max_data) || cfg_.provider == nullptr) {
         fatal_ = Err::invalid_argument;
         state_ = State::closed;
@@ -67,12 +70,12 @@ Conn::Conn(const Config& cfg, std::span<std::uint8_t> ws) noexcept : Link(cfg) {
     }
     std::uint8_t* p = ws.data();
     txq_ = p;
-    txq_cap_ = 2 * wcap + 2048;
+    txq_cap_ = detail::txq_cap(cfg_.max_data);
     p += txq_cap_;
     kept_[0].buf = p;
-    p += inner_cap_;
+    p += kept_cap();
     kept_[1].buf = p;
-    p += inner_cap_;
+    p += kept_cap();
     if constexpr (features::kServerRole) {  // detail::kInnerSlots
         stash_ = p;
         p += inner_cap_;
@@ -82,8 +85,8 @@ Conn::Conn(const Config& cfg, std::span<std::uint8_t> ws) noexcept : Link(cfg) {
 
 Conn::~Conn() {
     if (txq_) secure_wipe(txq_, txq_cap_);
-    if (kept_[0].buf) secure_wipe(kept_[0].buf, inner_cap_);
-    if (kept_[1].buf) secure_wipe(kept_[1].buf, inner_cap_);
+    if (kept_[0].buf) secure_wipe(kept_[0].buf, kept_cap());
+    if (kept_[1].buf) secure_wipe(kept_[1].buf, kept_cap());
     if (stash_) secure_wipe(stash_, inner_cap_);
     if (rx_) secure_wipe(rx_, inner_cap_);
 }

@@ -73,8 +73,8 @@ Status I::send_message(Conn& e, MsgType t, ConstBytes body, std::uint32_t nonce,
                        const Now& now) noexcept {
     wire::Inner m = next_inner(e, t, now);
     Kept& k = keep_slot(e);
-    if (wire::kInnerHeaderLen + body.size() > e.inner_cap_) return Err::too_long;
-    Writer w({k.buf, e.inner_cap_});
+    if (wire::kInnerHeaderLen + body.size() > e.kept_cap()) return Err::too_long;
+    Writer w({k.buf, e.kept_cap()});
     m.body = body;
     wire::encode_inner(m, 0, w);  // stored without padding; ack and ttl refreshed on resend
     LS_TRY(w.status());

@@ -19,6 +19,9 @@ Runs, in a fresh temporary folder:
 Checks: the device reports 25 responses, 2 re-keys and an acknowledged close
 (exit status 0), and the server's trace shows three HELLOs in the connection
 (the client's first and the server's two re-keys; distinct sequence numbers).
+RAM (docs/FOOTPRINT.md, the device clients): .data + .bss without the stack
+region (arm-none-eabi-size -A) + the stack high-water mark the device prints,
+within 8 KiB for the psk and psk-only clients; printed for every mode.
 """
 import base64
 import os
@@ -31,6 +34,19 @@ import tempfile
 import time
 
 TIMEOUT_S = 60
+RAM_BUDGET = {"psk": 8192, "psk-only": 8192}  # bytes; cert+psk is only reported
+
+
+def ram_used(elf, out):
+    """.data + .bss (the .stack region excluded) + the printed stack high-water mark."""
+    m = re.search(r"stack high-water (\d+) bytes", out)
+    if not m:
+        fail("the device did not print its stack high-water mark")
+    sizes = subprocess.run(["arm-none-eabi-size", "-A", elf], capture_output=True, text=True)
+    if sizes.returncode != 0:
+        fail("arm-none-eabi-size -A failed: " + sizes.stderr.strip())
+    sec = {f[0]: int(f[1]) for f in (line.split() for line in sizes.stdout.splitlines()) if len(f) >= 2 and f[1].isdigit()}
+    return sec.get(".data", 0), sec.get(".bss", 0), int(m.group(1))
 
 
 def fail(msg):
@@ -172,6 +188,12 @@ def main():
             fail("the device did not report 25 responses, 2 re-keys and an acknowledged close")
         if hellos != 3:
             fail(f"the server's trace shows {hellos} HELLO(s), not 3 (initial + two re-keys)")
+        data, bss, stack = ram_used(elf, out)
+        total = data + bss + stack
+        budget = RAM_BUDGET.get(mode)
+        print(f"RAM: {data} + {bss} + {stack} (stack) = {total} bytes" + (f", budget {budget}" if budget else ""))
+        if budget and total > budget:
+            fail(f"RAM {total} bytes over the {budget}-byte budget")
         print(f"OK: {mode}: 25 responses, 3 HELLOs in the server's trace, clean close")
 
 

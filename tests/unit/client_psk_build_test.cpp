@@ -83,6 +83,64 @@ TEST(ClientPskBuild, RefusesWhatIsNotCompiled) {
     EXPECT_STREQ(err_name(Err::unsupported), "unsupported");
 }
 
+// The client + psk RAM target (docs/FOOTPRINT.md, Targets): the engine's state
+// and its workspace at max_data 256 within 4 KiB on the Cortex-M4, where
+// pointers are 4 bytes (Engine::kStateSize counts 48 of them); checked on the
+// target too (mcu/client_psk_main.cpp).
+constexpr std::size_t kStateSize32 = Engine::kStateSize - 48 * sizeof(void*) + 48 * 4;
+static_assert(kStateSize32 + Engine::workspace_size(256) <= 4096, "client + psk RAM target");
+
+TEST(EngineBudget, ClientPskRamWithin4KiBAtMaxData256) {
+    EXPECT_EQ(kStateSize32, 1504u);
+    // Transmit queue (two records, each behind its length), two kept messages
+    // (unpadded: the psk handshake floor), the receive buffer; no stash.
+    EXPECT_EQ(Engine::workspace_size(256), 2 * (2 + 612) + 2 * 384 + 526u);
+    EXPECT_LE(kStateSize32 + Engine::workspace_size(256), 4096u);
+}
+
+// Without certificate modes the padded HELLO is bounded (the transmit queue is
+// sized for it): hello_pad_to up to detail::kMaxHelloPadToNoCert.
+TEST(ClientPskBuild, PadsItsHelloWithinTheBuildsBound) {
+    Client c;
+    c.cfg.hello_pad_to = detail::kMaxHelloPadToNoCert + 1;
+    EXPECT_EQ(refused(c.cfg), Err::unsupported);
+
+    c.cfg.hello_pad_to = detail::kMaxHelloPadToNoCert;
+    c.cfg.policy = Policy::tolerant;
+    Engine e(c.cfg, c.ws);
+    ASSERT_TRUE(e.start(at(0)));
+    std::vector<std::uint8_t> out(Engine::max_message_size(c.cfg.max_data));
+    auto n = e.poll_transmit(out);
+    ASSERT_TRUE(n);
+    ASSERT_EQ(*n, detail::kMaxHelloPadToNoCert);
+    auto env = wire::decode_cookie_hello({out.data(), *n});
+    ASSERT_TRUE(env);
+    auto hello = wire::decode_hello(env->hello);
+    ASSERT_TRUE(hello);
+
+    // The longest cookie twice, nothing drained in between: each answer is a
+    // padded copy of the HELLO behind the cookie, and both fit the queue.
+    const std::vector<std::uint8_t> cookie(wire::kMaxCookie, 0xc5);
+    std::uint8_t msg[128];
+    for (int i = 0; i < 2; ++i) {
+        Writer w(msg);
+        wire::encode_cookie({hello->seq, cookie}, w);
+        ASSERT_TRUE(w.ok());
+        ASSERT_TRUE(e.receive(w.written(), at(10 + i))) << i;
+    }
+    int copies = 0;
+    while ((n = e.poll_transmit(out)) && *n > 0) {
+        ++copies;
+        EXPECT_EQ(*n, detail::kMaxHelloPadToNoCert);
+        env = wire::decode_cookie_hello({out.data(), *n});
+        ASSERT_TRUE(env);
+        EXPECT_EQ(env->cookie.size(), wire::kMaxCookie);
+        EXPECT_TRUE(wire::decode_hello(env->hello));
+    }
+    EXPECT_EQ(copies, 2);
+    EXPECT_FALSE(e.is_closed());
+}
+
 TEST(ClientPskBuild, UsageErrorsComeBeforeTheBuildCheck) {
     Client c;
     Config cfg = c.cfg;

@@ -150,6 +150,18 @@ protected:
         ASSERT_TRUE(sim.handshake());
         ASSERT_EQ(sim.exchange(1), 1);
     }
+    // An attacker's request under the stolen epoch-1 client key c_ap(1), numbered
+    // as the server expects, as record number rn.
+    Buf stolen_key_request(std::uint32_t rn) {
+        wire::Inner m;
+        m.type = MsgType::data_request;
+        m.seq = sim.server().received.back().seq + 1;
+        m.ack = sim.server().sent.back().seq;
+        m.ttl = sim.server().received.back().ttl;
+        const Buf evil = {'o', 'p', 'e', 'n'};
+        m.body = evil;
+        return seal_with_secret(log.first("c ap traffic"), 1, rn, m);
+    }
     Log log;
     Sim sim{{.policy = Policy::tolerant}};
 };
@@ -166,15 +178,7 @@ TEST_F(HealingRekey, AnInjectedEpochNRequestAfterTheRekeyIsRefused) {
     ASSERT_EQ(sim.server().rekeys, 1);
     const int requests = sim.server().requests;
 
-    // The attacker's request under c_ap(1), numbered as the server expects.
-    wire::Inner m;
-    m.type = MsgType::data_request;
-    m.seq = sim.server().received.back().seq + 1;
-    m.ack = sim.server().sent.back().seq;
-    m.ttl = sim.server().received.back().ttl;
-    const Buf evil = {'o', 'p', 'e', 'n'};
-    m.body = evil;
-    const Buf rec = seal_with_secret(log.first("c ap traffic"), 1, 40, m);
+    const Buf rec = stolen_key_request(40);
     ASSERT_FALSE(rec.empty());
     sim.inject(Dir::c2s, rec);
     sim.run_until([] { return false; }, 100);
@@ -241,15 +245,8 @@ TEST_F(HealingRekey, TheRequestOutstandingAtTheRekeyIsServedOnceAndNothingAfterI
     EXPECT_EQ(sim.server().faults.back(), Err::replay);
 
     // Another previous-key record after it: the key is gone.
-    wire::Inner m;
-    m.type = MsgType::data_request;
-    m.seq = sim.server().received.back().seq + 1;
-    m.ack = sim.server().sent.back().seq;
-    m.ttl = sim.server().received.back().ttl;
-    const Buf evil = {'o', 'p', 'e', 'n'};
-    m.body = evil;
     faults = sim.server().faults.size();
-    sim.inject(Dir::c2s, seal_with_secret(log.first("c ap traffic"), 1, req_rec->header.rn - 1, m));
+    sim.inject(Dir::c2s, stolen_key_request(req_rec->header.rn - 1));
     sim.run_until([] { return false; }, 100);
     EXPECT_EQ(sim.server().requests, 2);
     ASSERT_GT(sim.server().faults.size(), faults);
